@@ -1,0 +1,7 @@
+export { checkLinearizable, toModelOp, DEFAULT_BUDGET_MS } from './check.js';
+export type { CheckOptions, LinearizabilityResult, PartResult, Verdict } from './check.js';
+export type { Counterexample, OpSummary, PrefixStep, Attempt } from './counterexample.js';
+export { renderText } from './counterexample.js';
+export type { Model, ModelOp } from './model.js';
+export { partitionByKey, valueEqual } from './model.js';
+export { models, modelNamed, register, casRegister, kv, set } from './models/index.js';

@@ -1,0 +1,265 @@
+// The search for a linearization of one part of a history: Wing & Gong's
+// depth-first search with Lowe's cache, as Porcupine does it.
+//
+// Events (calls and returns) sit in a doubly linked list in history order. At
+// each step the search walks the list from its head: at a call it tries to
+// apply that op to the model state; if the model accepts and the pair
+// (set of linearized ops, state) is new, the op is linearized and lifted out of
+// the list, and the walk restarts at the head. Reaching a return means that op
+// had to be linearized by now: backtrack to the last choice and try the next
+// call after it. Every op linearized means the part is linearizable; an empty
+// stack at a return means it is not.
+//
+// Semantics of outcomes: `fail` ops did not happen and are not searched at all.
+// `info` ops may take effect at any point after their call, or never: they have
+// no return event, and the search succeeds once every `ok` op is linearized,
+// whatever info ops are left. Identical info ops (same f, key and argument) are
+// interchangeable, so only the earliest unlinearized one of a kind is tried.
+
+import type { Operation } from '../../history/types.js';
+import type { Model, ModelOp } from './model.js';
+
+export interface SearchOptions {
+  /** performance.now() value past which the search gives up. */
+  deadline: number;
+}
+
+export type SearchOutcome<S> =
+  | { verdict: 'valid'; steps: number; cacheSize: number; order: number[] }
+  | { verdict: 'invalid'; steps: number; cacheSize: number; deepest: Deepest<S> }
+  | { verdict: 'unknown'; steps: number; cacheSize: number; deepest: Deepest<S> };
+
+/** The furthest the search got: for the counterexample. */
+export interface Deepest<S> {
+  /** Ops (indices into the part's op list) in linearization order. */
+  order: number[];
+  /** Model state after `order`. */
+  state: S;
+  /** The op whose return was reached without it being linearized. */
+  stuck: number;
+}
+
+const CHECK_CLOCK_EVERY = 4096;
+
+/**
+ * A resumable search: `run(steps)` works for at most about `steps` steps and
+ * returns the outcome, or undefined if it is not done yet. Parts of a history
+ * are searched round-robin, so one hard part does not hide an easy failure.
+ */
+export interface Search<S> {
+  run(maxSteps: number): SearchOutcome<S> | undefined;
+  readonly steps: number;
+}
+
+export function createSearch<S>(model: Model<S>, ops: readonly Operation[], modelOps: readonly ModelOp[], options: SearchOptions): Search<S> {
+  const n = ops.length;
+
+  // --- Build the event list: call events for all ops, return events for ok ops.
+  const events: { at: number; op: number; call: boolean }[] = [];
+  let required = 0;
+  for (let i = 0; i < n; i++) {
+    events.push({ at: ops[i].invokeIndex, op: i, call: true });
+    if (ops[i].type === 'ok') {
+      events.push({ at: ops[i].completeIndex, op: i, call: false });
+      required++;
+    }
+  }
+  events.sort((a, b) => a.at - b.at);
+  const E = events.length;
+  // Node 0 is the head sentinel, node E + 1 the tail sentinel; event k is node k + 1.
+  const next = new Int32Array(E + 2);
+  const prev = new Int32Array(E + 2);
+  const nodeOp = new Int32Array(E + 2);
+  const nodeIsCall = new Uint8Array(E + 2);
+  const callNode = new Int32Array(n);
+  const retNode = new Int32Array(n).fill(-1);
+  for (let k = 0; k < E; k++) {
+    const node = k + 1;
+    nodeOp[node] = events[k].op;
+    nodeIsCall[node] = events[k].call ? 1 : 0;
+    if (events[k].call) callNode[events[k].op] = node;
+    else retNode[events[k].op] = node;
+  }
+  for (let node = 0; node <= E + 1; node++) {
+    next[node] = node + 1;
+    prev[node] = node - 1;
+  }
+  const TAIL = E + 1;
+
+  const lift = (op: number) => {
+    const c = callNode[op];
+    next[prev[c]] = next[c];
+    prev[next[c]] = prev[c];
+    const r = retNode[op];
+    if (r >= 0) {
+      next[prev[r]] = next[r];
+      prev[next[r]] = prev[r];
+    }
+  };
+  const unlift = (op: number) => {
+    // Reinsert in the reverse order of removal; the lifted nodes kept their links.
+    const r = retNode[op];
+    if (r >= 0) {
+      next[prev[r]] = r;
+      prev[next[r]] = r;
+    }
+    const c = callNode[op];
+    next[prev[c]] = c;
+    prev[next[c]] = c;
+  };
+
+  // --- Interchangeable info ops: each points at the previous one of its kind.
+  const sameKindBefore = new Int32Array(n).fill(-1);
+  {
+    const lastOfKind = new Map<string, number>();
+    const byCall = [...Array(n).keys()].sort((a, b) => ops[a].invokeIndex - ops[b].invokeIndex);
+    for (const i of byCall) {
+      if (ops[i].type !== 'info') continue;
+      const kind = `${ops[i].f}\u0000${JSON.stringify(ops[i].key ?? null)}\u0000${JSON.stringify(ops[i].input)}`;
+      const before = lastOfKind.get(kind);
+      if (before !== undefined) sameKindBefore[i] = before;
+      lastOfKind.set(kind, i);
+    }
+  }
+
+  // --- The linearized set as a bitset with an incremental (Zobrist) hash.
+  const words = (n + 31) >>> 5;
+  const bits = new Uint32Array(words);
+  const zobrist = new Int32Array(n);
+  {
+    let x = 0x9e3779b9 | 0;
+    for (let i = 0; i < n; i++) {
+      // xorshift32: a fixed sequence, so runs are reproducible.
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      zobrist[i] = x;
+    }
+  }
+  let setHash = 0;
+
+  // Cache of seen (set, state) pairs: a chained hash table whose bitsets live
+  // in one pooled array, so adding an entry allocates nothing per entry (a
+  // typed array per entry made garbage collection most of the run time).
+  // Hashed by the set, mixed with the state's hash when the model has one.
+  const hashState = model.hash?.bind(model);
+  let capacity = 256;
+  let pool = new Uint32Array(capacity * words);
+  let entryHash = new Int32Array(capacity);
+  let entryNext = new Int32Array(capacity);
+  const entryState: S[] = [];
+  let table = new Int32Array(capacity * 2).fill(-1);
+  let mask = table.length - 1;
+  let cacheSize = 0;
+
+  const grow = () => {
+    capacity *= 2;
+    const p = new Uint32Array(capacity * words);
+    p.set(pool);
+    pool = p;
+    const h = new Int32Array(capacity);
+    h.set(entryHash);
+    entryHash = h;
+    entryNext = new Int32Array(capacity);
+    table = new Int32Array(capacity * 2).fill(-1);
+    mask = table.length - 1;
+    for (let e = 0; e < cacheSize; e++) {
+      const slot = entryHash[e] & mask;
+      entryNext[e] = table[slot];
+      table[slot] = e;
+    }
+  };
+
+  const cacheAdd = (state: S): boolean => {
+    const h = hashState ? (setHash ^ Math.imul(hashState(state), 0x85ebca6b)) | 0 : setHash;
+    const slot = h & mask;
+    outer: for (let e = table[slot]; e >= 0; e = entryNext[e]) {
+      if (entryHash[e] !== h) continue;
+      const base = e * words;
+      for (let w = 0; w < words; w++) if (pool[base + w] !== bits[w]) continue outer;
+      if (model.equal(entryState[e], state)) return false;
+    }
+    if (cacheSize === capacity) grow();
+    const e = cacheSize++;
+    pool.set(bits, e * words);
+    entryHash[e] = h;
+    const s = h & mask;
+    entryNext[e] = table[s];
+    table[s] = e;
+    entryState.push(state);
+    return true;
+  };
+
+  // --- The depth-first search.
+  const stackOp = new Int32Array(n);
+  const stackState: S[] = new Array(n);
+  let depth = 0;
+  let state = model.init();
+  let node = next[0];
+  let steps = 0;
+  let deepest: Deepest<S> | undefined;
+  let done: SearchOutcome<S> | undefined;
+
+  const run = (maxSteps: number): SearchOutcome<S> | undefined => {
+    if (done) return done;
+    const stop = steps + maxSteps;
+    for (;;) {
+      if (required === 0) {
+        return (done = { verdict: 'valid', steps, cacheSize, order: Array.from(stackOp.subarray(0, depth)) });
+      }
+      if ((++steps & (CHECK_CLOCK_EVERY - 1)) === 0) {
+        if (performance.now() > options.deadline) {
+          return (done = { verdict: 'unknown', steps, cacheSize, deepest: deepest ?? { order: [], state: model.init(), stuck: -1 } });
+        }
+        if (steps >= stop) return undefined;
+      }
+      if (node !== TAIL && nodeIsCall[node] === 1) {
+        const op = nodeOp[node];
+        const twin = sameKindBefore[op];
+        if (twin < 0 || (bits[twin >>> 5] & (1 << (twin & 31))) !== 0) {
+          const after = model.step(state, modelOps[op]);
+          if (after !== undefined) {
+            bits[op >>> 5] |= 1 << (op & 31);
+            setHash ^= zobrist[op];
+            if (cacheAdd(after)) {
+              stackOp[depth] = op;
+              stackState[depth] = state;
+              depth++;
+              state = after;
+              if (retNode[op] >= 0) required--;
+              lift(op);
+              node = next[0];
+              continue;
+            }
+            bits[op >>> 5] &= ~(1 << (op & 31));
+            setHash ^= zobrist[op];
+          }
+        }
+        node = next[node];
+        continue;
+      }
+
+      // A return (or the end of the list): the op it belongs to can no longer be
+      // linearized on this path.
+      if (deepest === undefined || depth > deepest.order.length) {
+        deepest = { order: Array.from(stackOp.subarray(0, depth)), state, stuck: node === TAIL ? -1 : nodeOp[node] };
+      }
+      if (depth === 0) return (done = { verdict: 'invalid', steps, cacheSize, deepest });
+      depth--;
+      const op = stackOp[depth];
+      state = stackState[depth];
+      stackState[depth] = undefined as S;
+      bits[op >>> 5] &= ~(1 << (op & 31));
+      setHash ^= zobrist[op];
+      if (retNode[op] >= 0) required++;
+      unlift(op);
+      node = next[callNode[op]];
+    }
+  };
+  return {
+    run,
+    get steps() {
+      return steps;
+    },
+  };
+}

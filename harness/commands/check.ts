@@ -1,0 +1,58 @@
+// `undertow check --model MODEL FILE`: check a recorded history for
+// linearizability and print the verdict (and, if invalid, why).
+
+import type { CommandModule } from 'yargs';
+import { checkLinearizable, DEFAULT_BUDGET_MS, modelNamed, models, type LinearizabilityResult } from '../../checkers/linearizability/index.js';
+import { InputError } from '../../history/input-error.js';
+import { pairOps } from '../../history/pair.js';
+import { readHistoryFile } from '../../history/read.js';
+
+interface CheckArgs {
+  file: string;
+  model: string;
+  budget: number;
+  json: boolean;
+  'all-keys': boolean;
+}
+
+export function checkCommand(setExit: (code: number) => void): CommandModule<object, CheckArgs> {
+  return {
+    command: 'check <file>',
+    describe: 'Check a history (JSON lines or Jepsen EDN) for linearizability',
+    builder: (y) =>
+      y
+        .positional('file', { type: 'string', demandOption: true, describe: 'history file: .jsonl (ours) or .edn (Jepsen)' })
+        .option('model', { type: 'string', demandOption: true, describe: `the sequential model: ${[...models.keys()].join(', ')}` })
+        .option('budget', { type: 'number', default: DEFAULT_BUDGET_MS / 1000, describe: 'seconds to search before the verdict is unknown' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the full result as JSON' })
+        .option('all-keys', { type: 'boolean', default: false, describe: 'search every key even after one is invalid' })
+        .example('$0 check --model cas-register history.edn', 'check a Jepsen register history'),
+    handler: async (args) => {
+      if (!(args.budget > 0)) throw new InputError(`--budget must be a positive number of seconds, got ${args.budget}`);
+      const model = modelNamed(args.model);
+      const { ops, lines } = await readHistoryFile(args.file);
+      const lineOfIndex = new Map<number, number>();
+      ops.forEach((op, i) => lineOfIndex.set(op.index, lines[i]));
+      const operations = pairOps(ops, { file: args.file, lines });
+      const result = checkLinearizable(model, operations, {
+        budgetMs: args.budget * 1000,
+        allParts: args['all-keys'],
+        source: { file: args.file, lineOf: (index) => lineOfIndex.get(index) },
+      });
+      process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${describeResult(args.file, result, args.budget)}\n`);
+      setExit(result.verdict === 'valid' ? 0 : result.verdict === 'invalid' ? 1 : 2);
+    },
+  };
+}
+
+export function describeResult(file: string, r: LinearizabilityResult, budgetSeconds: number): string {
+  const parts = r.partitions === 1 ? '1 part' : `${r.partitions} keys`;
+  const head = `${r.verdict}: ${file} (model ${r.model}, ${r.ops} ops, ${parts}, ${r.ms.toFixed(1)} ms)`;
+  if (r.verdict === 'valid') return `${head}\nThe history is linearizable.`;
+  if (r.verdict === 'unknown') {
+    return `${head}\nThe ${budgetSeconds} s budget ran out before keys ${r.unknownKeys.map((k) => JSON.stringify(k)).join(', ')} were decided; raise --budget to search longer.`;
+  }
+  const failed = r.failures.map((f) => f.text).join('\n\n');
+  const rest = r.unknownKeys.length > 0 ? `\n(${r.unknownKeys.length} other keys were not searched to the end; --all-keys searches them all.)` : '';
+  return `${head}\n${failed}${rest}`;
+}

@@ -1,0 +1,98 @@
+// Property tests of the linearizability checker against histories from a
+// simulated linearizable object, and against a brute-force oracle.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkLinearizable, modelNamed } from '../../../checkers/linearizability/index.js';
+import { pairOps } from '../../../history/pair.js';
+import type { History, Value } from '../../../history/types.js';
+import { bruteForceLinearizable, choicesArb, simOptions, simulate, type Kind } from './gen.js';
+
+const kinds: Kind[] = ['register', 'cas-register', 'kv', 'set'];
+
+describe('histories of a linearizable object', () => {
+  for (const kind of kinds) {
+    it(`${kind}: always valid, with random concurrency, fail and info outcomes`, () => {
+      fc.assert(
+        fc.property(simOptions(kind), choicesArb, (opts, choices) => {
+          const history = simulate(opts, choices);
+          const result = checkLinearizable(modelNamed(kind), pairOps(history));
+          expect(result.verdict).toBe('valid');
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
+});
+
+/** Replace the output of the `which`-th ok read with a value it may not have seen. */
+function corruptRead(kind: Kind, history: History, which: number, noise: number): History | undefined {
+  const reads = history.filter((op) => op.type === 'ok' && (op.f === 'read' || op.f === 'get'));
+  if (reads.length === 0) return undefined;
+  const target = reads[which % reads.length];
+  const wrong: Value = kind === 'kv' ? `x${noise % 4} ` : kind === 'set' ? [noise % 20] : noise % 5;
+  return history.map((op) => (op === target ? { ...op, value: wrong } : op));
+}
+
+describe('agreement with a brute-force oracle on small histories', () => {
+  for (const kind of kinds) {
+    it(`${kind}: simulated histories, with and without a corrupted read`, () => {
+      const seen = { valid: 0, invalid: 0, concurrent: 0 };
+      fc.assert(
+        fc.property(simOptions(kind, 10), choicesArb, fc.nat(), fc.nat(), (opts, choices, which, noise) => {
+          const clean = simulate(opts, choices);
+          for (const history of [clean, corruptRead(kind, clean, which, noise)]) {
+            if (!history) continue;
+            const ops = pairOps(history);
+            const verdict = checkLinearizable(modelNamed(kind), ops).verdict;
+            expect(verdict).toBe(bruteForceLinearizable(kind, ops) ? 'valid' : 'invalid');
+            seen[verdict as 'valid' | 'invalid']++;
+            if (ops.some((a) => ops.some((b) => a !== b && a.invokeIndex < b.invokeIndex && b.invokeIndex < a.completeIndex))) seen.concurrent++;
+          }
+        }),
+        { numRuns: 400 },
+      );
+      // The runs must exercise both verdicts and real concurrency, or they prove little.
+      expect(seen.valid).toBeGreaterThan(100);
+      expect(seen.invalid).toBeGreaterThan(30);
+      expect(seen.concurrent).toBeGreaterThan(100);
+    });
+  }
+
+  it('random (mostly wrong) cas-register histories of up to 10 ops', () => {
+    // Ops with random intervals and random results, so most are not linearizable.
+    const opArb = fc.record({
+      f: fc.constantFrom('read', 'write', 'cas'),
+      a: fc.integer({ min: 0, max: 2 }),
+      b: fc.integer({ min: 0, max: 2 }),
+      type: fc.constantFrom('ok', 'ok', 'ok', 'info', 'fail'),
+      start: fc.nat({ max: 20 }),
+      len: fc.nat({ max: 8 }),
+    });
+    const seen = { valid: 0, invalid: 0 };
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 10 }), (specs) => {
+        // Lay the ops out as events: each op gets its own process.
+        const events: { at: number; op: number; call: boolean }[] = [];
+        specs.forEach((s, i) => {
+          events.push({ at: s.start * 2, op: i, call: true });
+          events.push({ at: (s.start + s.len) * 2 + 1, op: i, call: false });
+        });
+        events.sort((x, y) => x.at - y.at || x.op - y.op);
+        const history: History = events.map((e, index) => {
+          const s = specs[e.op];
+          const input: Value = s.f === 'read' ? null : s.f === 'write' ? s.a : [s.a, s.b];
+          const value: Value = e.call ? input : s.f === 'read' ? (s.type === 'ok' ? s.a : null) : input;
+          return { index, time: index, process: e.op, f: s.f, type: e.call ? 'invoke' : (s.type as 'ok' | 'info' | 'fail'), value };
+        });
+        const ops = pairOps(history);
+        const verdict = checkLinearizable(modelNamed('cas-register'), ops).verdict;
+        expect(verdict).toBe(bruteForceLinearizable('cas-register', ops) ? 'valid' : 'invalid');
+        seen[verdict as 'valid' | 'invalid']++;
+      }),
+      { numRuns: 2000 },
+    );
+    expect(seen.valid).toBeGreaterThan(200);
+    expect(seen.invalid).toBeGreaterThan(200);
+  });
+});
