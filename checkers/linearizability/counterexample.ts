@@ -40,7 +40,7 @@ export interface Counterexample {
   state: string;
   /** The op that could not be linearized before it returned. */
   stuck: OpSummary | null;
-  /** Ops concurrent with the stuck op (its interval overlaps theirs), not in the prefix. */
+  /** Ops concurrent with the stuck op (their intervals overlap), in the prefix or not. */
   concurrent: OpSummary[];
   /** Each op still open at the stuck op's return, tried in the final state. */
   attempts: Attempt[];
@@ -81,7 +81,7 @@ export function explain<S>(model: Model<S>, key: Key | undefined, ops: readonly 
   const attempts: Attempt[] = [];
   if (stuck) {
     for (let i = 0; i < ops.length; i++) {
-      if (i === deepest.stuck || placed.has(i)) continue;
+      if (i === deepest.stuck) continue;
       const op = ops[i];
       if (op.invokeIndex < stuck.completeIndex && op.completeIndex > stuck.invokeIndex) concurrent.push(sum(i));
     }

@@ -198,6 +198,8 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   let node = next[0];
   let steps = 0;
   let deepest: Deepest<S> | undefined;
+  let deepestOk = -1;
+  const totalRequired = required;
   let done: SearchOutcome<S> | undefined;
 
   const run = (maxSteps: number): SearchOutcome<S> | undefined => {
@@ -241,8 +243,11 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
 
       // A return (or the end of the list): the op it belongs to can no longer be
       // linearized on this path.
-      if (deepest === undefined || depth > deepest.order.length) {
+      // Deepest counts ok ops placed: info ops placed on top of a prefix explain nothing.
+      const placedOk = totalRequired - required;
+      if (deepest === undefined || placedOk > deepestOk || (placedOk === deepestOk && depth < deepest.order.length)) {
         deepest = { order: Array.from(stackOp.subarray(0, depth)), state, stuck: node === TAIL ? -1 : nodeOp[node] };
+        deepestOk = placedOk;
       }
       if (depth === 0) return (done = { verdict: 'invalid', steps, cacheSize, deepest });
       depth--;

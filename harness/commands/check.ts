@@ -53,6 +53,7 @@ export function describeResult(file: string, r: LinearizabilityResult, budgetSec
     return `${head}\nThe ${budgetSeconds} s budget ran out before keys ${r.unknownKeys.map((k) => JSON.stringify(k)).join(', ')} were decided; raise --budget to search longer.`;
   }
   const failed = r.failures.map((f) => f.text).join('\n\n');
-  const rest = r.unknownKeys.length > 0 ? `\n(${r.unknownKeys.length} other keys were not searched to the end; --all-keys searches them all.)` : '';
+  const n = r.unknownKeys.length;
+  const rest = n > 0 ? `\n(${n} other ${n === 1 ? 'key was' : 'keys were'} not searched to the end; --all-keys searches them all.)` : '';
   return `${head}\n${failed}${rest}`;
 }

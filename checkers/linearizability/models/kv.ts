@@ -47,7 +47,7 @@ export const kv: Model<KvState> = {
   equal: (a, b) => a.hash === b.hash && a.value === b.value,
   hash: (s) => s.hash,
   describeOp(op) {
-    const key = op.key !== undefined ? `[${show(op.key)}] ` : '';
+    const key = op.key !== undefined ? `[${op.key}] ` : '';
     if (op.f === 'get') return `${key}get -> ${op.known ? show(op.output) : '?'}`;
     return `${key}${op.f} ${show(op.input)}${op.known ? '' : ' ?'}`;
   },

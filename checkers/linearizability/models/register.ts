@@ -43,7 +43,7 @@ function makeRegister(name: string, withCas: boolean): Model<Value> {
 }
 
 export function describeRegisterOp(op: ModelOp): string {
-  const key = op.key !== undefined ? `[${show(op.key)}] ` : '';
+  const key = op.key !== undefined ? `[${op.key}] ` : '';
   switch (op.f) {
     case 'read':
       return `${key}read -> ${op.known ? show(op.output) : '?'}`;

@@ -49,7 +49,7 @@ export const set: Model<readonly Elem[]> = {
     return true;
   },
   describeOp(op) {
-    const key = op.key !== undefined ? `[${show(op.key)}] ` : '';
+    const key = op.key !== undefined ? `[${op.key}] ` : '';
     if (op.f === 'read') return `${key}read -> ${op.known ? show(op.output) : '?'}`;
     return `${key}add ${show(op.input)}${op.known ? '' : ' ?'}`;
   },

@@ -1,0 +1,161 @@
+// Unit tests of the checker's semantics, budget, counterexamples and errors.
+
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkLinearizable, modelNamed, type Model } from '../../../checkers/linearizability/index.js';
+import { InputError } from '../../../history/input-error.js';
+import { pairOps } from '../../../history/pair.js';
+import { readHistoryFile } from '../../../history/read.js';
+import type { History, Op, Value } from '../../../history/types.js';
+import { historiesDir } from '../../paths.js';
+
+/** Builds a history from compact rows: [process, type, f, value, key?]. */
+function h(rows: [number, Op['type'], string, Value, string?][]): History {
+  return rows.map(([process, type, f, value, key], index) => ({ index, time: index * 1000, process, type, f, value, ...(key !== undefined ? { key } : {}) }));
+}
+
+const check = (model: string, history: History, opts = {}) => checkLinearizable(modelNamed(model), pairOps(history), opts);
+
+describe('semantics of outcomes', () => {
+  it('a sequential stale read is invalid', () => {
+    const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [0, 'invoke', 'write', 2], [0, 'ok', 'write', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]));
+    expect(r.verdict).toBe('invalid');
+    expect(r.valid).toBe(false);
+  });
+
+  it('a read concurrent with a write may see either value', () => {
+    for (const seen of [1, 2]) {
+      const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [0, 'invoke', 'write', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', seen], [0, 'ok', 'write', 2]]));
+      expect(r.verdict).toBe('valid');
+    }
+  });
+
+  it('a failed write did not happen', () => {
+    const history = h([[0, 'invoke', 'write', 1], [0, 'fail', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]);
+    expect(check('register', history).verdict).toBe('invalid');
+  });
+
+  it('an info write may take effect long after its completion, or never', () => {
+    const late = h([[0, 'invoke', 'write', 1], [0, 'info', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', null], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]);
+    expect(check('register', late).verdict).toBe('valid');
+    const never = h([[0, 'invoke', 'write', 1], [0, 'info', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', null]]);
+    expect(check('register', never).verdict).toBe('valid');
+  });
+
+  it('an info write cannot take effect before it was invoked', () => {
+    const r = check('register', h([[1, 'invoke', 'read', null], [1, 'ok', 'read', 1], [0, 'invoke', 'write', 1], [0, 'info', 'write', 1]]));
+    expect(r.verdict).toBe('invalid');
+  });
+
+  it('a pending invocation counts as info', () => {
+    const r = check('register', h([[0, 'invoke', 'write', 7], [1, 'invoke', 'read', null], [1, 'ok', 'read', 7]]));
+    expect(r.verdict).toBe('valid');
+  });
+
+  it('an ok cas asserts its compare held; a failed one is dropped', () => {
+    expect(check('cas-register', h([[0, 'invoke', 'cas', [1, 2]], [0, 'ok', 'cas', [1, 2]]])).verdict).toBe('invalid');
+    expect(check('cas-register', h([[0, 'invoke', 'cas', [1, 2]], [0, 'fail', 'cas', [1, 2]]])).verdict).toBe('valid');
+  });
+
+  it('keys are independent: one key invalid makes the history invalid, and names the key', () => {
+    const r = check('cas-register', h([[0, 'invoke', 'write', 1, 'a'], [0, 'ok', 'write', 1, 'a'], [1, 'invoke', 'read', null, 'b'], [1, 'ok', 'read', 1, 'b']]));
+    expect(r.verdict).toBe('invalid');
+    expect(r.partitions).toBe(2);
+    expect(r.failures.map((f) => f.key)).toEqual(['b']);
+  });
+
+  it('with allParts every failing key is reported', () => {
+    const rows: [number, Op['type'], string, Value, string?][] = [];
+    for (const k of ['a', 'b', 'c']) rows.push([0, 'invoke', 'read', null, k], [0, 'ok', 'read', 5, k]);
+    const all = check('register', h(rows), { allParts: true });
+    expect(all.failures.map((f) => f.key).sort()).toEqual(['a', 'b', 'c']);
+    const first = check('register', h(rows));
+    expect(first.failures.length).toBe(1);
+    expect(first.unknownKeys.length).toBe(2);
+  });
+
+  it('kv: gets see appends in order', () => {
+    const ok = h([[0, 'invoke', 'append', 'a', 'k'], [0, 'ok', 'append', 'a', 'k'], [0, 'invoke', 'append', 'b', 'k'], [0, 'ok', 'append', 'b', 'k'], [1, 'invoke', 'get', null, 'k'], [1, 'ok', 'get', 'ab', 'k']]);
+    expect(check('kv', ok).verdict).toBe('valid');
+    const bad = ok.map((op) => (op.index === 5 ? { ...op, value: 'ba' } : op));
+    expect(check('kv', bad).verdict).toBe('invalid');
+  });
+
+  it('set: a read must show every element added before it', () => {
+    const r = check('set', h([[0, 'invoke', 'add', 1], [0, 'ok', 'add', 1], [0, 'invoke', 'add', 2], [0, 'ok', 'add', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', [2]]]));
+    expect(r.verdict).toBe('invalid');
+    const ok = check('set', h([[0, 'invoke', 'add', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', [1]], [0, 'ok', 'add', 1]]));
+    expect(ok.verdict).toBe('valid');
+  });
+});
+
+describe('counterexamples', () => {
+  it('name the longest prefix, the stuck op and what was tried', () => {
+    const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [0, 'invoke', 'write', 2], [0, 'ok', 'write', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]));
+    const ce = r.failures[0];
+    expect(ce.prefix.map((s) => s.op.description)).toEqual(['write 1', 'write 2']);
+    expect(ce.state).toBe('2');
+    expect(ce.stuck?.description).toBe('read -> 1');
+    expect(ce.stuck?.process).toBe(1);
+    expect(ce.attempts.map((a) => a.outcome)).toEqual(['impossible in state 2']);
+    expect(ce.text).toContain('read -> 1');
+    expect(ce.text).toContain('cannot be linearized in state 2');
+  });
+
+  it('list the ops concurrent with the stuck op', () => {
+    const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [2, 'invoke', 'write', 3], [1, 'invoke', 'read', null], [1, 'ok', 'read', 4], [2, 'ok', 'write', 3]]));
+    const ce = r.failures[0];
+    expect(ce.stuck?.description).toBe('read -> 4');
+    expect(ce.concurrent.map((o) => o.description)).toContain('write 3');
+  });
+});
+
+describe('budget', () => {
+  it('gives unknown, never a guess, when the budget runs out', async () => {
+    // etcd_002 needs tens of thousands of search steps.
+    const file = join(historiesDir, 'porcupine-etcd', 'etcd_002.edn');
+    const { ops, lines } = await readHistoryFile(file);
+    const r = checkLinearizable(modelNamed('cas-register'), pairOps(ops, { file, lines }), { budgetMs: 0.001 });
+    expect(r.verdict).toBe('unknown');
+    expect(r.valid).toBe('unknown');
+    expect(r.unknownKeys).toEqual([null]);
+  });
+});
+
+describe('models and bad input', () => {
+  it('an unknown model is an InputError naming the known ones', () => {
+    expect(() => modelNamed('bogus')).toThrow(InputError);
+    try {
+      modelNamed('bogus');
+    } catch (e) {
+      expect((e as InputError).toLine()).toContain('cas-register');
+    }
+  });
+
+  it('an f the model does not know is an InputError with file and line', () => {
+    const history = h([[0, 'invoke', 'frob', 1], [0, 'ok', 'frob', 1]]);
+    const run = () => checkLinearizable(modelNamed('register'), pairOps(history), { source: { file: 'h.jsonl', lineOf: (i) => i + 1 } });
+    expect(run).toThrow(InputError);
+    try {
+      run();
+    } catch (e) {
+      expect((e as InputError).toLine()).toMatch(/^h\.jsonl:1: .*frob/);
+    }
+  });
+
+  it('users can bring their own model', () => {
+    // A counter: add n, read returns the sum.
+    const counter: Model<number> = {
+      name: 'counter',
+      init: () => 0,
+      step: (s, op) => (op.f === 'add' ? s + (op.input as number) : !op.known || op.output === s ? s : undefined),
+      equal: (a, b) => a === b,
+      describeOp: (op) => `${op.f} ${String(op.input ?? op.output)}`,
+      describeState: (s) => String(s),
+    };
+    const history = h([[0, 'invoke', 'add', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 2], [0, 'ok', 'add', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 3]]);
+    const r = checkLinearizable(counter, pairOps(history));
+    expect(r.verdict).toBe('invalid');
+    expect(r.failures[0].stuck?.description).toBe('read 3');
+  });
+});

@@ -1,0 +1,92 @@
+// `undertow check` as a user runs it: the built CLI in a real process.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { historiesDir } from '../paths.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const cli = join(root, 'dist', 'harness', 'cli.js');
+
+function undertow(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tempFile(name: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'undertow-')), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** A user mistake: exit 254 and exactly one line on stderr, no stack trace. */
+function expectOneLine(r: ReturnType<typeof undertow>, ...mentions: string[]) {
+  expect(r.code).toBe(254);
+  const lines = r.err.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(r.err).not.toMatch(/\n\s+at /);
+  for (const m of mentions) expect(r.err).toContain(m);
+}
+
+describe('undertow check', () => {
+  it('exits 0 on a linearizable history', () => {
+    const r = undertow('check', '--model', 'cas-register', join(historiesDir, 'porcupine-etcd', 'etcd_002.edn'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^valid: /);
+  });
+
+  it('exits 1 and explains a history that is not', () => {
+    const r = undertow('check', '--model', 'cas-register', 'examples/stale-read.jsonl');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^invalid: /);
+    expect(r.out).toContain('Longest linearizable prefix');
+    expect(r.out).toContain('[x] read -> 1');
+  });
+
+  it('exits 2 when the budget runs out', () => {
+    const r = undertow('check', '--model', 'cas-register', '--budget', '0.000001', join(historiesDir, 'porcupine-etcd', 'etcd_002.edn'));
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/^unknown: /);
+  });
+
+  it('prints the whole result with --json', () => {
+    const r = undertow('check', '--model', 'kv', '--json', join(historiesDir, 'porcupine-kv', 'c10-bad.edn'));
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.out);
+    expect(result.verdict).toBe('invalid');
+    expect(result.valid).toBe(false);
+    expect(result.partitions).toBe(10);
+    expect(result.failures[0].stuck.f).toMatch(/get|put|append/);
+  });
+
+  it('refuses an unknown model in one line', () => {
+    expectOneLine(undertow('check', '--model', 'regster', 'examples/stale-read.jsonl'), 'unknown model "regster"', 'cas-register');
+  });
+
+  it('refuses a missing file in one line', () => {
+    expectOneLine(undertow('check', '--model', 'register', 'no/such/file.jsonl'), 'no/such/file.jsonl');
+  });
+
+  it('refuses bad flags in one line', () => {
+    expectOneLine(undertow('check', '--modle', 'register', 'examples/stale-read.jsonl'));
+    expectOneLine(undertow('check', '--model', 'register', '--budget', '-3', 'examples/stale-read.jsonl'), '--budget');
+    expectOneLine(undertow('frobnicate'));
+  });
+
+  it('points at the line of a malformed event', () => {
+    const file = tempFile('bad.jsonl', '{"index":0,"type":"invoke","f":"read","value":null,"process":0,"time":0}\n{"index":1,"type":"ok",\n');
+    expectOneLine(undertow('check', '--model', 'register', file), `${file}:2`);
+  });
+
+  it('points at the line of an unpaired completion', () => {
+    const file = tempFile('unpaired.jsonl', '{"index":0,"type":"ok","f":"read","value":1,"process":4,"time":0}\n');
+    expectOneLine(undertow('check', '--model', 'register', file), `${file}:1`, 'no open invocation');
+  });
+
+  it('points at the line of an f the model does not know', () => {
+    const file = tempFile('f.edn', '{:type :invoke, :f :read, :value nil, :process 0, :time 0, :index 0}\n{:type :ok, :f :read, :value nil, :process 0, :time 1, :index 1}\n{:type :invoke, :f :incr, :value 1, :process 0, :time 2, :index 2}\n{:type :ok, :f :incr, :value 1, :process 0, :time 3, :index 3}\n');
+    expectOneLine(undertow('check', '--model', 'cas-register', file), `${file}:3`, 'incr');
+  });
+});
