@@ -123,8 +123,9 @@ class EdnReader {
     if (!this.skip()) {
       const top = this.open[this.open.length - 1];
       if (!top) this.fail('unexpected end of file, expected a value');
-      if (top.close < 0) this.fail(`unexpected end of file: expected a value after ${top.what} at line ${top.line}`);
-      this.fail(`unexpected end of file: the ${top.what} opened at line ${top.line} is not closed`, `add '${String.fromCharCode(top.close)}'`);
+      // Point at where the unfinished form starts: the end of the file says nothing.
+      if (top.close < 0) this.fail(`unexpected end of file: expected a value after ${top.what}`, undefined, top.line);
+      this.fail(`unexpected end of file: the ${top.what} opened at line ${top.line} is not closed`, `add '${String.fromCharCode(top.close)}'`, top.line);
     }
     const c = this.peek();
     switch (c) {

@@ -4,7 +4,7 @@
 export * from './types.js';
 export { InputError, type Where } from './input-error.js';
 export { pairOps } from './pair.js';
-export { parseJsonl, formatJsonl, formatOp, type ParseOptions } from './jsonl.js';
+export { parseJsonl, formatJsonl, formatOp, type JsonlParseOptions } from './jsonl.js';
 export { parseEdn, formatEdn, formatEdnOp, ednValue, type EdnParseOptions } from './edn.js';
 export {
   readHistoryFile,

@@ -11,13 +11,13 @@ import { buildHistory, MAX_DEPTH, type SourceRecord } from './fields.js';
 import { InputError } from './input-error.js';
 import type { History, Op, Value } from './types.js';
 
-export interface ParseOptions {
+export interface JsonlParseOptions {
   /** Unpack Jepsen `independent` tuples: a client op's value `[k v]` becomes key k, value v. */
   independent?: boolean;
 }
 
 /** Parses JSON lines. `lines[i]` is the 1-based source line of `ops[i]`. Throws only InputError. */
-export function parseJsonl(text: string, file?: string, opts: ParseOptions = {}): { ops: History; lines: number[] } {
+export function parseJsonl(text: string, file?: string, opts: JsonlParseOptions = {}): { ops: History; lines: number[] } {
   const records: SourceRecord[] = [];
   const rows = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
   for (let i = 0; i < rows.length; i++) {
@@ -57,7 +57,9 @@ export function formatOp(op: Op): string {
   if (op.key !== undefined) out.key = op.key;
   out.value = op.value;
   if (op.error !== undefined) out.error = op.error;
-  return JSON.stringify(out);
+  // JSON.stringify leaves U+2028/U+2029 raw; many editors and line readers
+  // break lines there, so escape them to keep one op per line everywhere.
+  return JSON.stringify(out).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
 }
 
 /** A whole history as JSON lines, each ending in a newline. */

@@ -44,8 +44,6 @@ export interface Counterexample {
   concurrent: OpSummary[];
   /** Each op still open at the stuck op's return, tried in the final state. */
   attempts: Attempt[];
-  /** The same story as readable text. */
-  text: string;
 }
 
 export function summarize(model: Model<unknown>, op: Operation, modelOp: ModelOp): OpSummary {
@@ -95,23 +93,21 @@ export function explain<S>(model: Model<S>, key: Key | undefined, ops: readonly 
     }
   }
 
-  const ce: Counterexample = {
+  return {
     key: key ?? null,
     prefix,
     state: model.describeState(state),
     stuck: stuck ? sum(deepest.stuck) : null,
     concurrent,
     attempts,
-    text: '',
   };
-  ce.text = renderText(ce);
-  return ce;
 }
 
 function where(op: OpSummary): string {
   return `process ${op.process}, events ${op.invokeIndex}..${op.completeIndex ?? '?'}`;
 }
 
+/** The counterexample as readable text. */
 export function renderText(ce: Counterexample): string {
   const lines: string[] = [];
   lines.push(`Not linearizable${ce.key !== null ? ` for key ${JSON.stringify(ce.key)}` : ''}.`);

@@ -54,18 +54,23 @@ export interface Search<S> {
 export function createSearch<S>(model: Model<S>, ops: readonly Operation[], modelOps: readonly ModelOp[], options: SearchOptions): Search<S> {
   const n = ops.length;
 
-  // --- Build the event list: call events for all ops, return events for ok ops.
-  const events: { at: number; op: number; call: boolean }[] = [];
-  let required = 0;
-  for (let i = 0; i < n; i++) {
-    events.push({ at: ops[i].invokeIndex, op: i, call: true });
-    if (ops[i].type === 'ok') {
-      events.push({ at: ops[i].completeIndex, op: i, call: false });
-      required++;
+  // --- Build the event list: call events for all ops, return events for ok
+  // ops, merged in history order. Calls come sorted by invocation (as pairOps
+  // and partitions leave them; sorted here otherwise), returns are sorted by a
+  // numeric key, so no per-event objects are made.
+  let callOrder: ArrayLike<number> = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 1; i < n; i++) {
+    if (ops[i].invokeIndex < ops[i - 1].invokeIndex) {
+      callOrder = Int32Array.from(callOrder).sort((x, y) => ops[x].invokeIndex - ops[y].invokeIndex);
+      break;
     }
   }
-  events.sort((a, b) => a.at - b.at);
-  const E = events.length;
+  let required = 0;
+  for (let i = 0; i < n; i++) if (ops[i].type === 'ok') required++;
+  const returnKeys = new Float64Array(required);
+  for (let i = 0, k = 0; i < n; i++) if (ops[i].type === 'ok') returnKeys[k++] = ops[i].completeIndex * n + i;
+  returnKeys.sort();
+  const E = n + required;
   // Node 0 is the head sentinel, node E + 1 the tail sentinel; event k is node k + 1.
   const next = new Int32Array(E + 2);
   const prev = new Int32Array(E + 2);
@@ -73,12 +78,18 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   const nodeIsCall = new Uint8Array(E + 2);
   const callNode = new Int32Array(n);
   const retNode = new Int32Array(n).fill(-1);
-  for (let k = 0; k < E; k++) {
-    const node = k + 1;
-    nodeOp[node] = events[k].op;
-    nodeIsCall[node] = events[k].call ? 1 : 0;
-    if (events[k].call) callNode[events[k].op] = node;
-    else retNode[events[k].op] = node;
+  for (let node = 1, c = 0, r = 0; node <= E; node++) {
+    const retOp = r < required ? returnKeys[r] % n : -1;
+    if (c < n && (r >= required || ops[callOrder[c]].invokeIndex < ops[retOp].completeIndex)) {
+      const op = callOrder[c++];
+      nodeOp[node] = op;
+      nodeIsCall[node] = 1;
+      callNode[op] = node;
+    } else {
+      r++;
+      nodeOp[node] = retOp;
+      retNode[retOp] = node;
+    }
   }
   for (let node = 0; node <= E + 1; node++) {
     next[node] = node + 1;
@@ -110,16 +121,15 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
 
   // --- Interchangeable info ops: each points at the previous one of its kind.
   const sameKindBefore = new Int32Array(n).fill(-1);
-  {
-    const lastOfKind = new Map<string, number>();
-    const byCall = [...Array(n).keys()].sort((a, b) => ops[a].invokeIndex - ops[b].invokeIndex);
-    for (const i of byCall) {
-      if (ops[i].type !== 'info') continue;
-      const kind = `${ops[i].f}\u0000${JSON.stringify(ops[i].key ?? null)}\u0000${JSON.stringify(ops[i].input)}`;
-      const before = lastOfKind.get(kind);
-      if (before !== undefined) sameKindBefore[i] = before;
-      lastOfKind.set(kind, i);
-    }
+  let lastOfKind: Map<string, number> | undefined;
+  for (let c = 0; c < n; c++) {
+    const i = callOrder[c];
+    if (ops[i].type !== 'info') continue;
+    const kind = `${ops[i].f}\u0000${JSON.stringify(ops[i].key ?? null)}\u0000${JSON.stringify(ops[i].input)}`;
+    lastOfKind ??= new Map();
+    const before = lastOfKind.get(kind);
+    if (before !== undefined) sameKindBefore[i] = before;
+    lastOfKind.set(kind, i);
   }
 
   // --- The linearized set as a bitset with an incremental (Zobrist) hash.

@@ -2,7 +2,7 @@
 // linearizability and print the verdict (and, if invalid, why).
 
 import type { CommandModule } from 'yargs';
-import { checkLinearizable, DEFAULT_BUDGET_MS, modelNamed, models, type LinearizabilityResult } from '../../checkers/linearizability/index.js';
+import { checkLinearizable, DEFAULT_BUDGET_MS, modelNamed, models, renderText, type LinearizabilityResult } from '../../checkers/linearizability/index.js';
 import { InputError } from '../../history/input-error.js';
 import { pairOps } from '../../history/pair.js';
 import { readHistoryFile } from '../../history/read.js';
@@ -52,7 +52,7 @@ export function describeResult(file: string, r: LinearizabilityResult, budgetSec
   if (r.verdict === 'unknown') {
     return `${head}\nThe ${budgetSeconds} s budget ran out before keys ${r.unknownKeys.map((k) => JSON.stringify(k)).join(', ')} were decided; raise --budget to search longer.`;
   }
-  const failed = r.failures.map((f) => f.text).join('\n\n');
+  const failed = r.failures.map(renderText).join('\n\n');
   const n = r.unknownKeys.length;
   const rest = n > 0 ? `\n(${n} other ${n === 1 ? 'key was' : 'keys were'} not searched to the end; --all-keys searches them all.)` : '';
   return `${head}\n${failed}${rest}`;

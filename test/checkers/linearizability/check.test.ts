@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkLinearizable, modelNamed, type Model } from '../../../checkers/linearizability/index.js';
+import { checkLinearizable, renderText, modelNamed, type Model } from '../../../checkers/linearizability/index.js';
 import { InputError } from '../../../history/input-error.js';
 import { pairOps } from '../../../history/pair.js';
 import { readHistoryFile } from '../../../history/read.js';
@@ -98,8 +98,8 @@ describe('counterexamples', () => {
     expect(ce.stuck?.description).toBe('read -> 1');
     expect(ce.stuck?.process).toBe(1);
     expect(ce.attempts.map((a) => a.outcome)).toEqual(['impossible in state 2']);
-    expect(ce.text).toContain('read -> 1');
-    expect(ce.text).toContain('cannot be linearized in state 2');
+    expect(renderText(ce)).toContain('read -> 1');
+    expect(renderText(ce)).toContain('cannot be linearized in state 2');
   });
 
   it('list the ops concurrent with the stuck op', () => {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkLinearizable, modelNamed } from '../../../checkers/linearizability/index.js';
+import { checkLinearizable, renderText, modelNamed } from '../../../checkers/linearizability/index.js';
 import { pairOps } from '../../../history/pair.js';
 import { readHistoryFile } from '../../../history/read.js';
 import { historiesDir } from '../../paths.js';
@@ -34,7 +34,7 @@ describe('reference histories', () => {
         const ce = result.failures[0];
         expect(ce.stuck).not.toBeNull();
         expect(ce.attempts.length).toBeGreaterThan(0);
-        expect(ce.text).toContain('Not linearizable');
+        expect(renderText(ce)).toContain('Not linearizable');
       }
     });
   }
