@@ -6,7 +6,8 @@
 // are), median of 5 runs after a warm-up pass over all histories so the JIT
 // has compiled the search. Memory: each history is checked once more in a
 // fresh process, which reports its peak resident set size (the Node runtime's
-// own ~45 MB included).
+// own ~45 MB included). Run with --expose-gc (npm run bench:checker does) so
+// each timed run starts after a full collection.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
     const times: number[] = [];
     let verdict = '';
     for (let run = 0; run < RUNS; run++) {
+      // Start each run on a clean heap, so no run pays for the previous one's garbage.
+      globalThis.gc?.();
       const t = performance.now();
       verdict = checkLinearizable(model, ops, { budgetMs: BUDGET_MS }).verdict;
       times.push(performance.now() - t);

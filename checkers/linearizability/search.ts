@@ -58,13 +58,13 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   // ops, merged in history order. Calls come sorted by invocation (as pairOps
   // and partitions leave them; sorted here otherwise), returns are sorted by a
   // numeric key, so no per-event objects are made.
-  let callOrder: ArrayLike<number> = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = 1; i < n; i++) {
-    if (ops[i].invokeIndex < ops[i - 1].invokeIndex) {
-      callOrder = Int32Array.from(callOrder).sort((x, y) => ops[x].invokeIndex - ops[y].invokeIndex);
-      break;
-    }
+  const callOrder = new Int32Array(n);
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    callOrder[i] = i;
+    if (i > 0 && ops[i].invokeIndex < ops[i - 1].invokeIndex) sorted = false;
   }
+  if (!sorted) callOrder.sort((x, y) => ops[x].invokeIndex - ops[y].invokeIndex);
   let required = 0;
   for (let i = 0; i < n; i++) if (ops[i].type === 'ok') required++;
   const returnKeys = new Float64Array(required);
@@ -207,8 +207,12 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   let state = model.init();
   let node = next[0];
   let steps = 0;
-  let deepest: Deepest<S> | undefined;
+  const deepestOrder = new Int32Array(n);
+  let deepestDepth = 0;
+  let deepestState = state;
+  let deepestStuck = -1;
   let deepestOk = -1;
+  const deepest = (): Deepest<S> => ({ order: Array.from(deepestOrder.subarray(0, deepestDepth)), state: deepestState, stuck: deepestStuck });
   const totalRequired = required;
   let done: SearchOutcome<S> | undefined;
 
@@ -221,7 +225,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
       }
       if ((++steps & (CHECK_CLOCK_EVERY - 1)) === 0) {
         if (performance.now() > options.deadline) {
-          return (done = { verdict: 'unknown', steps, cacheSize, deepest: deepest ?? { order: [], state: model.init(), stuck: -1 } });
+          return (done = { verdict: 'unknown', steps, cacheSize, deepest: deepest() });
         }
         if (steps >= stop) return undefined;
       }
@@ -253,13 +257,17 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
 
       // A return (or the end of the list): the op it belongs to can no longer be
       // linearized on this path.
-      // Deepest counts ok ops placed: info ops placed on top of a prefix explain nothing.
+      // Deepest counts ok ops placed: info ops placed on top of a prefix explain
+      // nothing. Kept in a preallocated buffer: this runs on every backtrack.
       const placedOk = totalRequired - required;
-      if (deepest === undefined || placedOk > deepestOk || (placedOk === deepestOk && depth < deepest.order.length)) {
-        deepest = { order: Array.from(stackOp.subarray(0, depth)), state, stuck: node === TAIL ? -1 : nodeOp[node] };
+      if (placedOk > deepestOk) {
+        for (let d = 0; d < depth; d++) deepestOrder[d] = stackOp[d];
+        deepestDepth = depth;
+        deepestState = state;
+        deepestStuck = node === TAIL ? -1 : nodeOp[node];
         deepestOk = placedOk;
       }
-      if (depth === 0) return (done = { verdict: 'invalid', steps, cacheSize, deepest });
+      if (depth === 0) return (done = { verdict: 'invalid', steps, cacheSize, deepest: deepest() });
       depth--;
       const op = stackOp[depth];
       state = stackState[depth];

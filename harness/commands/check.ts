@@ -13,6 +13,7 @@ interface CheckArgs {
   budget: number;
   json: boolean;
   'all-keys': boolean;
+  independent: boolean;
 }
 
 export function checkCommand(setExit: (code: number) => void): CommandModule<object, CheckArgs> {
@@ -26,11 +27,12 @@ export function checkCommand(setExit: (code: number) => void): CommandModule<obj
         .option('budget', { type: 'number', default: DEFAULT_BUDGET_MS / 1000, describe: 'seconds to search before the verdict is unknown' })
         .option('json', { type: 'boolean', default: false, describe: 'print the full result as JSON' })
         .option('all-keys', { type: 'boolean', default: false, describe: 'search every key even after one is invalid' })
+        .option('independent', { type: 'boolean', default: false, describe: "values are Jepsen independent [key value] tuples: split them into key and value" })
         .example('$0 check --model cas-register history.edn', 'check a Jepsen register history'),
     handler: async (args) => {
       if (!(args.budget > 0)) throw new InputError(`--budget must be a positive number of seconds, got ${args.budget}`);
       const model = modelNamed(args.model);
-      const { ops, lines } = await readHistoryFile(args.file);
+      const { ops, lines } = await readHistoryFile(args.file, { independent: args.independent });
       const lineOfIndex = new Map<number, number>();
       ops.forEach((op, i) => lineOfIndex.set(op.index, lines[i]));
       const operations = pairOps(ops, { file: args.file, lines });

@@ -90,3 +90,25 @@ describe('undertow check', () => {
     expectOneLine(undertow('check', '--model', 'cas-register', file), `${file}:3`, 'incr');
   });
 });
+
+describe('undertow check --independent', () => {
+  it('splits Jepsen [key value] tuples into independent keys', () => {
+    // Key 1 is fine; key 2 reads a value never written.
+    const file = tempFile(
+      'indep.edn',
+      [
+        '{:type :invoke, :f :write, :value [1 3], :process 0, :time 0, :index 0}',
+        '{:type :ok, :f :write, :value [1 3], :process 0, :time 1, :index 1}',
+        '{:type :invoke, :f :read, :value [1 nil], :process 1, :time 2, :index 2}',
+        '{:type :ok, :f :read, :value [1 3], :process 1, :time 3, :index 3}',
+        '{:type :invoke, :f :read, :value [2 nil], :process 1, :time 4, :index 4}',
+        '{:type :ok, :f :read, :value [2 3], :process 1, :time 5, :index 5}',
+      ].join('\n'),
+    );
+    const r = undertow('check', '--model', 'register', '--independent', '--json', file);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.out);
+    expect(result.partitions).toBe(2);
+    expect(result.failures[0].key).toBe(2);
+  });
+});

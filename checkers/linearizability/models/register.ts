@@ -18,8 +18,8 @@ function makeRegister(name: string, withCas: boolean): Model<Value> {
         case 'write':
           return op.input;
         case 'cas': {
-          const [from, to] = op.input as [Value, Value];
-          if (valueEqual(state, from)) return to;
+          const fromTo = op.input as [Value, Value];
+          if (valueEqual(state, fromTo[0])) return fromTo[1];
           // A cas whose compare failed changes nothing; an ok cas asserts the compare held.
           return op.known ? undefined : state;
         }
