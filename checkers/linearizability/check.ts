@@ -13,6 +13,8 @@ export type Verdict = 'valid' | 'invalid' | 'unknown';
 export interface CheckOptions {
   /** Time budget in milliseconds; past it the verdict is `unknown`. Default 60 s. */
   budgetMs?: number;
+  /** Memory budget of the search's caches in bytes; past it the verdict is `unknown`. Default 1 GiB. */
+  memoryBytes?: number;
   /**
    * Search every part to the end even after one is invalid (to list every
    * failing key). Default false: like Porcupine and Knossos, stop at the first
@@ -46,17 +48,21 @@ export interface LinearizabilityResult {
   failures: Counterexample[];
   /** Keys whose search ran out of budget, or was stopped after another key failed. */
   unknownKeys: (Key | null)[];
+  /** Which budget ran out first, when one did. */
+  gaveUp?: 'time' | 'memory';
   parts: PartResult[];
   ms: number;
 }
 
 export const DEFAULT_BUDGET_MS = 60_000;
+export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
 const SLICE_STEPS = 4096;
 const MAX_SLICE_STEPS = 1 << 20;
 
 export function checkLinearizable<S>(model: Model<S>, operations: readonly Operation[], options: CheckOptions = {}): LinearizabilityResult {
   const started = performance.now();
   const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  const memory = { used: 0, limit: options.memoryBytes ?? DEFAULT_MEMORY_BYTES };
 
   if (model.validate) {
     for (const op of operations) {
@@ -99,7 +105,7 @@ export function checkLinearizable<S>(model: Model<S>, operations: readonly Opera
   }
   let running: Running[] = [...parts].map(([key, ops], index) => {
     const modelOps = ops.map(toModelOp);
-    return { key, ops, modelOps, search: createSearch(model, ops, modelOps, { deadline }), ms: 0, index };
+    return { key, ops, modelOps, search: createSearch(model, ops, modelOps, { deadline, memory }), ms: 0, index };
   });
   const finished: PartResult[] = new Array(running.length);
   let stopped = false;
@@ -124,6 +130,7 @@ export function checkLinearizable<S>(model: Model<S>, operations: readonly Opera
         if (!options.allParts) stopped = true;
       } else if (outcome.verdict === 'unknown') {
         result.unknownKeys.push(part.key ?? null);
+        result.gaveUp ??= outcome.reason;
       }
     }
     running = still;

@@ -22,12 +22,19 @@ import type { Model, ModelOp } from './model.js';
 export interface SearchOptions {
   /** performance.now() value past which the search gives up. */
   deadline: number;
+  /**
+   * Bytes the caches of all parts may take together, shared and counted by
+   * every search of one check; past it the search gives up.
+   */
+  memory: { used: number; limit: number };
 }
+
+export type GiveUp = 'time' | 'memory';
 
 export type SearchOutcome<S> =
   | { verdict: 'valid'; steps: number; cacheSize: number; order: number[] }
   | { verdict: 'invalid'; steps: number; cacheSize: number; deepest: Deepest<S> }
-  | { verdict: 'unknown'; steps: number; cacheSize: number; deepest: Deepest<S> };
+  | { verdict: 'unknown'; steps: number; cacheSize: number; deepest: Deepest<S>; reason: GiveUp };
 
 /** The furthest the search got: for the counterexample. */
 export interface Deepest<S> {
@@ -162,7 +169,17 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   let mask = table.length - 1;
   let cacheSize = 0;
 
-  const grow = () => {
+  // What one entry costs: its bitset, hash, chain link, state slot, two table slots.
+  const entryBytes = words * 4 + 4 + 4 + 8 + 8;
+  options.memory.used += capacity * entryBytes;
+  let overBudget = false;
+
+  const grow = (): boolean => {
+    if (options.memory.used + capacity * entryBytes > options.memory.limit) {
+      overBudget = true;
+      return false;
+    }
+    options.memory.used += capacity * entryBytes;
     capacity *= 2;
     const p = new Uint32Array(capacity * words);
     p.set(pool);
@@ -178,6 +195,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
       entryNext[e] = table[slot];
       table[slot] = e;
     }
+    return true;
   };
 
   const cacheAdd = (state: S): boolean => {
@@ -189,7 +207,9 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
       for (let w = 0; w < words; w++) if (pool[base + w] !== bits[w]) continue outer;
       if (model.equal(entryState[e], state)) return false;
     }
-    if (cacheSize === capacity) grow();
+    // Over the memory budget the pair is not cached (still correct, only
+    // slower) and the search stops at its next clock check.
+    if (cacheSize === capacity && !grow()) return true;
     const e = cacheSize++;
     pool.set(bits, e * words);
     entryHash[e] = h;
@@ -224,8 +244,8 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
         return (done = { verdict: 'valid', steps, cacheSize, order: Array.from(stackOp.subarray(0, depth)) });
       }
       if ((++steps & (CHECK_CLOCK_EVERY - 1)) === 0) {
-        if (performance.now() > options.deadline) {
-          return (done = { verdict: 'unknown', steps, cacheSize, deepest: deepest() });
+        if (overBudget || performance.now() > options.deadline) {
+          return (done = { verdict: 'unknown', steps, cacheSize, deepest: deepest(), reason: overBudget ? 'memory' : 'time' });
         }
         if (steps >= stop) return undefined;
       }

@@ -2,7 +2,7 @@
 // linearizability and print the verdict (and, if invalid, why).
 
 import type { CommandModule } from 'yargs';
-import { checkLinearizable, DEFAULT_BUDGET_MS, modelNamed, models, renderText, type LinearizabilityResult } from '../../checkers/linearizability/index.js';
+import { checkLinearizable, DEFAULT_BUDGET_MS, DEFAULT_MEMORY_BYTES, modelNamed, models, renderText, type LinearizabilityResult } from '../../checkers/linearizability/index.js';
 import { InputError } from '../../history/input-error.js';
 import { pairOps } from '../../history/pair.js';
 import { readHistoryFile } from '../../history/read.js';
@@ -11,6 +11,7 @@ interface CheckArgs {
   file: string;
   model: string;
   budget: number;
+  memory: number;
   json: boolean;
   'all-keys': boolean;
   independent: boolean;
@@ -25,12 +26,14 @@ export function checkCommand(setExit: (code: number) => void): CommandModule<obj
         .positional('file', { type: 'string', demandOption: true, describe: 'history file: .jsonl (ours) or .edn (Jepsen)' })
         .option('model', { type: 'string', demandOption: true, describe: `the sequential model: ${[...models.keys()].join(', ')}` })
         .option('budget', { type: 'number', default: DEFAULT_BUDGET_MS / 1000, describe: 'seconds to search before the verdict is unknown' })
+        .option('memory', { type: 'number', default: DEFAULT_MEMORY_BYTES / 2 ** 20, describe: 'MiB the search may cache before the verdict is unknown' })
         .option('json', { type: 'boolean', default: false, describe: 'print the full result as JSON' })
         .option('all-keys', { type: 'boolean', default: false, describe: 'search every key even after one is invalid' })
         .option('independent', { type: 'boolean', default: false, describe: "values are Jepsen independent [key value] tuples: split them into key and value" })
         .example('$0 check --model cas-register history.edn', 'check a Jepsen register history'),
     handler: async (args) => {
       if (!(args.budget > 0)) throw new InputError(`--budget must be a positive number of seconds, got ${args.budget}`);
+      if (!(args.memory > 0)) throw new InputError(`--memory must be a positive number of MiB, got ${args.memory}`);
       const model = modelNamed(args.model);
       const { ops, lines } = await readHistoryFile(args.file, { independent: args.independent });
       const lineOfIndex = new Map<number, number>();
@@ -38,21 +41,25 @@ export function checkCommand(setExit: (code: number) => void): CommandModule<obj
       const operations = pairOps(ops, { file: args.file, lines });
       const result = checkLinearizable(model, operations, {
         budgetMs: args.budget * 1000,
+        memoryBytes: args.memory * 2 ** 20,
         allParts: args['all-keys'],
         source: { file: args.file, lineOf: (index) => lineOfIndex.get(index) },
       });
-      process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${describeResult(args.file, result, args.budget)}\n`);
+      process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${describeResult(args.file, result, args)}\n`);
       setExit(result.verdict === 'valid' ? 0 : result.verdict === 'invalid' ? 1 : 2);
     },
   };
 }
 
-export function describeResult(file: string, r: LinearizabilityResult, budgetSeconds: number): string {
+export function describeResult(file: string, r: LinearizabilityResult, budgets: { budget: number; memory: number }): string {
   const parts = r.partitions === 1 ? '1 part' : `${r.partitions} keys`;
   const head = `${r.verdict}: ${file} (model ${r.model}, ${r.ops} ops, ${parts}, ${r.ms.toFixed(1)} ms)`;
   if (r.verdict === 'valid') return `${head}\nThe history is linearizable.`;
   if (r.verdict === 'unknown') {
-    return `${head}\nThe ${budgetSeconds} s budget ran out before keys ${r.unknownKeys.map((k) => JSON.stringify(k)).join(', ')} were decided; raise --budget to search longer.`;
+    const which = r.gaveUp === 'memory' ? `${budgets.memory} MiB memory budget` : `${budgets.budget} s budget`;
+    const raise = r.gaveUp === 'memory' ? '--memory' : '--budget';
+    const keys = r.unknownKeys.map((k) => (k === null ? 'the history' : `key ${JSON.stringify(k)}`)).join(', ');
+    return `${head}\nThe ${which} ran out before ${keys} could be decided; raise ${raise} to search further, or check fewer ops per key.`;
   }
   const failed = r.failures.map(renderText).join('\n\n');
   const n = r.unknownKeys.length;

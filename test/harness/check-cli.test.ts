@@ -51,6 +51,13 @@ describe('undertow check', () => {
     expect(r.out).toMatch(/^unknown: /);
   });
 
+  it('exits 2 and names --memory when the memory budget runs out', () => {
+    const r = undertow('check', '--model', 'cas-register', '--memory', '0.0625', join(historiesDir, 'porcupine-etcd', 'etcd_002.edn'));
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('MiB memory budget');
+    expect(r.out).toContain('--memory');
+  });
+
   it('prints the whole result with --json', () => {
     const r = undertow('check', '--model', 'kv', '--json', join(historiesDir, 'porcupine-kv', 'c10-bad.edn'));
     expect(r.code).toBe(1);

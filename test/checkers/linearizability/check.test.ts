@@ -119,6 +119,17 @@ describe('budget', () => {
     expect(r.verdict).toBe('unknown');
     expect(r.valid).toBe('unknown');
     expect(r.unknownKeys).toEqual([null]);
+    expect(r.gaveUp).toBe('time');
+  });
+
+  it('gives unknown when the cache would outgrow the memory budget', async () => {
+    const file = join(historiesDir, 'porcupine-etcd', 'etcd_002.edn');
+    const { ops, lines } = await readHistoryFile(file);
+    const r = checkLinearizable(modelNamed('cas-register'), pairOps(ops, { file, lines }), { memoryBytes: 64 * 1024 });
+    expect(r.verdict).toBe('unknown');
+    expect(r.gaveUp).toBe('memory');
+    // With room, the same history is decided.
+    expect(checkLinearizable(modelNamed('cas-register'), pairOps(ops, { file, lines })).verdict).toBe('valid');
   });
 });
 
