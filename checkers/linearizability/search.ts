@@ -140,8 +140,13 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   }
 
   // --- The linearized set as a bitset with an incremental (Zobrist) hash.
+  // `low` is its first word that is not full and `high` its last word that is
+  // not empty: linearized sets are a dense prefix and a sparse window, so the
+  // cache stores only words low..high, which also makes them canonical.
   const words = (n + 31) >>> 5;
   const bits = new Uint32Array(words);
+  let low = 0;
+  let high = -1;
   const zobrist = new Int32Array(n);
   {
     let x = 0x9e3779b9 | 0;
@@ -154,39 +159,62 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
     }
   }
   let setHash = 0;
+  const setBit = (op: number) => {
+    const w = op >>> 5;
+    bits[w] |= 1 << (op & 31);
+    setHash ^= zobrist[op];
+    if (w > high) high = w;
+    while (low < words && bits[low] === 0xffffffff) low++;
+  };
+  const clearBit = (op: number) => {
+    const w = op >>> 5;
+    bits[w] &= ~(1 << (op & 31));
+    setHash ^= zobrist[op];
+    if (w < low) low = w;
+    while (high >= 0 && bits[high] === 0) high--;
+  };
 
-  // Cache of seen (set, state) pairs: a chained hash table whose bitsets live
-  // in one pooled array, so adding an entry allocates nothing per entry (a
-  // typed array per entry made garbage collection most of the run time).
-  // Hashed by the set, mixed with the state's hash when the model has one.
+  // Cache of seen (set, state) pairs: a chained hash table whose entries'
+  // words live back to back in one pooled array, so adding an entry allocates
+  // nothing (a typed array per entry made garbage collection most of the run
+  // time). Hashed by the set, mixed with the state's hash when the model has one.
   const hashState = model.hash?.bind(model);
   let capacity = 256;
-  let pool = new Uint32Array(capacity * words);
   let entryHash = new Int32Array(capacity);
   let entryNext = new Int32Array(capacity);
+  let entryLow = new Int32Array(capacity);
+  // Entry e's words are pool[entryStart[e] .. entryStart[e + 1]).
+  let entryStart = new Int32Array(capacity + 1);
+  let pool = new Uint32Array(capacity * 4);
   const entryState: S[] = [];
   let table = new Int32Array(capacity * 2).fill(-1);
   let mask = table.length - 1;
   let cacheSize = 0;
 
-  // What one entry costs: its bitset, hash, chain link, state slot, two table slots.
-  const entryBytes = words * 4 + 4 + 4 + 8 + 8;
-  options.memory.used += capacity * entryBytes;
+  // What an entry costs besides its words: hash, link, low, start, state slot, two table slots.
+  const ENTRY_BYTES = 4 * 4 + 8 + 8;
+  options.memory.used += capacity * ENTRY_BYTES + pool.length * 4;
   let overBudget = false;
-
-  const grow = (): boolean => {
-    if (options.memory.used + capacity * entryBytes > options.memory.limit) {
+  const reserve = (bytes: number): boolean => {
+    if (options.memory.used + bytes > options.memory.limit) {
       overBudget = true;
       return false;
     }
-    options.memory.used += capacity * entryBytes;
+    options.memory.used += bytes;
+    return true;
+  };
+
+  const growEntries = (): boolean => {
+    if (!reserve(capacity * ENTRY_BYTES)) return false;
     capacity *= 2;
-    const p = new Uint32Array(capacity * words);
-    p.set(pool);
-    pool = p;
-    const h = new Int32Array(capacity);
-    h.set(entryHash);
-    entryHash = h;
+    const copy = (a: Int32Array, size: number) => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    entryHash = copy(entryHash, capacity);
+    entryLow = copy(entryLow, capacity);
+    entryStart = copy(entryStart, capacity + 1);
     entryNext = new Int32Array(capacity);
     table = new Int32Array(capacity * 2).fill(-1);
     mask = table.length - 1;
@@ -198,20 +226,36 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
     return true;
   };
 
+  const growPool = (need: number): boolean => {
+    let size = pool.length * 2;
+    while (size < need) size *= 2;
+    if (!reserve((size - pool.length) * 4)) return false;
+    const p = new Uint32Array(size);
+    p.set(pool.subarray(0, entryStart[cacheSize]));
+    pool = p;
+    return true;
+  };
+
   const cacheAdd = (state: S): boolean => {
     const h = hashState ? (setHash ^ Math.imul(hashState(state), 0x85ebca6b)) | 0 : setHash;
+    const len = high >= low ? high - low + 1 : 0;
     const slot = h & mask;
     outer: for (let e = table[slot]; e >= 0; e = entryNext[e]) {
-      if (entryHash[e] !== h) continue;
-      const base = e * words;
-      for (let w = 0; w < words; w++) if (pool[base + w] !== bits[w]) continue outer;
+      if (entryHash[e] !== h || entryLow[e] !== low) continue;
+      const start = entryStart[e];
+      if (entryStart[e + 1] - start !== len) continue;
+      for (let w = 0; w < len; w++) if (pool[start + w] !== bits[low + w]) continue outer;
       if (model.equal(entryState[e], state)) return false;
     }
     // Over the memory budget the pair is not cached (still correct, only
     // slower) and the search stops at its next clock check.
-    if (cacheSize === capacity && !grow()) return true;
+    if (cacheSize === capacity && !growEntries()) return true;
+    const start = entryStart[cacheSize];
+    if (start + len > pool.length && !growPool(start + len)) return true;
     const e = cacheSize++;
-    pool.set(bits, e * words);
+    for (let w = 0; w < len; w++) pool[start + w] = bits[low + w];
+    entryStart[e + 1] = start + len;
+    entryLow[e] = low;
     entryHash[e] = h;
     const s = h & mask;
     entryNext[e] = table[s];
@@ -255,8 +299,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
         if (twin < 0 || (bits[twin >>> 5] & (1 << (twin & 31))) !== 0) {
           const after = model.step(state, modelOps[op]);
           if (after !== undefined) {
-            bits[op >>> 5] |= 1 << (op & 31);
-            setHash ^= zobrist[op];
+            setBit(op);
             if (cacheAdd(after)) {
               stackOp[depth] = op;
               stackState[depth] = state;
@@ -267,8 +310,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
               node = next[0];
               continue;
             }
-            bits[op >>> 5] &= ~(1 << (op & 31));
-            setHash ^= zobrist[op];
+            clearBit(op);
           }
         }
         node = next[node];
@@ -292,8 +334,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
       const op = stackOp[depth];
       state = stackState[depth];
       stackState[depth] = undefined as S;
-      bits[op >>> 5] &= ~(1 << (op & 31));
-      setHash ^= zobrist[op];
+      clearBit(op);
       if (retNode[op] >= 0) required++;
       unlift(op);
       node = next[callNode[op]];
