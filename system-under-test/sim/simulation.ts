@@ -226,20 +226,20 @@ class Simulation {
     for (const s of this.live()) {
       if (s.dirty) this.flush(s);
       s.replica!.tick();
-      this.after(s, 'tick');
+      this.after(s);
     }
     for (const m of this.net.due(this.now)) {
       const s = this.servers.get(m.to);
       if (s === undefined || s.replica === null) continue;
       this.trace.add(`${this.now} ${m.from}>${m.to} ${m.type} ${m.term}`);
       s.replica.step(m);
-      this.after(s, 'step');
+      this.after(s);
     }
     if (this.now % this.o.fullCheckEvery === 0) this.checker.checkLogsMatch(this.live().map((s) => s.replica!.raft));
   }
 
   /** After any step of a node: check, then write its Ready now or (sometimes) later. */
-  private after(s: Server, _what: string): void {
+  private after(s: Server): void {
     this.checker.observe(s.replica!.raft);
     if (!s.replica!.raft.hasReady()) return;
     if (this.rng.chance(this.o.deferReady)) s.dirty = true;
@@ -361,7 +361,7 @@ class Simulation {
     const id = `p${this.nextId++}`;
     const res = s.replica!.submit({ id, command });
     this.trace.add(`${this.now} propose ${s.id} ${id} ${command.op} ${res.ok}`);
-    this.after(s, 'propose');
+    this.after(s);
     return res.ok ? id : null;
   }
 
@@ -389,7 +389,7 @@ class Simulation {
       const res = target.replica.read(ctx);
       this.trace.add(`${this.now} read ${target.id} ${ctx} ${res.ok}`);
       if (res.ok) this.reads.set(ctx, { group, node: target.id, atLeast: this.acked.get(group) ?? 0 });
-      this.after(target, 'read');
+      this.after(target);
       return;
     }
     // Reconfigure against the version this node has applied (possibly stale).
@@ -480,7 +480,7 @@ class Simulation {
       return;
     }
     this.trace.add(`${this.now} member ${leader.id} ${what} ${res.ok ? 'ok' : res.reason}`);
-    this.after(leader, 'membership');
+    this.after(leader);
   }
 
   private finalVoters(): NodeId[] {
