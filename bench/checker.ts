@@ -4,10 +4,10 @@
 //
 // Time: in-process checking time, parsing excluded (as Porcupine's figures
 // are), median of 5 runs after a warm-up pass over all histories so the JIT
-// has compiled the search. Memory: each history is checked once more in a
-// fresh process, which reports its peak resident set size (the Node runtime's
-// own ~45 MB included). Run with --expose-gc (npm run bench:checker does) so
-// each timed run starts after a full collection.
+// has compiled the search, and 10 untimed runs of the history itself.
+// Memory: each history is checked once more in a fresh process, which reports
+// its peak resident set size (the Node runtime's own ~45 MB included). No forced collections between runs: measured, a
+// full gc() before each run made the following runs 2-4x slower.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ interface ManifestEntry {
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = 5;
 const WARMUP_PASSES = 3;
+/** Untimed runs of each history just before its timed ones. */
+const WARMUP_RUNS = 10;
 const BUDGET_MS = 60_000;
 
 async function load(dir: string, entry: ManifestEntry): Promise<Operation[]> {
@@ -74,9 +76,8 @@ async function main(): Promise<void> {
     const model = modelNamed(entry.model);
     const times: number[] = [];
     let verdict = '';
+    for (let run = 0; run < WARMUP_RUNS; run++) checkLinearizable(model, ops, { budgetMs: BUDGET_MS });
     for (let run = 0; run < RUNS; run++) {
-      // Start each run on a clean heap, so no run pays for the previous one's garbage.
-      globalThis.gc?.();
       const t = performance.now();
       verdict = checkLinearizable(model, ops, { budgetMs: BUDGET_MS }).verdict;
       times.push(performance.now() - t);

@@ -95,29 +95,30 @@ export function checkLinearizable<S>(model: Model<S>, operations: readonly Opera
   // Parts are searched round-robin in slices of steps, so that a hard part
   // neither starves an easy one nor hides its failure. Part times in the
   // result count only the slices spent on that part.
+  // A part's search is set up on its first slice: after an early failure the
+  // rest never cost anything.
   interface Running {
     key: Key | undefined;
     ops: Operation[];
-    modelOps: ModelOp[];
-    search: Search<S>;
+    modelOps?: ModelOp[];
+    search?: Search<S>;
     ms: number;
     index: number;
   }
-  let running: Running[] = [...parts].map(([key, ops], index) => {
-    const modelOps = ops.map(toModelOp);
-    return { key, ops, modelOps, search: createSearch(model, ops, modelOps, { deadline, memory }), ms: 0, index };
-  });
+  let running: Running[] = [...parts].map(([key, ops], index) => ({ key, ops, ms: 0, index }));
   const finished: PartResult[] = new Array(running.length);
   let stopped = false;
   for (let slice = SLICE_STEPS; running.length > 0; slice = Math.min(slice * 2, MAX_SLICE_STEPS)) {
     const still: Running[] = [];
     for (const part of running) {
       if (stopped) {
-        finished[part.index] = { key: part.key, ops: part.ops.length, verdict: 'unknown', steps: part.search.steps, cacheSize: 0, ms: part.ms };
+        finished[part.index] = { key: part.key, ops: part.ops.length, verdict: 'unknown', steps: part.search?.steps ?? 0, cacheSize: 0, ms: part.ms };
         result.unknownKeys.push(part.key ?? null);
         continue;
       }
       const t = performance.now();
+      part.modelOps ??= part.ops.map(toModelOp);
+      part.search ??= createSearch(model, part.ops, part.modelOps, { deadline, memory });
       const outcome = part.search.run(slice);
       part.ms += performance.now() - t;
       if (outcome === undefined) {
