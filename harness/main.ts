@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { InputError } from '../history/input-error.js';
 import { checkCommand } from './commands/check.js';
+import { convertCommand } from './commands/convert.js';
 
 export const EXIT = { valid: 0, invalid: 1, unknown: 2, badInput: 254, harnessFailed: 255 } as const;
 
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
       .scriptName('undertow')
       .usage('$0 <command> [options]')
       .command(checkCommand(setExit))
+      .command(convertCommand())
       .demandCommand(1, 'name a command: undertow check ... (see undertow --help)')
       .strict()
       .recommendCommands()

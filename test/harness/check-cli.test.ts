@@ -1,7 +1,7 @@
 // `undertow check` as a user runs it: the built CLI in a real process.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -117,5 +117,24 @@ describe('undertow check --independent', () => {
     const result = JSON.parse(r.out);
     expect(result.partitions).toBe(2);
     expect(result.failures[0].key).toBe(2);
+  });
+});
+
+describe('undertow convert', () => {
+  it('exports our history to Jepsen EDN and back with the same verdict', () => {
+    const edn = undertow('convert', '--to', 'edn', 'examples/stale-read.jsonl');
+    expect(edn.code).toBe(0);
+    expect(edn.out.split('\n')[0]).toMatch(/^\{:index 0, .*:type :invoke/);
+    const ednFile = tempFile('h.edn', edn.out);
+    const back = undertow('convert', '--to', 'jsonl', ednFile);
+    expect(back.code).toBe(0);
+    expect(back.out.trim().split('\n').map((l) => JSON.parse(l))).toEqual(
+      readFileSync(join(root, 'examples', 'stale-read.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
+    );
+    expect(undertow('check', '--model', 'cas-register', ednFile).code).toBe(1);
+  });
+
+  it('refuses an unknown format in one line', () => {
+    expectOneLine(undertow('convert', '--to', 'yaml', 'examples/stale-read.jsonl'), 'yaml');
   });
 });
