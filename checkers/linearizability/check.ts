@@ -7,8 +7,10 @@ import type { Key, Operation } from '../../history/types.js';
 import { explain, type Counterexample } from './counterexample.js';
 import type { Model, ModelOp } from './model.js';
 import { createSearch, type Search } from './search.js';
+import { validOf, type Checker, type Verdict } from '../result.js';
 
-export type Verdict = 'valid' | 'invalid' | 'unknown';
+export type { Verdict };
+
 
 export interface CheckOptions {
   /** Time budget in milliseconds; past it the verdict is `unknown`. Default 60 s. */
@@ -139,11 +141,16 @@ export function checkLinearizable<S>(model: Model<S>, operations: readonly Opera
   result.parts = finished;
 
   result.verdict = result.failures.length > 0 ? 'invalid' : result.unknownKeys.length > 0 ? 'unknown' : 'valid';
-  result.valid = result.verdict === 'valid' ? true : result.verdict === 'invalid' ? false : 'unknown';
+  result.valid = validOf(result.verdict);
   result.ms = performance.now() - started;
   return result;
 }
 
 export function toModelOp(op: Operation): ModelOp {
   return { f: op.f, key: op.key, input: op.input, output: op.output, known: op.type === 'ok' };
+}
+
+/** The linearizability check as a composable checker (see ../result.ts). */
+export function linearizable<S>(model: Model<S>, options: CheckOptions = {}): Checker {
+  return (_history, operations) => ({ ...checkLinearizable(model, operations, options) });
 }

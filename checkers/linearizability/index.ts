@@ -1,4 +1,4 @@
-export { checkLinearizable, toModelOp, DEFAULT_BUDGET_MS, DEFAULT_MEMORY_BYTES } from './check.js';
+export { checkLinearizable, linearizable, toModelOp, DEFAULT_BUDGET_MS, DEFAULT_MEMORY_BYTES } from './check.js';
 export type { CheckOptions, LinearizabilityResult, PartResult, Verdict } from './check.js';
 export type { Counterexample, OpSummary, PrefixStep, Attempt } from './counterexample.js';
 export { renderText } from './counterexample.js';
