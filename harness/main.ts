@@ -4,6 +4,7 @@
 
 import yargs from 'yargs';
 import { InputError } from '../history/input-error.js';
+import { analyzeCommand, reportCommand } from './commands/analyze.js';
 import { checkCommand } from './commands/check.js';
 import { convertCommand } from './commands/convert.js';
 
@@ -20,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
       .usage('$0 <command> [options]')
       .command(checkCommand(setExit))
       .command(convertCommand())
+      .command(analyzeCommand(setExit))
+      .command(reportCommand())
       .demandCommand(1, 'name a command: undertow check ... (see undertow --help)')
       .strict()
       .recommendCommands()
