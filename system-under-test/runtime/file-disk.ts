@@ -5,6 +5,9 @@
 //                  log continues; 1 an entry; 2 a hard state (the last wins).
 //   raft.snapshot  one record holding the latest snapshot, replaced atomically.
 //
+// (The framing and the atomic replace are shared with the PacificA replica's
+// disk: log-segment.ts.)
+//
 // A Ready is written as one append (entries, then the hard state) and one
 // fsync, so a crash leaves either all or a prefix of it; recovery discards a
 // torn or corrupt tail. Truncating the log (a follower overwriting a
@@ -23,31 +26,15 @@ import * as path from 'node:path';
 import type { Entry, HardState, PersistedState, Ready, Snapshot } from '../raft/types.js';
 import { invariant } from '../util/invariant.js';
 import { Reader, Writer, decodeEntry, decodeSnapshot, encodeEntry, encodeSnapshot } from '../wire/codec.js';
-import { crc32 } from '../wire/crc32.js';
+import { DiskCorruptError, concat, frameRecord as record, scanRecords as scan, writeFileAtomicSync as writeFileAtomic } from './log-segment.js';
+
+export { DiskCorruptError };
 
 const LOG = 'raft.log';
 const SNAPSHOT = 'raft.snapshot';
 const REC_BASE = 0;
 const REC_ENTRY = 1;
 const REC_STATE = 2;
-const RECORD_HEADER = 9;
-
-export class DiskCorruptError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DiskCorruptError';
-  }
-}
-
-function record(type: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(RECORD_HEADER + payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, payload.length + 1);
-  out[8] = type;
-  out.set(payload, RECORD_HEADER);
-  v.setUint32(4, crc32(out, 8, out.length));
-  return out;
-}
 
 function baseRecord(index: number, term: number): Uint8Array {
   const w = new Writer();
@@ -71,43 +58,6 @@ function readState(payload: Uint8Array): HardState {
   const commit = r.uint();
   r.end();
   return { term, vote: vote === '' ? null : vote, commit };
-}
-
-/** Records of a file, stopping at the first torn or corrupt one; `end` is where the valid prefix ends. */
-function scan(bytes: Uint8Array): { records: { type: number; payload: Uint8Array; offset: number }[]; end: number } {
-  const records: { type: number; payload: Uint8Array; offset: number }[] = [];
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = 0;
-  while (off + RECORD_HEADER <= bytes.length) {
-    const len = v.getUint32(off);
-    if (len < 1 || off + 8 + len > bytes.length) break;
-    if (crc32(bytes, off + 8, off + 8 + len) !== v.getUint32(off + 4)) break;
-    records.push({ type: bytes[off + 8], payload: bytes.subarray(off + RECORD_HEADER, off + 8 + len), offset: off });
-    off += 8 + len;
-  }
-  return { records, end: off };
-}
-
-function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): void {
-  const tmp = path.join(dir, `${name}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path.join(dir, name));
-  fsyncDir(dir);
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 export class FileDisk {
@@ -273,14 +223,4 @@ export class FileDisk {
     this.fd = fs.openSync(path.join(this.dir, LOG), 'r+');
     this.size = bytes.length;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -1,0 +1,213 @@
+// What a PacificA replica's disk holds, as records and as the state they fold
+// to. Pure: no files here (replica-disk.ts does the I/O).
+//
+// Record types (framing in log-segment.ts). Numbers are varints; structured
+// bodies (configurations, entries, checkpoints) are JSON, which keeps every
+// operation kind the replica gains without a codec change and costs a few
+// microseconds a record against an fsync's milliseconds (bench/replica-disk.ts
+// prints both).
+//
+//   0 base       gen, sn, version — first record of a log: the checkpoint it continues
+//   1 config     JSON GroupConfig
+//   2 entry      JSON LogEntry
+//   3 truncate   after
+//   4 commit     sn
+//   5 deposing   version
+//   6 checkpoint gen, JSON Checkpoint — the only record of the checkpoint file
+//
+// The high bit of the type byte marks the last record of an fsynced append
+// (a sync point). Recovery uses it to tell a torn tail (nothing durable after
+// the bad record) from corruption in the middle (acknowledged records after it).
+
+import { EMPTY_CHECKPOINT, type Checkpoint, type GroupConfig, type LogEntry, type PersistRecord, type ReplicaDiskState } from '../pacifica/types.js';
+import { invariant } from '../util/invariant.js';
+import { Reader, Writer } from '../wire/codec.js';
+import { Buffer } from 'node:buffer';
+import { RECORD_HEADER, frameRecord, frameText, sealRecord } from './log-segment.js';
+
+export const REC_BASE = 0;
+const REC_CONFIG = 1;
+const REC_ENTRY = 2;
+const REC_TRUNCATE = 3;
+const REC_COMMIT = 4;
+const REC_DEPOSING = 5;
+export const REC_CHECKPOINT = 6;
+export const SYNC_POINT = 0x80;
+
+
+/**
+ * The disk's state as the records fold it: PacificaDisk (sim/pacifica-disk.ts)
+ * is the reference for every rule here. `commit` is kept unclamped, as there;
+ * `toDiskState` clamps it to the log end like PacificaDisk.load().
+ */
+export interface DiskImage {
+  config: GroupConfig | null;
+  checkpoint: Checkpoint;
+  /** Contiguous from checkpoint.sn + 1. */
+  entries: LogEntry[];
+  commit: number;
+  deposing: number | null;
+}
+
+export function emptyImage(): DiskImage {
+  return { config: null, checkpoint: EMPTY_CHECKPOINT, entries: [], commit: 0, deposing: null };
+}
+
+/** Fold one record into the image (mutates it). Throws an InvariantError on an entry out of sequence. */
+export function applyRecord(s: DiskImage, r: PersistRecord): void {
+  switch (r.kind) {
+    case 'config':
+      s.config = r.config;
+      return;
+    case 'entry': {
+      const end = s.checkpoint.sn + s.entries.length;
+      invariant(r.entry.sn === end + 1, () => `replica disk: entry ${r.entry.sn} after end ${end}`);
+      s.entries.push(r.entry);
+      return;
+    }
+    case 'truncate':
+      // Entries are contiguous, so "keep sn <= after" is a length.
+      s.entries.length = Math.min(s.entries.length, Math.max(0, r.after - s.checkpoint.sn));
+      s.commit = Math.min(s.commit, Math.max(r.after, s.checkpoint.sn));
+      return;
+    case 'commit':
+      s.commit = Math.max(s.commit, r.sn);
+      return;
+    case 'deposing':
+      s.deposing = r.version;
+      return;
+    case 'checkpoint': {
+      const first = s.checkpoint.sn + 1;
+      const c = r.checkpoint;
+      // Keep the entries after the checkpoint only if they continue it (PacificaDisk's rule).
+      s.entries = c.sn + 1 < first ? [] : s.entries.slice(c.sn + 1 - first);
+      s.checkpoint = c;
+      s.commit = Math.max(s.commit, c.sn);
+      return;
+    }
+  }
+}
+
+export function toDiskState(s: DiskImage): ReplicaDiskState {
+  const end = s.checkpoint.sn + s.entries.length;
+  return { config: s.config, checkpoint: s.checkpoint, entries: [...s.entries], commit: Math.min(s.commit, end), deposing: s.deposing };
+}
+
+/** A record of unsigned varints (wire/codec.ts's encoding, which Reader.uint reads), written in place. */
+function uintRecord(type: number, ...xs: number[]): Uint8Array {
+  const out = Buffer.allocUnsafe(RECORD_HEADER + 8 * xs.length);
+  let n = RECORD_HEADER;
+  for (let v of xs) {
+    invariant(Number.isSafeInteger(v) && v >= 0, () => `replica disk: cannot store ${v} as an unsigned integer`);
+    while (v >= 0x80) {
+      out[n++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    out[n++] = v;
+  }
+  return sealRecord(out.subarray(0, n), type);
+}
+
+function jsonRecord(type: number, value: unknown): Uint8Array {
+  return frameText(type, JSON.stringify(value));
+}
+
+export function encodeRecord(r: Exclude<PersistRecord, { kind: 'checkpoint' }>): Uint8Array {
+  switch (r.kind) {
+    case 'config':
+      return jsonRecord(REC_CONFIG, r.config);
+    case 'entry':
+      return jsonRecord(REC_ENTRY, r.entry);
+    case 'truncate':
+      return uintRecord(REC_TRUNCATE, r.after);
+    case 'commit':
+      return uintRecord(REC_COMMIT, r.sn);
+    case 'deposing':
+      return uintRecord(REC_DEPOSING, r.version);
+  }
+}
+
+export interface LogBase {
+  /** Which checkpoint file this log continues: bumped by every checkpoint. */
+  readonly gen: number;
+  readonly sn: number;
+  readonly version: number;
+}
+
+export function baseRecord(b: LogBase): Uint8Array {
+  return uintRecord(REC_BASE, b.gen, b.sn, b.version);
+}
+
+/** The records of a fresh log that replays (from its base) to exactly `s`. */
+export function imageRecords(gen: number, s: DiskImage): Uint8Array[] {
+  const out = [baseRecord({ gen, sn: s.checkpoint.sn, version: s.checkpoint.version })];
+  if (s.config !== null) out.push(encodeRecord({ kind: 'config', config: s.config }));
+  if (s.deposing !== null) out.push(encodeRecord({ kind: 'deposing', version: s.deposing }));
+  // Replay starts with commit = checkpoint.sn (see startImage), which a checkpoint record guarantees.
+  if (s.commit > s.checkpoint.sn) out.push(encodeRecord({ kind: 'commit', sn: s.commit }));
+  for (const e of s.entries) out.push(encodeRecord({ kind: 'entry', entry: e }));
+  return out;
+}
+
+/** How many records `imageRecords` would write: what the log holds that still matters. */
+export function liveRecords(s: DiskImage): number {
+  return 1 + (s.config !== null ? 1 : 0) + (s.deposing !== null ? 1 : 0) + (s.commit > s.checkpoint.sn ? 1 : 0) + s.entries.length;
+}
+
+/** The image a log starts from: its base checkpoint (with `kv` when known). */
+export function startImage(checkpoint: Checkpoint): DiskImage {
+  return { config: null, checkpoint, entries: [], commit: checkpoint.sn, deposing: null };
+}
+
+/** The same record with its sync-point bit set (and its CRC recomputed). */
+export function markSyncPoint(record: Uint8Array): Uint8Array {
+  return frameRecord(record[8] | SYNC_POINT, record.subarray(9));
+}
+
+export function checkpointFile(gen: number, c: Checkpoint): Uint8Array {
+  const w = new Writer();
+  w.uint(gen);
+  w.str(JSON.stringify(c));
+  return frameRecord(REC_CHECKPOINT | SYNC_POINT, w.finish());
+}
+
+export function decodeCheckpointFile(payload: Uint8Array): { gen: number; checkpoint: Checkpoint } {
+  const r = new Reader(payload);
+  const gen = r.uint();
+  const checkpoint = JSON.parse(r.str()) as Checkpoint;
+  r.end();
+  return { gen, checkpoint };
+}
+
+export function decodeBase(payload: Uint8Array): LogBase {
+  const r = new Reader(payload);
+  const b = { gen: r.uint(), sn: r.uint(), version: r.uint() };
+  r.end();
+  return b;
+}
+
+/** A log record (not the base) back as what the replica wrote. Throws on an unknown type or a malformed body. */
+export function decodeRecord(type: number, payload: Uint8Array): Exclude<PersistRecord, { kind: 'checkpoint' }> {
+  const uint = (): number => {
+    const r = new Reader(payload);
+    const v = r.uint();
+    r.end();
+    return v;
+  };
+  // The CRC vouches for the bytes; Buffer's decoder is the fast one for short strings.
+  const json = (): unknown => JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
+  switch (type & ~SYNC_POINT) {
+    case REC_CONFIG:
+      return { kind: 'config', config: json() as GroupConfig };
+    case REC_ENTRY:
+      return { kind: 'entry', entry: json() as LogEntry };
+    case REC_TRUNCATE:
+      return { kind: 'truncate', after: uint() };
+    case REC_COMMIT:
+      return { kind: 'commit', sn: uint() };
+    case REC_DEPOSING:
+      return { kind: 'deposing', version: uint() };
+    default:
+      throw new Error(`unknown record type ${type}`);
+  }
+}
