@@ -6,7 +6,10 @@ import yargs from 'yargs';
 import { InputError } from '../history/input-error.js';
 import { analyzeCommand, reportCommand } from './commands/analyze.js';
 import { checkCommand } from './commands/check.js';
+import { clusterCommand } from './commands/cluster.js';
 import { convertCommand } from './commands/convert.js';
+import { testCommand } from './commands/test.js';
+import { serveCommand } from './commands/serve.js';
 
 export const EXIT = { valid: 0, invalid: 1, unknown: 2, badInput: 254, harnessFailed: 255 } as const;
 
@@ -19,10 +22,13 @@ export async function main(argv: string[]): Promise<number> {
     await yargs(argv)
       .scriptName('undertow')
       .usage('$0 <command> [options]')
+      .command(testCommand(setExit))
       .command(checkCommand(setExit))
       .command(convertCommand())
+      .command(clusterCommand())
       .command(analyzeCommand(setExit))
       .command(reportCommand())
+      .command(serveCommand())
       .demandCommand(1, 'name a command: undertow check ... (see undertow --help)')
       .strict()
       .recommendCommands()

@@ -32,6 +32,8 @@ export interface ClusterSpec {
   readonly runDir: string;
   /** Labels every process, container, network and iptables chain of this run. */
   readonly runId: string;
+  /** Start every node under libfaketime, so that `setClockOffset` works (clock faults). */
+  readonly fakeClock?: boolean;
   /** Extra flags for the nodes (timing: lease, grace, tick), passed through verbatim. */
   readonly cmArgs?: readonly string[];
   readonly dataArgs?: readonly string[];

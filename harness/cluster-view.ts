@@ -1,0 +1,51 @@
+// What the harness asks the reference system's CM about the cluster: who
+// leads the CM, each group's configuration, and whether the cluster is ready
+// for a test (a CM leader, every group fully replicated, every group serving).
+// The nemesis uses it to aim faults (the primary of a group, the CM leader).
+
+import type { GroupConfig } from '../system-under-test/cm/state.js';
+import { CmClient, type GetResponse, type StatusResponse } from '../system-under-test/runtime/client.js';
+import type { NodeInfo } from './provider.js';
+
+export class ClusterView {
+  private readonly cm: CmClient;
+
+  constructor(private readonly nodes: readonly NodeInfo[]) {
+    this.cm = new CmClient(nodes.filter((n) => n.role === 'cm').map((n) => n.address), { timeoutMs: 2000, attemptMs: 500 });
+  }
+
+  /** The CM leader's node name, asking every CM node (a node's own view; the freshest term wins). */
+  async cmLeader(): Promise<string | null> {
+    const answers = await Promise.all(
+      this.nodes.filter((n) => n.role === 'cm').map(async (n) => {
+        const c = new CmClient([n.address], { timeoutMs: 500, attemptMs: 500 });
+        try {
+          const r = await c.request({ op: 'status' });
+          return r.ok ? (r as unknown as StatusResponse) : null;
+        } finally {
+          c.close();
+        }
+      }),
+    );
+    let best: StatusResponse | null = null;
+    for (const a of answers) if (a && a.leader !== null && (best === null || a.term > best.term)) best = a;
+    return best?.leader ?? null;
+  }
+
+  /** Every group's configuration, or null when the CM does not answer. */
+  async groups(): Promise<Record<string, GroupConfig> | null> {
+    const r = await this.cm.request({ op: 'get' });
+    return r.ok ? (r as unknown as GetResponse).groups : null;
+  }
+
+  close(): void {
+    this.cm.close();
+  }
+}
+
+/** Every group has a primary and `replication - 1` secondaries. */
+export function fullyReplicated(groups: Record<string, GroupConfig> | null, count: number, replication: number): boolean {
+  if (groups === null) return false;
+  const all = Object.values(groups);
+  return all.length === count && all.every((g) => g.primary !== '' && g.secondaries.length === replication - 1);
+}

@@ -1,0 +1,193 @@
+// `undertow test`: run a test against a fresh cluster (the main job).
+// Flags become a TestConfig (test.json), run by run-test.ts; --test-count
+// repeats it. Exit codes: 0 valid, 1 invalid, 2 unknown, 254 bad arguments,
+// 255 the harness failed; over several runs the worst one counts.
+
+import type { CommandModule } from 'yargs';
+import { InputError } from '../../history/input-error.js';
+import { FAULT_KINDS, PARTITIONS, type FaultKind, type PartitionShape } from '../../nemesis/faults.js';
+import { DEFAULT_STORE } from '../../results/store.js';
+import { WORKLOADS } from '../../workloads/index.js';
+import { describeRun } from './analyze.js';
+import { checkBugs, KNOWN_BUGS } from '../node-args.js';
+import type { Provider } from '../provider.js';
+import { localProvider } from '../providers/local.js';
+import { runTest, type TestConfig } from '../run-test.js';
+
+export const PROVIDERS: Record<string, () => Promise<Provider>> = {
+  local: async () => localProvider(),
+};
+
+interface TestArgs {
+  workload: string;
+  nemesis: string;
+  partitions: string;
+  provider: string;
+  nodes: number;
+  'cm-nodes': number;
+  groups: number;
+  replication: number;
+  concurrency: number;
+  rate: number;
+  'time-limit': number;
+  'nemesis-interval': number;
+  quiet: number;
+  'op-timeout': number;
+  seed?: number;
+  store: string;
+  bug: string[];
+  'test-count': number;
+  name?: string;
+  keys: number;
+  'ops-per-key': number;
+  reads: number;
+  'lease-ms'?: number;
+  'grace-ms'?: number;
+}
+
+const positiveInt = (name: string, v: number, min = 1) => {
+  if (!Number.isInteger(v) || v < min) throw new InputError(`--${name} must be an integer >= ${min}, got ${v}`);
+};
+const positive = (name: string, v: number) => {
+  if (!(Number.isFinite(v) && v > 0)) throw new InputError(`--${name} must be a positive number, got ${v}`);
+};
+
+export function parseNemesis(text: string): FaultKind[] {
+  if (text.trim() === '' || text === 'none') return [];
+  const kinds = text.split(',').map((s) => s.trim());
+  for (const k of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new InputError(`unknown fault ${JSON.stringify(k)} in --nemesis`, {}, `use a comma list of: ${FAULT_KINDS.join(', ')} (or none)`);
+  }
+  return [...new Set(kinds)] as FaultKind[];
+}
+
+export function parsePartitions(text: string): PartitionShape[] {
+  const shapes = text.split(',').map((s) => s.trim());
+  for (const s of shapes) {
+    if (!(PARTITIONS as readonly string[]).includes(s)) throw new InputError(`unknown partition ${JSON.stringify(s)} in --partitions`, {}, `use a comma list of: ${PARTITIONS.join(', ')}`);
+  }
+  return [...new Set(shapes)] as PartitionShape[];
+}
+
+/** Flags to a TestConfig; every mistake is one InputError line. */
+export function testConfig(a: TestArgs): TestConfig {
+  if (!(WORKLOADS as readonly string[]).includes(a.workload)) throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOADS.join(', ')}`);
+  if (!(a.provider in PROVIDERS)) throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
+  positiveInt('nodes', a.nodes);
+  positiveInt('cm-nodes', a['cm-nodes']);
+  positiveInt('groups', a.groups);
+  positiveInt('replication', a.replication);
+  if (a.replication > a.nodes) throw new InputError(`--replication ${a.replication} needs at least that many data nodes (--nodes ${a.nodes})`);
+  positiveInt('concurrency', a.concurrency);
+  positive('rate', a.rate);
+  positive('time-limit', a['time-limit']);
+  positive('nemesis-interval', a['nemesis-interval']);
+  if (!(a.quiet >= 0)) throw new InputError(`--quiet must be >= 0 seconds, got ${a.quiet}`);
+  positive('op-timeout', a['op-timeout']);
+  positiveInt('test-count', a['test-count']);
+  positiveInt('keys', a.keys);
+  positiveInt('ops-per-key', a['ops-per-key']);
+  if (!(a.reads >= 0 && a.reads <= 1)) throw new InputError(`--reads must be a fraction between 0 and 1, got ${a.reads}`);
+  if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
+  checkBugs(a.bug);
+  const dataArgs: string[] = [];
+  if (a['lease-ms'] !== undefined) dataArgs.push('--lease-ms', String(a['lease-ms']));
+  if (a['grace-ms'] !== undefined) dataArgs.push('--grace-ms', String(a['grace-ms']));
+  const nemesis = parseNemesis(a.nemesis);
+  return {
+    name: a.name ?? `${a.workload}${nemesis.length > 0 ? `-${nemesis.join('-')}` : ''}${a.bug.length > 0 ? `-bug-${a.bug.join('-')}` : ''}`,
+    workload: a.workload,
+    provider: a.provider,
+    nemesis,
+    partitions: parsePartitions(a.partitions),
+    cmNodes: a['cm-nodes'],
+    dataNodes: a.nodes,
+    groups: a.groups,
+    replication: a.replication,
+    concurrency: a.concurrency,
+    rate: a.rate,
+    timeLimit: a['time-limit'],
+    nemesisInterval: a['nemesis-interval'],
+    quiet: a.quiet,
+    opTimeoutMs: Math.round(a['op-timeout'] * 1000),
+    seed: a.seed ?? Math.floor(Math.random() * 2 ** 31),
+    bugs: a.bug,
+    keys: a.keys,
+    opsPerKey: a['ops-per-key'],
+    readFraction: a.reads,
+    dataArgs,
+    store: a.store,
+  };
+}
+
+const RANK = { valid: 0, unknown: 1, invalid: 2 } as const;
+
+export function testCommand(setExit: (code: number) => void): CommandModule<object, TestArgs> {
+  return {
+    command: 'test',
+    describe: 'Run a test: start a cluster, run a workload under faults, check the history, write results and a report',
+    builder: (y) =>
+      y
+        .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOADS.join(', ')}` })
+        .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
+        .option('partitions', { type: 'string', default: PARTITIONS.join(','), describe: 'partition shapes to draw from: halves (random halves), one (one node alone), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge' })
+        .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
+        .option('nodes', { type: 'number', default: 3, describe: 'data servers' })
+        .option('cm-nodes', { type: 'number', default: 3, describe: 'configuration manager (Raft) nodes' })
+        .option('groups', { type: 'number', default: 3, describe: 'replication groups (keys hash to groups)' })
+        .option('replication', { type: 'number', default: 3, describe: 'replicas per group' })
+        .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
+        .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
+        .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
+        .option('nemesis-interval', { type: 'number', default: 5, describe: 'seconds of quiet before each fault, and how long each fault is held' })
+        .option('quiet', { type: 'number', default: 5, describe: 'seconds of quiet after healing, before the final reads' })
+        .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
+        .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })
+        .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'where runs are written (store/NAME/TIMESTAMP)' })
+        .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on in the reference system: ${KNOWN_BUGS.join(', ')}` })
+        .option('test-count', { type: 'number', default: 1, describe: 'run the test this many times (a new seed each)' })
+        .option('name', { type: 'string', describe: 'the run folder name (default: from the workload, faults and bugs)' })
+        .option('keys', { type: 'number', default: 4, describe: 'register/append: keys in use at a time' })
+        .option('ops-per-key', { type: 'number', default: 100, describe: 'register/append: about this many ops per key before it is retired' })
+        .option('reads', { type: 'number', default: 1 / 3, describe: 'register: the share of reads (the rest is split between write and cas)' })
+        .option('lease-ms', { type: 'number', describe: 'data servers: lease period (ms)' })
+        .option('grace-ms', { type: 'number', describe: 'data servers: grace period (ms, >= lease)' })
+        .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')
+        .example('$0 test --nemesis pause --bug read-without-lease', 'catch a seeded bug'),
+    handler: async (args) => {
+      const first = testConfig(args);
+      const provider = await PROVIDERS[first.provider]();
+      const stop = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write('\nundertow: interrupted: stopping the clients, tearing the cluster down, checking what was recorded (Ctrl-C again to quit at once)\n');
+          stop.abort();
+        } else process.exit(130); // the 'exit' handler still kills the nodes
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      let worst = -1;
+      let code = 0;
+      try {
+        for (let i = 0; i < args['test-count'] && !stop.signal.aborted; i++) {
+          const test = i === 0 ? first : { ...first, seed: first.seed + i };
+          const outcome = await runTest(test, provider, stop.signal);
+          if (outcome.results) process.stdout.write(`${describeRun(outcome.paths, test, outcome.results)}\n`);
+          if (outcome.failure) {
+            process.stderr.write(`undertow: the run failed: ${outcome.failure} (details in ${outcome.paths.harnessLog})\n`);
+            code = 255;
+          } else if (outcome.results && RANK[outcome.results.verdict] > worst) {
+            worst = RANK[outcome.results.verdict];
+            if (code !== 255) code = { valid: 0, unknown: 2, invalid: 1 }[outcome.results.verdict];
+          }
+        }
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+        process.removeListener('SIGTERM', onSigint);
+      }
+      setExit(code);
+    },
+  };
+}

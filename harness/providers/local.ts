@@ -1,0 +1,317 @@
+// The local provider: every node an `undertow-node` OS process on its own
+// loopback address (127.A.B.x, a block picked at random per run, so runs and
+// tests side by side do not collide), its data and log under the run's
+// folder. Faults act on the processes directly: SIGKILL and a fresh spawn on
+// the same data, SIGSTOP/SIGCONT, a libfaketime offset file per process, and
+// iptables rules on loopback (nodes bind their outgoing connections to their
+// own address, so a rule "127.A.B.2 -> 127.A.B.3" cuts exactly that link;
+// the harness's clients come from 127.0.0.1 and are never cut).
+//
+// Cleanup: teardown kills every process and removes the iptables chain; a
+// registry file per run (in the OS temp dir) names the harness pid and the
+// node pids, so that `cleanupLeftovers` at the next start kills what a
+// SIGKILLed harness left behind.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
+import { chainName, grudgeDrops, hostNetfilter, installDrops, leftoverChains, removeChain } from '../../nemesis/iptables.js';
+import { ClusterView, fullyReplicated } from '../cluster-view.js';
+import { nodeArgs, nodeNames } from '../node-args.js';
+import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../provider.js';
+
+const REGISTRY = join(tmpdir(), 'undertow-local');
+const PORT = 7000;
+
+/** `node undertow-node.js`: next to us when built, else the project's dist/. */
+export function nodeProgram(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const built = resolve(here, '..', '..', 'system-under-test', 'bin', 'undertow-node.js');
+  const program = existsSync(built) ? built : resolve(here, '..', '..', 'dist', 'system-under-test', 'bin', 'undertow-node.js');
+  if (!existsSync(program)) throw new Error(`undertow-node is not built (${program} is missing): run npm run build`);
+  return [process.execPath, program];
+}
+
+interface Registry {
+  harnessPid: number;
+  runDir: string;
+  chain: string;
+  pids: Record<string, number>;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** A process is ours if its command line runs undertow-node on this run's folder. */
+function ownedBy(pid: number, runDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('undertow-node') && cmdline.includes(runDir);
+  } catch {
+    return false;
+  }
+}
+
+async function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = net.createServer();
+    s.once('error', () => res(false));
+    s.listen(port, host, () => s.close(() => res(true)));
+  });
+}
+
+/** A /24 block of 127/8 where every node's port is free. */
+async function pickBlock(count: number): Promise<string> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const block = `127.${100 + Math.floor(Math.random() * 150)}.${1 + Math.floor(Math.random() * 250)}`;
+    const hosts = Array.from({ length: count }, (_, i) => `${block}.${i + 2}`);
+    if ((await Promise.all(hosts.map((h) => canListen(h, PORT)))).every(Boolean)) return block;
+  }
+  throw new Error('no free loopback block for the cluster after 20 tries');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The process's state letter in /proc (R, S, T, Z, ...), or null when it is gone. */
+function procState(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0];
+  } catch {
+    return null;
+  }
+}
+
+async function waitForState(pid: number, ok: (state: string) => boolean, ms = 2000): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const s = procState(pid);
+    if (s === null || ok(s) || performance.now() > end) return;
+    await sleep(5);
+  }
+}
+
+class LocalCluster implements Cluster {
+  readonly cmAddresses: readonly string[];
+  private readonly procs = new Map<string, ChildProcess>();
+  private readonly paused = new Set<string>();
+  private readonly chain: string;
+  private readonly registryFile: string;
+  private partitioned = false;
+  private tornDown = false;
+
+  constructor(
+    private readonly spec: ClusterSpec,
+    readonly nodes: readonly NodeInfo[],
+    private readonly program: readonly string[],
+  ) {
+    this.cmAddresses = nodes.filter((n) => n.role === 'cm').map((n) => n.address);
+    this.chain = chainName(spec.runId);
+    this.registryFile = join(REGISTRY, `${spec.runId}.json`);
+  }
+
+  private nodeDir(node: string): string {
+    return join(this.spec.runDir, 'nodes', node);
+  }
+
+  private clockFile(node: string): string {
+    return join(this.nodeDir(node), 'faketime');
+  }
+
+  private info(node: string): NodeInfo {
+    const n = this.nodes.find((x) => x.name === node);
+    if (!n) throw new Error(`no node ${node} in this cluster`);
+    return n;
+  }
+
+  private saveRegistry(): void {
+    mkdirSync(REGISTRY, { recursive: true });
+    const pids = Object.fromEntries([...this.procs].filter(([, p]) => p.pid !== undefined).map(([n, p]) => [n, p.pid!]));
+    const r: Registry = { harnessPid: process.pid, runDir: this.spec.runDir, chain: this.chain, pids };
+    writeFileSync(this.registryFile, JSON.stringify(r));
+  }
+
+  async start(node: string): Promise<void> {
+    if (this.tornDown) throw new Error('the cluster is torn down');
+    if (this.isRunning(node)) return;
+    const info = this.info(node);
+    const dir = this.nodeDir(node);
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const log = openSync(join(dir, `${node}.log`), 'a');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (this.spec.fakeClock) {
+      if (!existsSync(this.clockFile(node))) writeOffset(this.clockFile(node), 0);
+      Object.assign(env, faketimeEnv(this.clockFile(node)));
+    }
+    const child = spawn(this.program[0], [...this.program.slice(1), ...nodeArgs(this.spec, this.nodes, info, join(dir, 'data'))], {
+      stdio: ['ignore', log, log],
+      env,
+    });
+    closeSync(log);
+    child.on('error', () => undefined);
+    this.procs.set(node, child);
+    this.paused.delete(node);
+    this.saveRegistry();
+  }
+
+  async kill(node: string): Promise<void> {
+    const p = this.procs.get(node);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    this.paused.delete(node);
+  }
+
+  async pause(node: string): Promise<void> {
+    if (!this.isRunning(node)) return;
+    const p = this.procs.get(node)!;
+    p.kill('SIGSTOP');
+    this.paused.add(node);
+    // Signals are asynchronous: the fault is in force once the process is stopped, not when it was asked to.
+    await waitForState(p.pid!, (s) => s === 'T');
+  }
+
+  async resume(node: string): Promise<void> {
+    if (!this.isRunning(node)) return;
+    const p = this.procs.get(node)!;
+    p.kill('SIGCONT');
+    this.paused.delete(node);
+    await waitForState(p.pid!, (s) => s !== 'T');
+  }
+
+  async setClockOffset(node: string, offsetMs: number): Promise<void> {
+    if (!this.spec.fakeClock) throw new Error('clock faults need the cluster started with fakeClock (libfaketime)');
+    this.info(node);
+    writeOffset(this.clockFile(node), offsetMs);
+  }
+
+  async partition(grudge: Grudge): Promise<void> {
+    const ip = (node: string) => this.info(node).address.replace(/:\d+$/, '');
+    this.partitioned = true;
+    await installDrops(hostNetfilter(), this.chain, grudgeDrops(grudge, ip));
+  }
+
+  async heal(): Promise<void> {
+    if (!this.partitioned) return;
+    await removeChain(hostNetfilter(), this.chain);
+    this.partitioned = false;
+  }
+
+  isRunning(node: string): boolean {
+    const p = this.procs.get(node);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    for (const node of this.procs.keys()) {
+      // A stopped process dies of SIGKILL too, but CONT first so that nothing lingers stopped.
+      if (this.paused.has(node)) this.procs.get(node)!.kill('SIGCONT');
+    }
+    await Promise.all([...this.procs.keys()].map((n) => this.kill(n)));
+    if (this.partitioned) await removeChain(hostNetfilter(), this.chain);
+    rmSync(this.registryFile, { force: true });
+  }
+
+  /** Teardown without awaiting, for process 'exit' handlers. */
+  teardownSync(): void {
+    for (const p of this.procs.values()) {
+      try {
+        p.kill('SIGCONT');
+        p.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+export interface LocalProviderOptions {
+  /** How to run undertow-node (default: the built program with this node). */
+  program?: readonly string[];
+  /** How long `up` waits for a ready cluster. */
+  readyTimeoutMs?: number;
+}
+
+export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCluster?: LocalCluster } {
+  return {
+    name: 'local',
+
+    async cleanupLeftovers() {
+      if (!existsSync(REGISTRY)) return;
+      for (const file of readdirSync(REGISTRY)) {
+        const path = join(REGISTRY, file);
+        let r: Registry;
+        try {
+          r = JSON.parse(readFileSync(path, 'utf8')) as Registry;
+        } catch {
+          rmSync(path, { force: true });
+          continue;
+        }
+        if (alive(r.harnessPid) && r.harnessPid !== process.pid) continue;
+        for (const pid of Object.values(r.pids)) {
+          if (ownedBy(pid, r.runDir)) {
+            try {
+              process.kill(pid, 'SIGCONT');
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
+          }
+        }
+        rmSync(path, { force: true });
+      }
+      // Chains of dead runs (a run that is alive has its registry file).
+      const live = new Set(readdirSync(REGISTRY).map((f) => chainName(f.replace(/\.json$/, ''))));
+      if (process.getuid?.() === 0) {
+        try {
+          for (const chain of await leftoverChains(hostNetfilter())) if (!live.has(chain)) await removeChain(hostNetfilter(), chain);
+        } catch {
+          /* no iptables on this machine: nothing of ours can be there */
+        }
+      }
+    },
+
+    async up(spec, signal) {
+      if (spec.fakeClock && faketimeLibrary() === null) {
+        throw new Error('clock faults need libfaketime: apt-get install -y faketime');
+      }
+      const block = await pickBlock(spec.cm + spec.data);
+      const nodes: NodeInfo[] = nodeNames(spec).map((n, i) => ({ ...n, address: `${block}.${i + 2}:${PORT}` }));
+      const cluster = new LocalCluster(spec, nodes, o.program ?? nodeProgram());
+      const view = new ClusterView(nodes);
+      try {
+        for (const n of nodes) if (n.role === 'cm') await cluster.start(n.name);
+        for (const n of nodes) if (n.role === 'data') await cluster.start(n.name);
+        const deadline = performance.now() + (o.readyTimeoutMs ?? 30_000);
+        for (;;) {
+          if (signal?.aborted) throw new Error('interrupted while the cluster was starting');
+          const dead = nodes.filter((n) => !cluster.isRunning(n.name));
+          if (dead.length > 0) throw new Error(`node ${dead[0].name} exited while starting: see ${join(spec.runDir, 'nodes', dead[0].name, `${dead[0].name}.log`)}`);
+          if (spec.data === 0 ? (await view.cmLeader()) !== null : fullyReplicated(await view.groups(), spec.groups, spec.replication)) break;
+          if (performance.now() > deadline) throw new Error(`the cluster was not ready within ${o.readyTimeoutMs ?? 30_000} ms (see the node logs in ${join(spec.runDir, 'nodes')})`);
+          await sleep(100);
+        }
+        return cluster;
+      } catch (e) {
+        await cluster.teardown();
+        throw e;
+      } finally {
+        view.close();
+      }
+    },
+  };
+}
+
+export type { LocalCluster };

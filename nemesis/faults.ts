@@ -1,0 +1,211 @@
+// The nemesis of a test: fault ops (as in the history) carried out on a
+// cluster through the provider interface. Each kind of fault is a start op
+// and a stop op; `heal-all` ends whatever is in force, before the final
+// quiet phase and the final reads.
+//
+//   kill  {random|primary|cm-leader}  / start    kill -9, then restart on the same data
+//   pause {random|primary|cm-leader}  / resume   SIGSTOP (freezer), then SIGCONT
+//   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
+//   partition {halves|one|primary|ring|bridge}   / heal     iptables
+//
+// The op's completion value says exactly what was done (the nodes, the
+// grudge), so the history alone explains a run.
+
+import type { Invocation } from '../harness/generator/index.js';
+import { Random } from '../harness/generator/random.js';
+import type { ClusterView } from '../harness/cluster-view.js';
+import type { Cluster, Grudge } from '../harness/provider.js';
+import type { Nemesis } from '../harness/workers.js';
+import type { Value } from '../history/types.js';
+import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
+
+export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export type Target = 'random' | 'primary' | 'cm-leader';
+export const TARGETS: readonly Target[] = ['random', 'primary', 'cm-leader'];
+export const PARTITIONS = ['halves', 'one', 'primary', 'primary-alone', 'ring', 'bridge'] as const;
+export type PartitionShape = (typeof PARTITIONS)[number];
+
+export interface FaultsOptions {
+  cluster: Cluster;
+  view: ClusterView;
+  seed: number;
+  /** Called with every fault's description, for the log and the progress line. */
+  log?: (what: string, value: unknown) => void;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+
+export function faultsNemesis(o: FaultsOptions): Nemesis {
+  const { cluster, view } = o;
+  const random = Random.seeded(o.seed);
+  const names = cluster.nodes.map((n) => n.name);
+  const killed = new Set<string>();
+  const paused = new Set<string>();
+  const skewed = new Set<string>();
+  let strobing: AbortController | undefined;
+  let strobeDone: Promise<void> = Promise.resolve();
+  let partitioned = false;
+
+  const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)];
+
+  /** The node a target names right now; null when the cluster cannot say (e.g. no CM leader). */
+  const resolveTarget = async (target: Target, except: ReadonlySet<string>): Promise<string | null> => {
+    const candidates = names.filter((n) => !except.has(n));
+    if (candidates.length === 0) return null;
+    if (target === 'cm-leader') {
+      const leader = await view.cmLeader().catch(() => null);
+      return leader !== null && !except.has(leader) ? leader : null;
+    }
+    if (target === 'primary') {
+      const groups = await view.groups().catch(() => null);
+      const primaries = groups ? Object.values(groups).map((g) => g.primary).filter((p) => p !== '' && !except.has(p)) : [];
+      return primaries.length > 0 ? pick([...new Set(primaries)].sort()) : null;
+    }
+    return pick(candidates);
+  };
+
+  const grudgeFor = async (shape: string): Promise<{ grudge: Grudge; about: string }> => {
+    switch (shape) {
+      case 'halves':
+        return { grudge: randomHalves(names, random), about: 'random halves' };
+      case 'one': {
+        const node = pick(names);
+        return { grudge: isolateOne(names, node), about: `${node} isolated` };
+      }
+      case 'primary':
+      case 'primary-alone': {
+        // The primary of a group loses its secondaries ('primary': it still
+        // reaches the CM, so it should win and drop them) or every other node
+        // ('primary-alone': a secondary should take over). Clients reach it either way.
+        const groups = await view.groups().catch(() => null);
+        const all = groups ? Object.entries(groups).filter(([, g]) => g.primary !== '') : [];
+        if (all.length === 0) return { grudge: isolateOne(names, pick(names)), about: 'no primary known: one node isolated' };
+        const [group, g] = pick(all.sort(([a], [b]) => a.localeCompare(b)));
+        const peers = shape === 'primary' ? g.secondaries : names.filter((n) => n !== g.primary);
+        return { grudge: isolateFromPeers(g.primary, peers), about: `primary ${g.primary} of ${group} cut off from ${peers.join(', ')}` };
+      }
+      case 'ring':
+        return { grudge: majoritiesRing(names, random), about: 'majorities ring' };
+      case 'bridge':
+        return { grudge: bridge(names, random), about: 'bridge' };
+      default:
+        throw new Error(`unknown partition ${shape}`);
+    }
+  };
+
+  const startAll = async (): Promise<string[]> => {
+    const nodes = [...killed].sort();
+    for (const n of nodes) await cluster.start(n);
+    killed.clear();
+    return nodes;
+  };
+  const resumeAll = async (): Promise<string[]> => {
+    const nodes = [...paused].sort();
+    for (const n of nodes) await cluster.resume(n);
+    paused.clear();
+    return nodes;
+  };
+  const resetClocks = async (): Promise<string[]> => {
+    strobing?.abort();
+    await strobeDone;
+    const nodes = [...skewed].sort();
+    for (const n of nodes) await cluster.setClockOffset(n, 0);
+    skewed.clear();
+    return nodes;
+  };
+  const healNet = async (): Promise<boolean> => {
+    const was = partitioned;
+    await cluster.heal();
+    partitioned = false;
+    return was;
+  };
+
+  const run = async (op: Invocation): Promise<Value> => {
+    switch (op.f) {
+      case 'kill':
+      case 'pause': {
+        const target = (op.value ?? 'random') as Target;
+        const node = await resolveTarget(target, op.f === 'kill' ? killed : new Set([...killed, ...paused]));
+        if (node === null) return { target, node: null, note: `no ${target} to ${op.f}` };
+        if (op.f === 'kill') {
+          await cluster.kill(node);
+          killed.add(node);
+        } else {
+          await cluster.pause(node);
+          paused.add(node);
+        }
+        return { target, node };
+      }
+      case 'start':
+        return { nodes: await startAll() };
+      case 'resume':
+        return { nodes: await resumeAll() };
+      case 'clock-bump': {
+        const { nodes, deltaMs } = op.value as { nodes: string[]; deltaMs: number };
+        for (const n of nodes) {
+          await cluster.setClockOffset(n, deltaMs);
+          skewed.add(n);
+        }
+        return { nodes, deltaMs };
+      }
+      case 'clock-strobe': {
+        const { nodes, deltaMs, periodMs, durationMs } = op.value as { nodes: string[]; deltaMs: number; periodMs: number; durationMs: number };
+        for (const n of nodes) skewed.add(n);
+        const controller = new AbortController();
+        strobing = controller;
+        // Flip between +delta and 0 every period, in the background until the duration or a reset.
+        strobeDone = (async () => {
+          const end = performance.now() + durationMs;
+          let up = true;
+          while (!controller.signal.aborted && performance.now() < end) {
+            for (const n of nodes) await cluster.setClockOffset(n, up ? deltaMs : 0);
+            up = !up;
+            await sleep(periodMs, controller.signal);
+          }
+        })();
+        return { nodes, deltaMs, periodMs, durationMs };
+      }
+      case 'clock-reset':
+        return { nodes: await resetClocks() };
+      case 'partition': {
+        const { grudge, about } = await grudgeFor(String(op.value ?? 'halves'));
+        await cluster.partition(grudge);
+        partitioned = true;
+        return { shape: op.value, about, grudge: grudge as unknown as Value };
+      }
+      case 'heal':
+        return { healed: await healNet() };
+      case 'heal-all': {
+        const healed = await healNet();
+        const clocks = await resetClocks();
+        const resumed = await resumeAll();
+        const started = await startAll();
+        return { partition: healed, clocks, resumed, started };
+      }
+      default:
+        throw new Error(`unknown nemesis op ${op.f}`);
+    }
+  };
+
+  return {
+    async invoke(op) {
+      const value = await run(op);
+      o.log?.(op.f, value);
+      return { value };
+    },
+    async teardown() {
+      // The cluster's own teardown kills and removes everything; this only stops the strobe loop.
+      strobing?.abort();
+      await strobeDone;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// When faults happen: quiet, start a fault of a kind chosen at random among
+// the test's, hold it, stop it; again (Jepsen's combined nemesis package).
+// Targets and clock offsets are drawn here, from the generator's seeded
+// random, so they are in the history's invocations and a seed replays them.
+
+import { fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/generator/index.js';
+import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape } from './faults.js';
+
+export interface ScheduleOptions {
+  kinds: readonly FaultKind[];
+  /** Node names the clock faults may skew. */
+  nodes: readonly string[];
+  quietMs: number;
+  /** Partition shapes to draw from (default: all). */
+  partitions?: readonly PartitionShape[];
+  /** The mean time a fault is held; each hold is drawn from [0.25, 1.75) of it. */
+  holdMs: number;
+}
+
+const pick = <T>(ctx: Context, xs: readonly T[]): T => xs[ctx.random.int(xs.length)];
+
+function someNodes(ctx: Context, nodes: readonly string[]): string[] {
+  const chosen = nodes.filter(() => ctx.random.float() < 0.5);
+  return chosen.length > 0 ? chosen : [pick(ctx, nodes)];
+}
+
+/** The start and stop ops of one fault of `kind`. */
+export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [OpSpec, OpSpec] {
+  switch (kind) {
+    case 'kill':
+      return [{ f: 'kill', value: pick(ctx, TARGETS) }, { f: 'start' }];
+    case 'pause':
+      return [{ f: 'pause', value: pick(ctx, TARGETS) }, { f: 'resume' }];
+    case 'partition':
+      return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
+    case 'clock': {
+      const nodes = someNodes(ctx, o.nodes);
+      // Jumps of a few seconds either way: several leases long, so a lease timed on the wall clock breaks.
+      const deltaMs = (ctx.random.float() < 0.5 ? -1 : 1) * (2000 + ctx.random.int(8000));
+      const start: OpSpec = ctx.random.float() < 0.5
+        ? { f: 'clock-bump', value: { nodes, deltaMs } }
+        : { f: 'clock-strobe', value: { nodes, deltaMs, periodMs: 200 + ctx.random.int(300), durationMs: Math.min(o.holdMs, 3000) } };
+      return [start, { f: 'clock-reset' }];
+    }
+  }
+}
+
+export function faultSchedule(o: ScheduleOptions): Generator {
+  if (o.kinds.length === 0) return sequence([]);
+  return fromFn((ctx) => {
+    const [start, stop] = faultOps(pick(ctx, o.kinds), ctx, o);
+    // Holds vary: a fault that ends around a lease or grace period finds other bugs than one held long.
+    const holdMs = o.holdMs * (0.25 + 1.5 * ctx.random.float());
+    return sequence([sleep(o.quietMs * 1e6), start, sleep(holdMs * 1e6), stop]);
+  });
+}
+
+/** Ends every fault in force: before the final quiet phase and reads. */
+export const HEAL_ALL: OpSpec = { f: 'heal-all' };

@@ -1,0 +1,143 @@
+// The workloads' op generators (seeded, bounded per key, unique values) and
+// their mapping of the client library's outcomes onto history completions.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { clients, clientsAndNemesis, phases, simulate, stagger, timeLimit } from '../../harness/generator/index.js';
+import type { Invocation } from '../../harness/generator/index.js';
+import type { KvOutcome } from '../../system-under-test/client/index.js';
+import { makeWorkload, type Workload } from '../../workloads/index.js';
+import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
+import { nemesis as onNemesis } from '../../harness/generator/index.js';
+
+const params = { keys: 4, opsPerKey: 50, rate: 200 };
+
+function run(w: Workload, seed: number, seconds = 5) {
+  return simulate(timeLimit(seconds * 1e9, stagger(1e9 / params.rate, w.generator)), { concurrency: 5, seed, maxInvocations: 5000 });
+}
+
+const invocations = (h: ReturnType<typeof run>['history']) => h.filter((op) => op.type === 'invoke').map(({ f, key, value, process }) => ({ f, key, value, process }));
+
+describe('workload generators', () => {
+  it('give the same ops for the same seed, and other ops for another seed', () => {
+    for (const name of ['register', 'set', 'append', 'bank']) {
+      const a = invocations(run(makeWorkload(name, params), 7).history);
+      const b = invocations(run(makeWorkload(name, params), 7).history);
+      const c = invocations(run(makeWorkload(name, params), 8).history);
+      expect(a.length).toBeGreaterThan(500);
+      expect(b).toEqual(a);
+      expect(c).not.toEqual(a);
+    }
+  });
+
+  it('register: keys roll so that each key sees about opsPerKey ops, and values are small', () => {
+    const h = invocations(run(makeWorkload('register', params), 3, 10).history);
+    const perKey = new Map<string, number>();
+    for (const op of h) perKey.set(String(op.key), (perKey.get(String(op.key)) ?? 0) + 1);
+    expect(perKey.size).toBeGreaterThanOrEqual(params.keys * 4);
+    // 200 ops/s over 4 keys, each key live for opsPerKey*keys/rate = 1 s: ~50 ops per key.
+    expect(Math.max(...perKey.values())).toBeLessThan(params.opsPerKey * 2);
+    expect(new Set(h.map((op) => op.f))).toEqual(new Set(['read', 'write', 'cas']));
+  });
+
+  it('set and append: every added element is unique', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e6 }), (seed) => {
+        for (const name of ['set', 'append']) {
+          const values = invocations(run(makeWorkload(name, params), seed, 2).history)
+            .filter((op) => op.f === 'add' || op.f === 'append')
+            .map((op) => op.value);
+          expect(new Set(values).size).toBe(values.length);
+        }
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('bank: transfers move 1..5 between two different accounts of the {bank} group', () => {
+    const w = makeWorkload('bank', params);
+    const accounts = w.options.accounts as string[];
+    expect(accounts.every((a) => a.startsWith('{bank}'))).toBe(true);
+    const transfers = invocations(run(w, 5).history).filter((op) => op.f === 'transfer');
+    expect(transfers.length).toBeGreaterThan(100);
+    for (const t of transfers) {
+      const v = t.value as { from: string; to: string; amount: number };
+      expect(v.from).not.toBe(v.to);
+      expect(accounts).toContain(v.from);
+      expect(v.amount).toBeGreaterThanOrEqual(1);
+      expect(v.amount).toBeLessThanOrEqual(5);
+    }
+  });
+
+  it('a whole test generator (ops, faults, heal-all, final reads) replays by seed', () => {
+    const w = makeWorkload('set', params);
+    const schedule = faultSchedule({ kinds: ['kill', 'pause', 'partition', 'clock'], nodes: ['n1', 'n2', 'n3', 'd1', 'd2'], quietMs: 300, holdMs: 300 });
+    const gen = () => phases(clientsAndNemesis(timeLimit(5e9, stagger(1e9 / 100, w.generator)), timeLimit(5e9, schedule)), onNemesis(HEAL_ALL), clients(w.final));
+    const a = simulate(gen(), { concurrency: 4, seed: 11, maxInvocations: 5000 }).history;
+    const b = simulate(gen(), { concurrency: 4, seed: 11, maxInvocations: 5000 }).history;
+    expect(b).toEqual(a);
+    const nemesisOps = a.filter((op) => op.process === 'nemesis' && op.type === 'invoke').map((op) => op.f);
+    expect(nemesisOps.length).toBeGreaterThanOrEqual(8);
+    expect(nemesisOps.at(-1)).toBe('heal-all');
+    // Each start is followed by its own stop before the next start.
+    const stopOf: Record<string, string> = { kill: 'start', pause: 'resume', partition: 'heal', 'clock-bump': 'clock-reset', 'clock-strobe': 'clock-reset' };
+    for (let i = 0; i + 1 < nemesisOps.length - 1; i += 2) expect(nemesisOps[i + 1]).toBe(stopOf[nemesisOps[i]]);
+    // The final reads come after heal-all: one ok read per worker at most.
+    const healAt = a.findIndex((op) => op.f === 'heal-all');
+    const finalReads = a.slice(healAt).filter((op) => op.f === 'read' && op.type === 'invoke');
+    expect(finalReads.length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+/** A client library double that answers from a script. */
+function fakeKv(answer: (call: string, args: unknown[]) => KvOutcome) {
+  const call = (name: string) => async (...args: unknown[]) => answer(name, args.slice(0, -1));
+  return { read: call('read'), write: call('write'), cas: call('cas'), append: call('append'), transfer: call('transfer'), readMany: call('readMany'), close: async () => {} } as never;
+}
+
+const op = (f: string, value: unknown, key?: string): Invocation => ({ f, value: value as never, key, process: 0, time: 0 });
+const signal = new AbortController().signal;
+
+describe('workload clients', () => {
+  it('map ok, fail and info honestly, and shape read values', async () => {
+    const reg = makeWorkload('register', params);
+    const calls: unknown[] = [];
+    const kv = fakeKv((name, args) => {
+      calls.push([name, ...args]);
+      if (name === 'cas') return { type: 'fail', error: 'cas-mismatch' };
+      if (name === 'write') return { type: 'info', error: 'timeout' };
+      return { type: 'ok', value: 3 };
+    });
+    expect(await reg.invoke(kv, op('read', null, 'r1'), signal)).toEqual({ type: 'ok', value: 3 });
+    expect(await reg.invoke(kv, op('cas', [1, 2], 'r1'), signal)).toEqual({ type: 'fail', error: 'cas-mismatch' });
+    expect(await reg.invoke(kv, op('write', 4, 'r1'), signal)).toEqual({ type: 'info', error: 'timeout' });
+    expect(calls).toEqual([['read', 'r1'], ['cas', 'r1', 1, 2], ['write', 'r1', 4]]);
+
+    const set = makeWorkload('set', params);
+    const empty = fakeKv(() => ({ type: 'ok', value: null }));
+    expect(await set.invoke(empty, op('read', null), signal)).toEqual({ type: 'ok', value: [] });
+
+    const bank = makeWorkload('bank', params);
+    const accounts = bank.options.accounts as string[];
+    const partial = fakeKv(() => ({ type: 'ok', value: { [accounts[0]]: 60, [accounts[1]]: 40 } }));
+    const read = await bank.invoke(partial, op('read', null), signal);
+    expect(read.type).toBe('ok');
+    expect(Object.values(read.value as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(100);
+    expect(Object.keys(read.value as object)).toEqual(accounts);
+  });
+
+  it('bank setup writes the opening balances (summing to the total), retrying unknown outcomes', async () => {
+    const bank = makeWorkload('bank', params);
+    const written = new Map<string, number>();
+    let n = 0;
+    const kv = fakeKv((name, args) => {
+      if (name !== 'write') throw new Error(name);
+      if (n++ % 3 === 1) return { type: 'info', error: 'timeout' };
+      written.set(args[0] as string, args[1] as number);
+      return { type: 'ok' };
+    });
+    await bank.setup!(kv, signal);
+    expect([...written.values()].reduce((a, b) => a + b, 0)).toBe(bank.options.total);
+    expect(written.size).toBe((bank.options.accounts as string[]).length);
+  });
+});
