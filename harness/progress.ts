@@ -42,7 +42,8 @@ export class Progress {
       } else if (op.type !== 'invoke') this.counts[op.type]++;
     }
     const faults = this.faults.size > 0 ? [...this.faults.values()].join('; ') : 'none';
-    return `[${elapsedS.toFixed(0).padStart(4)}s / ${this.limitS}s] ok ${this.counts.ok}  fail ${this.counts.fail}  info ${this.counts.info}  faults: ${faults}`;
+    const after = elapsedS > this.limitS ? ', healing and final reads' : '';
+    return `[${elapsedS.toFixed(0).padStart(4)}s / ${this.limitS}s${after}] ok ${this.counts.ok}  fail ${this.counts.fail}  info ${this.counts.info}  faults: ${faults}`;
   }
 
   private draw(elapsedS: number): void {

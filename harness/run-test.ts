@@ -146,8 +146,9 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     log.info({ summary }, 'workload done');
     for (const e of summary.errors) log.warn(e);
   } catch (e) {
-    failure = e instanceof Error ? e.message : String(e);
-    log.error({ err: e }, 'the run failed');
+    // Ctrl-C while the cluster starts is an interruption, not a failure of the harness.
+    if (!stop.aborted) failure = e instanceof Error ? e.message : String(e);
+    log.error({ err: e }, stop.aborted ? 'interrupted' : 'the run failed');
   } finally {
     recorder.close();
     if (cluster) {
@@ -162,13 +163,20 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   // Check whatever was recorded, also after a failure or an interruption.
   let results: ComposedResult | null = null;
   try {
+    if (recorder.history.length === 0) {
+      // Nothing happened (interrupted or failed before the first op): nothing to judge.
+      results = { checker: 'compose', verdict: 'unknown', valid: 'unknown', results: {} };
+      writeJson(paths.results, results);
+      writeFileSync(paths.report, renderReport({ test: asRun, history: [], results }));
+      throw new Error('no operation was recorded');
+    }
     const { ops, lines } = await readHistoryFile(paths.history);
     const operations = pairOps(ops, { file: paths.history, lines });
     results = checkWorkload({ ...asRun, workloadOptions: workload.options }, ops, operations);
     writeJson(paths.results, results);
     writeFileSync(paths.report, renderReport({ test: asRun, history: ops, results }));
   } catch (e) {
-    failure ??= `checking the history: ${e instanceof Error ? e.message : String(e)}`;
+    if (recorder.history.length > 0) failure ??= `checking the history: ${e instanceof Error ? e.message : String(e)}`;
     log.error({ err: e }, 'checking failed');
   }
   writeJson(paths.test, { ...asRun, endedAt: new Date().toISOString(), interrupted: stop.aborted, failure });

@@ -51,7 +51,7 @@ export function faultSchedule(o: ScheduleOptions): Generator {
     const [start, stop] = faultOps(pick(ctx, o.kinds), ctx, o);
     // Holds vary: a fault that ends around a lease or grace period finds other bugs than one held long.
     const holdMs = o.holdMs * (0.25 + 1.5 * ctx.random.float());
-    return sequence([sleep(o.quietMs * 1e6), start, sleep(holdMs * 1e6), stop]);
+    return sequence([sleep(Math.round(o.quietMs * 1e6)), start, sleep(Math.round(holdMs * 1e6)), stop]);
   });
 }
 

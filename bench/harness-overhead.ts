@@ -1,0 +1,121 @@
+// The harness's overhead on a real run: the same register ops against the
+// same local cluster (3 CM + 3 data servers, fsync on), once from bare client
+// loops and once through the harness (generator, worker pool, timeouts,
+// recorder appending history.jsonl). Throughput, latency and the harness
+// process's CPU time per op, so the difference is what the harness costs.
+//
+// Run: npm run build && node dist/bench/harness-overhead.js [seconds] [runs]
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clients, timeLimit } from '../harness/generator/index.js';
+import { localProvider } from '../harness/providers/local.js';
+import { Recorder } from '../harness/recorder.js';
+import { runWorkers } from '../harness/workers.js';
+import { KvClient } from '../system-under-test/client/index.js';
+import { makeWorkload, workloadClient } from '../workloads/index.js';
+
+const SECONDS = Number(process.argv[2] ?? 10);
+const RUNS = Number(process.argv[3] ?? 3);
+const CONCURRENCY = 10;
+
+interface Sample {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  cpuUsPerOp: number;
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const median = (xs: number[]) => quantile(xs, 0.5);
+
+// Many keys and a long window: the point is the client path, not contention.
+const params = { keys: 100, opsPerKey: 1_000_000, rate: 1e9 };
+
+async function bare(cm: readonly string[]): Promise<Sample> {
+  const w = makeWorkload('register', params);
+  const latencies: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const end = performance.now() + SECONDS * 1000;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, p) => {
+      const kv = new KvClient({ cm, configLeaseMs: 5000 });
+      const signal = new AbortController().signal;
+      for (let i = 0; performance.now() < end; i++) {
+        const key = `r${(p * 7919 + i * 31) % params.keys}`;
+        const f = ['read', 'write', 'cas'][i % 3];
+        const op = { f, key, value: f === 'cas' ? [i % 5, (i + 1) % 5] : f === 'write' ? i % 5 : null, process: p, time: 0 };
+        const t = performance.now();
+        await w.invoke(kv, op as never, signal);
+        latencies.push(performance.now() - t);
+        n++;
+      }
+      await kv.close();
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
+}
+
+async function harness(cm: readonly string[]): Promise<Sample> {
+  const w = makeWorkload('register', params);
+  const dir = mkdtempSync(join(tmpdir(), 'undertow-overhead-'));
+  const recorder = new Recorder({ dir });
+  const cpu0 = process.cpuUsage();
+  const summary = await runWorkers({
+    generator: clients(timeLimit(SECONDS * 1e9, w.generator)),
+    concurrency: CONCURRENCY,
+    seed: 1,
+    nodes: cm,
+    newClient: () => workloadClient(w, { cm, configLeaseMs: 5000 }),
+    recorder,
+    opTimeoutMs: 3000,
+  });
+  const cpu = process.cpuUsage(cpu0);
+  recorder.close();
+  const invoked = new Map<number, number>();
+  const latencies: number[] = [];
+  for (const op of recorder.history) {
+    if (op.type === 'invoke') invoked.set(op.process as number, op.time);
+    else latencies.push((op.time - invoked.get(op.process as number)!) / 1e6);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const n = summary.ok + summary.fail + summary.info;
+  return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
+}
+
+async function main() {
+  const runDir = mkdtempSync(join(tmpdir(), 'undertow-overhead-cluster-'));
+  mkdirSync(join(runDir, 'nodes'), { recursive: true });
+  const provider = localProvider();
+  await provider.cleanupLeftovers();
+  const cluster = await provider.up({ cm: 3, data: 3, groups: 3, replication: 3, bugs: [], runDir, runId: `ovh${process.pid}` });
+  const results: Record<string, Sample[]> = { bare: [], harness: [] };
+  try {
+    await bare(cluster.cmAddresses); // warm-up
+    for (let r = 0; r < RUNS; r++) {
+      results.bare.push(await bare(cluster.cmAddresses));
+      results.harness.push(await harness(cluster.cmAddresses));
+    }
+  } finally {
+    await cluster.teardown();
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  const row = (name: string, s: Sample[]) =>
+    `| ${name.padEnd(24)} | ${median(s.map((x) => x.opsPerSec)).toFixed(0).padStart(6)} | ${median(s.map((x) => x.p50)).toFixed(2).padStart(6)} | ${median(s.map((x) => x.p99)).toFixed(2).padStart(6)} | ${median(s.map((x) => x.cpuUsPerOp)).toFixed(0).padStart(10)} |`;
+  console.log(`\nregister ops against 3 CM + 3 data servers (local, fsync), concurrency ${CONCURRENCY}, ${SECONDS} s, median of ${RUNS}\n`);
+  console.log('| client path              |  ops/s | p50 ms | p99 ms | CPU µs/op |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(row('bare client loops', results.bare));
+  console.log(row('through the harness', results.harness));
+  const b = median(results.bare.map((x) => x.opsPerSec));
+  const h = median(results.harness.map((x) => x.opsPerSec));
+  console.log(`\nthroughput overhead: ${(((b - h) / b) * 100).toFixed(1)}%; harness CPU per op: ${(median(results.harness.map((x) => x.cpuUsPerOp)) - median(results.bare.map((x) => x.cpuUsPerOp))).toFixed(0)} µs`);
+}
+
+await main();
