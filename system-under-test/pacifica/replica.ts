@@ -27,7 +27,7 @@
 //   primary asks the CM to add it (and counts it for commits meanwhile).
 
 import { invariant } from '../util/invariant.js';
-import { applyUpdate, isUpdate, readKey } from './kv.js';
+import { applyRead, applyUpdate, isUpdate, readKey } from './kv.js';
 import type {
   Checkpoint,
   Envelope,
@@ -271,6 +271,8 @@ export class PacificaReplica {
         } else if (p.reconciled) {
           // A caught-up learner: ask to add it (again the same one, if we asked before at this
           // version), and count it for commits and leases until the next configuration.
+          // Only a learner that acknowledged within a lease: adding one whose lease is already
+          // expired would stop us serving until we removed it again.
           const ready = [...p.peers].filter(([id, peer]) => !cfg.secondaries.includes(id) && peer.match >= this.commit).map(([id]) => id);
           const add = ready.find((id) => p.pendingAdds.has(id)) ?? ready[0];
           if (add !== undefined) {
@@ -358,6 +360,7 @@ export class PacificaReplica {
   private adopt(config: GroupConfig, now: Now): void {
     if (this.config !== null && config.version <= this.config.version) return;
     const wasPrimary = this.p !== null;
+    const before = this.config;
     this.config = config;
     this.persist({ kind: 'config', config });
     this.cmPending = null;
@@ -371,6 +374,10 @@ export class PacificaReplica {
         // An addition we asked for either is in this configuration or can no longer happen
         // (it expected an older version).
         p.pendingAdds.clear();
+        // A removed secondary is forgotten: its match point is stale, and keeping it as a learner
+        // would have us ask to add it back at once (and remove it again when its lease is found
+        // expired, and so on). If it is alive it learns its removal and asks to join.
+        for (const s of before?.secondaries ?? []) if (!config.secondaries.includes(s)) p.peers.delete(s);
         for (const s of config.secondaries) if (!p.peers.has(s)) p.peers.set(s, newPeer(this.commit, this.clock(now)));
       }
       return;
@@ -482,7 +489,7 @@ export class PacificaReplica {
     if (m.version !== this.config!.version) return reject('stale-version');
     if (!isUpdate(m.op)) {
       if (!this.serving(now)) return reject('not-primary');
-      this.send(from, { kind: 'reply', group: this.group, id: m.id, ok: true, value: readKey(this.kv, m.op.key) }, true);
+      this.send(from, { kind: 'reply', group: this.group, id: m.id, ok: true, value: applyRead(this.kv, m.op) }, true);
       return;
     }
     if (!p.reconciled || !this.confirmed) return reject('not-primary');
@@ -555,7 +562,10 @@ export class PacificaReplica {
       const owed = this.p?.replies.get(e.sn);
       if (owed !== undefined) {
         this.p!.replies.delete(e.sn);
-        this.send(owed.client, { kind: 'reply', group: this.group, id: owed.id, ok: r.ok, error: r.ok ? undefined : r.error, sn: e.sn, entryVersion: e.version });
+        // Early: the entry is durable on every replica of the configuration (that is what
+        // committed means here); the commit record only saves work after a restart, and
+        // reconciliation re-commits what every replica holds, so the reply need not wait for it.
+        this.send(owed.client, { kind: 'reply', group: this.group, id: owed.id, ok: r.ok, error: r.ok ? undefined : r.error, sn: e.sn, entryVersion: e.version }, true);
       }
     }
     if (this.applied - this.checkpoint.sn >= this.o.checkpointEvery) {

@@ -33,11 +33,16 @@ export interface Now {
 /** A value of a key: absent (null), a register value, or a list built by appends. */
 export type KvValue = null | number | string | readonly (number | string)[];
 
-export type ReadOp = { readonly f: 'read'; readonly key: string };
+export type ReadOp =
+  | { readonly f: 'read'; readonly key: string }
+  /** Several keys of one group, read at one commit point (the bank workload's snapshot read). */
+  | { readonly f: 'read-many'; readonly keys: readonly string[] };
 export type UpdateOp =
   | { readonly f: 'write'; readonly key: string; readonly value: number | string }
   | { readonly f: 'cas'; readonly key: string; readonly from: number | string | null; readonly to: number | string }
-  | { readonly f: 'append'; readonly key: string; readonly value: number | string };
+  | { readonly f: 'append'; readonly key: string; readonly value: number | string }
+  /** Move `amount` from one numeric balance to another (absent = 0), both keys in one group. */
+  | { readonly f: 'transfer'; readonly from: string; readonly to: string; readonly amount: number };
 export type ClientOp = ReadOp | UpdateOp;
 
 /** One prepared update. `(sn, version)` names it uniquely: one primary per version assigns each sn once. */
@@ -88,7 +93,13 @@ export type ReplyError =
   /** The request's configuration version is not the replica's (definite). */
   | 'stale-version'
   /** cas: the value differed (definite: committed as a no-op). */
-  | 'cas-mismatch';
+  | 'cas-mismatch'
+  /** transfer: `from` would go negative (definite: committed as a no-op). */
+  | 'insufficient'
+  /** transfer: a balance holds something other than a number (definite: committed as a no-op). */
+  | 'not-a-number'
+  /** The request was malformed (refused by the server before the replica saw it). */
+  | 'bad-request';
 
 /** Messages between replicas, clients and the CM. Every replica message carries a configuration version. */
 export type PMessage =
@@ -121,7 +132,8 @@ export type PMessage =
       readonly group: string;
       readonly id: string;
       readonly ok: boolean;
-      readonly value?: KvValue;
+      /** A read's value; a read-many's values by key. */
+      readonly value?: KvValue | Readonly<Record<string, KvValue>>;
       readonly error?: ReplyError;
       readonly config?: GroupConfig;
       readonly sn?: number;

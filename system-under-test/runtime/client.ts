@@ -54,9 +54,9 @@ class Connection {
   private connected: Promise<void>;
   dead = false;
 
-  constructor(address: string) {
+  constructor(address: string, localAddress: string | undefined) {
     const a = parseAddress(address);
-    this.socket = net.connect({ host: a.host, port: a.port });
+    this.socket = net.connect({ host: a.host, port: a.port, localAddress });
     this.socket.setNoDelay(true);
     this.connected = new Promise((resolve, reject) => {
       this.socket.once('connect', resolve);
@@ -119,6 +119,8 @@ export interface CmClientOptions {
   readonly timeoutMs?: number;
   /** Per-attempt timeout. */
   readonly attemptMs?: number;
+  /** Bind outgoing connections to this local address (a node's own listen host; see bindAddressFor). */
+  readonly localAddress?: string;
 }
 
 export class CmClient {
@@ -175,7 +177,7 @@ export class CmClient {
   private conn(address: string): Connection {
     let c = this.conns.get(address);
     if (c === undefined || c.dead) {
-      c = new Connection(address);
+      c = new Connection(address, this.opts.localAddress);
       this.conns.set(address, c);
     }
     return c;

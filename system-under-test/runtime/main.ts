@@ -4,6 +4,9 @@
 //       --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003 --data DIR \
 //       [--join] [--tick-ms 50] [--election-ticks 10] [--heartbeat-ticks 2] [--bug NAME]...
 //   undertow-node cm --config FILE.json        (the same keys, camelCase, in a JSON object)
+//   undertow-node data --id d1 --listen 127.0.0.1:8001 --cm ADDR,ADDR,... --data DIR \
+//       --servers d1,d2,d3 --groups N --replication R [--lease-ms 1000] [--grace-ms 1500]
+//       [--beacon-ms 200] [--tick-ms 20] [--poll-ms 150] [--checkpoint-every 5000] [--no-fsync] [--bug NAME]...
 //   undertow-node admin --cm ADDR[,ADDR...] status | get [GROUP] | add-member ID ADDR
 //       | remove-member ID | register-server ID ADDR | create-groups JSON
 //       | reconfigure GROUP EXPECTED_VERSION JSON
@@ -15,16 +18,25 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CM_BUGS } from '../cm/state.js';
+import { PACIFICA_BUGS } from '../pacifica/types.js';
 import { RAFT_BUGS } from '../raft/node.js';
 import { CmClient, type CmRequest } from './client.js';
 import { CmServer, type CmServerOptions } from './cm-server.js';
+import { DataServer, type DataServerOptions } from './data-server.js';
 import { parseAddress } from './transport.js';
 
 export class UsageError extends Error {}
 
 const KNOWN_BUGS = new Set<string>([...RAFT_BUGS, ...CM_BUGS]);
 
-const USAGE = 'usage: undertow-node cm --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--join] [--bug NAME] | undertow-node admin --cm ADDR[,ADDR] COMMAND ...';
+const KNOWN_DATA_BUGS = new Set<string>(PACIFICA_BUGS);
+
+const USAGE = [
+  'usage: undertow-node cm --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--join] [--bug NAME]',
+  '     | undertow-node data --id ID --listen HOST:PORT --cm ADDR,... --data DIR --servers ID,... --groups N --replication R',
+  '           [--lease-ms 1000] [--grace-ms 1500] [--beacon-ms 200] [--tick-ms 20] [--no-fsync] [--bug NAME]',
+  '     | undertow-node admin --cm ADDR[,ADDR] COMMAND ...',
+].join('\n');
 
 function int(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;
@@ -112,6 +124,69 @@ export function parseCmArgs(argv: readonly string[]): CmServerOptions {
   };
 }
 
+/** Parse `data` arguments into server options (exported for tests). */
+export function parseDataArgs(argv: readonly string[]): Omit<DataServerOptions, 'logger' | 'onFatal' | 'openStore'> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      id: { type: 'string' },
+      listen: { type: 'string' },
+      cm: { type: 'string' },
+      data: { type: 'string' },
+      servers: { type: 'string' },
+      groups: { type: 'string' },
+      replication: { type: 'string' },
+      'lease-ms': { type: 'string' },
+      'grace-ms': { type: 'string' },
+      'beacon-ms': { type: 'string' },
+      'tick-ms': { type: 'string' },
+      'poll-ms': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'no-fsync': { type: 'boolean' },
+      bug: { type: 'string', multiple: true },
+    },
+    strict: true,
+  });
+  for (const req of ['id', 'listen', 'cm', 'data', 'servers', 'groups', 'replication'] as const) {
+    if (values[req] === undefined || values[req] === '') throw new UsageError(`missing --${req}`);
+  }
+  parseAddressOrThrow(values.listen!, '--listen');
+  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const cm = list(values.cm!);
+  for (const a of cm) parseAddressOrThrow(a, '--cm');
+  const servers = list(values.servers!);
+  if (new Set(servers).size !== servers.length) throw new UsageError('--servers lists a server twice');
+  const id = values.id!;
+  if (!servers.includes(id)) throw new UsageError(`--servers must include this server (${id})`);
+  const groups = int('groups', values.groups, 1, 1);
+  const replication = int('replication', values.replication, 1, 1);
+  if (replication > servers.length) throw new UsageError(`--replication ${replication} exceeds the ${servers.length} servers of --servers`);
+  const leaseMs = int('lease-ms', values['lease-ms'], 1000, 2);
+  const graceMs = int('grace-ms', values['grace-ms'], Math.max(1500, leaseMs), 1);
+  const beaconMs = int('beacon-ms', values['beacon-ms'], Math.min(200, Math.floor(leaseMs / 4) || 1), 1);
+  if (graceMs < leaseMs) throw new UsageError(`--grace-ms ${graceMs} must be >= --lease-ms ${leaseMs} (a secondary must not replace a primary whose lease may be valid)`);
+  if (beaconMs >= leaseMs) throw new UsageError(`--beacon-ms ${beaconMs} must be below --lease-ms ${leaseMs}`);
+  const bugs = new Set<string>(values.bug ?? []);
+  for (const b of bugs) if (!KNOWN_DATA_BUGS.has(b)) throw new UsageError(`unknown --bug ${b} (known for data servers: ${[...KNOWN_DATA_BUGS].join(', ')})`);
+  return {
+    id,
+    listen: values.listen!,
+    cm,
+    dataDir: values.data!,
+    servers,
+    groups,
+    replication,
+    leaseMs,
+    graceMs,
+    beaconMs,
+    tickMs: int('tick-ms', values['tick-ms'], 20, 1),
+    pollMs: int('poll-ms', values['poll-ms'], 150, 10),
+    checkpointEvery: int('checkpoint-every', values['checkpoint-every'], 5000, 1),
+    fsync: values['no-fsync'] !== true,
+    bugs,
+  };
+}
+
 /** Parse `admin` arguments into the CM addresses and one request (exported for tests). */
 export function parseAdminArgs(argv: readonly string[]): { addresses: string[]; request: CmRequest } {
   const { values, positionals } = parseArgs({ args: [...argv], options: { cm: { type: 'string' } }, allowPositionals: true, strict: true });
@@ -185,6 +260,22 @@ async function runCm(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
+async function runData(argv: readonly string[]): Promise<void> {
+  const opts = parseDataArgs(argv);
+  const logger = pino({ base: { node: opts.id } });
+  let server: DataServer;
+  try {
+    server = await DataServer.start({ ...opts, logger, onFatal: () => process.exit(70) });
+  } catch (e) {
+    throw new UsageError(`cannot start: ${(e as Error).message}`);
+  }
+  const shutdown = (): void => {
+    void server.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
 async function runAdmin(argv: readonly string[]): Promise<number> {
   const { addresses, request } = parseAdminArgs(argv);
   const client = new CmClient(addresses, { timeoutMs: 5000 });
@@ -204,6 +295,10 @@ export async function main(argv: readonly string[]): Promise<number | null> {
       await runCm(rest);
       return null; // keeps running
     }
+    if (role === 'data') {
+      await runData(rest);
+      return null; // keeps running
+    }
     if (role === 'admin') return await runAdmin(rest);
     throw new UsageError(role === undefined ? 'missing role' : `unknown role ${role}`);
   } catch (e) {
@@ -215,7 +310,7 @@ export async function main(argv: readonly string[]): Promise<number | null> {
   }
 }
 
-/** Run as a program: exit with main's code (a `cm` node keeps running until signalled). */
+/** Run as a program: exit with main's code (a `cm` or `data` node keeps running until signalled). */
 export function run(argv: readonly string[]): void {
   main(argv).then(
     (code) => {

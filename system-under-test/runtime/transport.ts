@@ -22,6 +22,18 @@ export function parseAddress(s: string): Address {
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/**
+ * The local address an outgoing connection of a node listening on `host`
+ * binds to, or undefined to let the OS choose. A node on 127.0.0.11 must dial
+ * from 127.0.0.11 (not the default 127.0.0.1) so that a packet filter rule
+ * "drop 127.0.0.11 -> 127.0.0.12" cuts exactly that link; 127.0.0.1 itself,
+ * wildcard and host names are left alone.
+ */
+export function bindAddressFor(host: string): string | undefined {
+  if (host === '127.0.0.1' || host === '0.0.0.0' || host === '::' || host === '::1' || host === 'localhost' || host === '') return undefined;
+  return net.isIP(host) !== 0 ? host : undefined;
+}
+
 export interface TransportOptions {
   readonly id: NodeId;
   readonly listen: Address;
@@ -108,7 +120,7 @@ export class TcpTransport {
       this.o.logger.warn({ event: 'bad-peer-address', peer, address }, 'bad peer address');
       return undefined;
     }
-    const socket = net.connect({ host: addr.host, port: addr.port });
+    const socket = net.connect({ host: addr.host, port: addr.port, localAddress: bindAddressFor(this.o.listen.host) });
     socket.setNoDelay(true);
     const c: Outgoing = { address, socket, connected: false, queue: [] };
     this.out.set(peer, c);

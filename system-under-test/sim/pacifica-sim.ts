@@ -174,9 +174,12 @@ interface InFlight {
   readonly env: Envelope;
 }
 
+/** The operations the simulated clients issue (transfer and read-many are exercised by the process tests). */
+type SimClientOp = Extract<ClientOp, { f: SimOp['f'] }>;
+
 interface ClientState {
   process: number;
-  pending: { id: string; op: ClientOp; deadline: number; f: SimOp['f']; key: string } | null;
+  pending: { id: string; op: SimClientOp; deadline: number; f: SimOp['f']; key: string } | null;
   /**
    * The group's configuration as this client last looked it up (as the client
    * library will: cached under a lease, refreshed on expiry, on a refusal and
@@ -480,7 +483,7 @@ class PacificaSimulation {
       }
       const cfg = c.cached;
       const id = `q${++this.nextRequest}`;
-      let op: ClientOp;
+      let op: SimClientOp;
       let value: SimOp['value'];
       if (this.rng.chance(0.6)) {
         const key = this.rng.pick(REGISTER_KEYS);
@@ -507,7 +510,7 @@ class PacificaSimulation {
     c.pending = null;
     if (m.ok) {
       const input = p.op.f === 'cas' ? [p.op.from, p.op.to] as [KvValue, KvValue] : p.op.f === 'read' ? null : p.op.value;
-      this.record('ok', p.f, p.key, p.f === 'read' ? m.value ?? null : input, c.process);
+      this.record('ok', p.f, p.key, p.f === 'read' ? ((m.value ?? null) as KvValue) : input, c.process);
       this.stats.ok++;
       if (p.f === 'read') this.stats.readsOk++;
       else this.stats.writesOk++;

@@ -1,0 +1,165 @@
+// npm run bench:data [-- --seconds 60 --clients 32 --keys 1000 --groups 3 --read-ratio 0.5 --no-fsync]
+//
+// The data plane as real processes on 127.0.0.1: 3 `undertow-node cm` and 3
+// `undertow-node data` (built program, replication 3, fsync on, default
+// leases), driven through the client library (KvClient). CLIENTS concurrent
+// loops, each with its own KvClient (own connections, as a harness process
+// has), issue back to back a read or a write (READ_RATIO reads) of a key drawn
+// uniformly from KEYS keys. After a warm-up, for SECONDS it counts completed
+// operations and takes every operation's latency (request to outcome at the
+// client); quantiles are exact (nearest rank over all samples, sorted). The
+// machine's load average is printed with the table: the figures depend on
+// whatever else runs on it.
+//
+// Every child is killed and the temp dir removed on the way out, also on
+// error, SIGINT and SIGTERM.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { groupOf, type KvClient, type KvOutcome } from '../system-under-test/client/index.js';
+import { until } from '../system-under-test/runtime/local-cluster.js';
+import { LocalKvCluster } from '../system-under-test/runtime/local-kv-cluster.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PROGRAM = path.join(here, '..', 'system-under-test', 'bin', 'undertow-node.js');
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
+}
+
+function flags(): { seconds: number; warmup: number; clients: number; keys: number; groups: number; readRatio: number; fsync: boolean } {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      seconds: { type: 'string', default: '60' },
+      warmup: { type: 'string', default: '3' },
+      clients: { type: 'string', default: '32' },
+      keys: { type: 'string', default: '1000' },
+      groups: { type: 'string', default: '3' },
+      'read-ratio': { type: 'string', default: '0.5' },
+      'no-fsync': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const num = (name: string, v: string, min: number, max = Infinity): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      process.stderr.write(`bench:data: --${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}\n`);
+      process.exit(254);
+    }
+    return n;
+  };
+  return {
+    seconds: num('seconds', values.seconds, 1),
+    warmup: num('warmup', values.warmup, 0),
+    clients: Math.floor(num('clients', values.clients, 1)),
+    keys: Math.floor(num('keys', values.keys, 1)),
+    groups: Math.floor(num('groups', values.groups, 1)),
+    readRatio: num('read-ratio', values['read-ratio'], 0, 1),
+    fsync: values['no-fsync'] !== true,
+  };
+}
+
+async function main(): Promise<void> {
+  const f = flags();
+  const say = (s: string) => process.stdout.write(s);
+  say(`bench:data — 3 CM + 3 data servers on 127.0.0.1, replication 3, fsync ${f.fsync ? 'on' : 'OFF'}, ${f.groups} groups; ${f.clients} clients, ${f.keys} keys, ${Math.round(f.readRatio * 100)}% reads; ${f.warmup} s warm-up, ${f.seconds} s measured\n`);
+  say(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} before the run\n`);
+  const cluster = await LocalKvCluster.start({ program: [process.execPath, PROGRAM], groups: f.groups, replication: 3, dataArgs: f.fsync ? [] : ['--no-fsync'] });
+  const cleanup = (): void => cluster.closeSync();
+  process.once('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+  try {
+    const keys = Array.from({ length: f.keys }, (_, i) => `k${i}`);
+    // Ready when every group takes a write.
+    const probe = cluster.client({ timeoutMs: 2000 });
+    const perGroup = new Map<string, string>();
+    for (const k of keys) if (!perGroup.has(groupOf(k, f.groups))) perGroup.set(groupOf(k, f.groups), k);
+    for (const k of perGroup.values()) await until(`a write of ${k}`, async () => ((await probe.write(k, 0)).type === 'ok' ? true : undefined), 60_000, 100);
+
+    const clients = Array.from({ length: f.clients }, () => cluster.client({ timeoutMs: 2000 }));
+    let measuring = false;
+    let stop = false;
+    const lat: number[] = [];
+    const counts = { ok: 0, fail: 0, info: 0, reads: 0, writes: 0 };
+    let seed = 12345;
+    const rnd = (): number => {
+      // xorshift: cheap and reproducible
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 4294967296;
+    };
+    const loop = async (kv: KvClient): Promise<void> => {
+      while (!stop) {
+        const key = keys[Math.floor(rnd() * keys.length)];
+        const read = rnd() < f.readRatio;
+        const t0 = performance.now();
+        const r: KvOutcome = read ? await kv.read(key) : await kv.write(key, Math.floor(rnd() * 1e6));
+        const ms = performance.now() - t0;
+        if (!measuring) continue;
+        counts[r.type]++;
+        if (r.type === 'ok') {
+          lat.push(ms);
+          if (read) counts.reads++;
+          else counts.writes++;
+        }
+      }
+    };
+    const loops = clients.map(loop);
+    await new Promise((r) => setTimeout(r, f.warmup * 1000));
+    measuring = true;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const pids = [...cluster.procs.values(), ...cluster.cm.procs.values()].map((p) => p.pid);
+    const clusterCpu = (): number => pids.reduce<number>((a, pid) => a + (Number.isNaN(cpuSeconds(pid)) ? 0 : cpuSeconds(pid)), 0);
+    const clusterCpu0 = clusterCpu();
+    await new Promise((r) => setTimeout(r, f.seconds * 1000));
+    measuring = false;
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const clusterCpuS = clusterCpu() - clusterCpu0;
+    stop = true;
+    await Promise.all(loops);
+    const sorted = Float64Array.from(lat).sort();
+    const fmt = (x: number) => x.toFixed(2);
+    say('\n');
+    say(table(
+      ['workload', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'ok', 'fail', 'info'],
+      [[`${Math.round(f.readRatio * 100)}% read / ${Math.round((1 - f.readRatio) * 100)}% write`, (counts.ok / elapsed).toFixed(0), fmt(quantile(sorted, 0.5)), fmt(quantile(sorted, 0.99)), fmt(quantile(sorted, 0.999)), fmt(sorted[sorted.length - 1] ?? NaN), String(counts.ok), String(counts.fail), String(counts.info)]],
+    ));
+    say(`\nthe 6 cluster processes used ${clusterCpuS.toFixed(1)} CPU s (${(clusterCpuS / elapsed).toFixed(2)} cores), ${((clusterCpuS * 1e6) / Math.max(1, counts.ok)).toFixed(0)} µs of CPU per operation\n`);
+    say(`${counts.reads} reads and ${counts.writes} writes ok in ${elapsed.toFixed(1)} s; the bench process itself used ${((cpu.user + cpu.system) / 1e6 / elapsed * 100).toFixed(0)}% of a core; load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+    const g = await cluster.groups();
+    if (g !== undefined) say(`groups at the end: ${Object.entries(g).map(([n, c]) => `${n} v${c.version} ${c.primary}+${c.secondaries.join(',')}`).join('; ')}\n`);
+  } finally {
+    await cluster.close();
+    process.off('exit', cleanup);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:data: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(255);
+});
