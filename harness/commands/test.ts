@@ -16,6 +16,12 @@ import { runTest, type TestConfig } from '../run-test.js';
 
 export const PROVIDERS: Record<string, () => Promise<Provider>> = {
   local: async () => localProvider(),
+  // Loaded only when asked for; a missing engine is one line and exit 254 before the run starts.
+  docker: async () => {
+    const { connectEngine } = await import('../../docker/engine.js');
+    await connectEngine();
+    return (await import('../../docker/provider.js')).dockerProvider();
+  },
 };
 
 interface TestArgs {

@@ -1,0 +1,513 @@
+// The Docker provider: every node (CM and data servers) an `undertow-node`
+// container on a bridge network of its own (`undertow-RUNID`, a private /24
+// picked free among the engine's networks), with a fixed address, its data
+// and its libfaketime offset file bind-mounted from the run's folder (so a
+// killed and restarted container keeps both), and its output streamed to
+// RUN/nodes/NODE/NODE.log.
+//
+// Faults: kill = SIGKILL to the container (kept, so `start` brings it back on
+// the same data and address); pause = the cgroup freezer (docker pause);
+// clock = rewrite the bind-mounted offset file; partition = iptables rules
+// that the host installs inside each container's network namespace (nsenter
+// by the container's pid), dropping packets from the nodes in its grudge.
+// The harness's own traffic comes from the bridge's gateway and is never
+// dropped.
+//
+// Cleanup: every container and the network carry the labels undertow.run
+// (the run id) and undertow.owner (pid and start time of the harness).
+// `teardown` removes them (the netns and its rules die with each container);
+// Ctrl-C and SIGTERM tear down before the process exits; a process 'exit'
+// without teardown removes them synchronously with the docker CLI; and
+// `cleanupLeftovers` removes whatever a SIGKILLed harness left (owner dead).
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import type Docker from 'dockerode';
+import { faketimeEnv, writeOffset } from '../nemesis/clock.js';
+import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
+import { ClusterView, fullyReplicated } from '../harness/cluster-view.js';
+import { nodeArgs, nodeNames } from '../harness/node-args.js';
+import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../harness/provider.js';
+import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
+import { IMAGE_FAKETIME_LIBRARY, imageFor } from './image.js';
+
+/** Every node listens on this port of its own address. */
+export const NODE_PORT = 7000;
+/** Inside each container: the node's data and its clock file's folder (bind mounts). */
+const DATA_MOUNT = '/data';
+const CLOCK_MOUNT = '/undertow/clock';
+const CLOCK_FILE = 'offset';
+
+export const networkName = (runId: string): string => `undertow-${runId}`;
+export const containerName = (runId: string, node: string): string => `undertow-${runId}-${node}`;
+
+/** Where a node's host-side files live: its log, its data and its clock file. */
+export function nodeDir(runDir: string, node: string): string {
+  return path.join(runDir, 'nodes', node);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- the network ---------------------------------------------------------------------
+
+/** The /24s the engine's networks already use (IPv4 only). */
+async function usedSubnets(docker: Docker): Promise<Set<string>> {
+  const used = new Set<string>();
+  for (const n of await docker.listNetworks()) {
+    for (const c of n.IPAM?.Config ?? []) if (c.Subnet) used.add(c.Subnet);
+  }
+  return used;
+}
+
+/**
+ * Creates the run's network on a free 10.77.X.0/24 (X from a random start, so
+ * that concurrent runs rarely race; a lost race is an "overlaps" error and the
+ * next X is tried).
+ */
+async function createNetwork(docker: Docker, runId: string, labels: Record<string, string>): Promise<{ id: string; prefix: string }> {
+  const used = await usedSubnets(docker);
+  const start = Math.floor(Math.random() * 254);
+  let lastError: unknown;
+  for (let i = 0; i < 254; i++) {
+    const x = ((start + i) % 254) + 1;
+    const subnet = `10.77.${x}.0/24`;
+    if (used.has(subnet)) continue;
+    try {
+      const net = await docker.createNetwork({
+        Name: networkName(runId),
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: labels,
+        IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: `10.77.${x}.1` }] },
+      });
+      return { id: net.id, prefix: `10.77.${x}` };
+    } catch (e) {
+      lastError = e;
+      const msg = String((e as Error).message);
+      if (/already exists/.test(msg)) throw new Error(`a network ${networkName(runId)} exists already: is run ${runId} still up? (undertow cluster down removes it)`);
+      if (!/overlap|Pool/i.test(msg)) throw e;
+    }
+  }
+  throw new Error(`no free 10.77.X.0/24 for the run's network: ${String((lastError as Error | undefined)?.message ?? 'all in use')}`);
+}
+
+// --- the cluster ---------------------------------------------------------------------
+
+interface NodeHandle {
+  readonly info: NodeInfo;
+  readonly ip: string;
+  readonly container: Docker.Container;
+  running: boolean;
+  paused: boolean;
+  /** Bumped by every start, so that a late "die" event of an earlier run is ignored. */
+  starts: number;
+  log?: { stream: NodeJS.ReadableStream; file: Writable };
+}
+
+export class DockerCluster implements Cluster {
+  readonly cmAddresses: readonly string[];
+  private readonly handles = new Map<string, NodeHandle>();
+  private readonly chain: string;
+  private grudge: Grudge | null = null;
+  private tornDown = false;
+  private readonly unhook: () => void;
+  private events?: NodeJS.ReadableStream;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly spec: ClusterSpec,
+    readonly nodes: readonly NodeInfo[],
+    private readonly networkId: string,
+    containers: ReadonlyMap<string, Docker.Container>,
+    /** Detached clusters outlive this process: no log streaming, no exit hooks. */
+    private readonly detached: boolean,
+  ) {
+    this.cmAddresses = nodes.filter((n) => n.role === 'cm').map((n) => n.address);
+    this.chain = chainName(spec.runId);
+    for (const info of nodes) {
+      this.handles.set(info.name, { info, ip: info.address.replace(/:\d+$/, ''), container: containers.get(info.name)!, running: false, paused: false, starts: 0 });
+    }
+    this.unhook = detached ? () => undefined : hookProcessExit(this);
+  }
+
+  get runId(): string {
+    return this.spec.runId;
+  }
+
+  private handle(node: string): NodeHandle {
+    const h = this.handles.get(node);
+    if (h === undefined) throw new Error(`no node ${node} in this cluster (nodes: ${[...this.handles.keys()].join(', ')})`);
+    return h;
+  }
+
+  /** The container's id, for tests and tools (docker exec, inspect). */
+  containerId(node: string): string {
+    return this.handle(node).container.id;
+  }
+
+  async start(node: string): Promise<void> {
+    if (this.tornDown) throw new Error('the cluster is torn down');
+    const h = this.handle(node);
+    if (h.running) return;
+    // Attach before start (as `docker start -a` does) so that no line is lost.
+    if (!this.detached) await this.streamLog(h);
+    h.starts++;
+    await h.container.start();
+    h.running = true;
+    h.paused = false;
+    // A restarted container has a fresh network namespace: re-apply the partition in force.
+    if (this.grudge !== null) await this.applyTo(h, this.grudge);
+  }
+
+  async kill(node: string): Promise<void> {
+    const h = this.handle(node);
+    if (!h.running) return;
+    // A paused container takes SIGKILL too (the engine thaws it after the signal, so the node never runs again).
+    await h.container.kill({ signal: 'SIGKILL' }).catch((e: unknown) => {
+      if (!/is not running/.test(String((e as Error).message))) throw e;
+    });
+    await h.container.wait({ condition: 'not-running' });
+    h.running = false;
+    h.paused = false;
+  }
+
+  async pause(node: string): Promise<void> {
+    const h = this.handle(node);
+    if (!h.running || h.paused) return;
+    await h.container.pause();
+    h.paused = true;
+  }
+
+  async resume(node: string): Promise<void> {
+    const h = this.handle(node);
+    if (!h.running || !h.paused) return;
+    await h.container.unpause();
+    h.paused = false;
+  }
+
+  async setClockOffset(node: string, offsetMs: number): Promise<void> {
+    if (!this.spec.fakeClock) throw new Error('clock faults need the cluster started with fakeClock (libfaketime)');
+    this.handle(node);
+    writeOffset(path.join(nodeDir(this.spec.runDir, node), 'clock', CLOCK_FILE), offsetMs);
+  }
+
+  async partition(grudge: Grudge): Promise<void> {
+    for (const [victim, from] of Object.entries(grudge)) {
+      this.handle(victim);
+      for (const f of from) this.handle(f);
+    }
+    this.grudge = grudge;
+    await Promise.all([...this.handles.values()].filter((h) => h.running).map((h) => this.applyTo(h, grudge)));
+  }
+
+  async heal(): Promise<void> {
+    if (this.grudge === null) return;
+    this.grudge = null;
+    await Promise.all([...this.handles.values()].filter((h) => h.running).map(async (h) => removeChain(netnsNetfilter(await this.pid(h)), this.chain)));
+  }
+
+  isRunning(node: string): boolean {
+    return this.handle(node).running;
+  }
+
+  /** Runs `argv` inside the node's container (with the container's environment); resolves with its exit code and output. */
+  async exec(node: string, argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const h = this.handle(node);
+    const ex = await h.container.exec({ Cmd: [...argv], AttachStdout: true, AttachStderr: true });
+    const stream = await ex.start({ hijack: true, stdin: false });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.demuxStream(stream, sink(out), sink(err));
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+    });
+    const { ExitCode } = await ex.inspect();
+    return { code: ExitCode ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  }
+
+  async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.unhook();
+    (this.events as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    await Promise.all([...this.handles.values()].map((h) => removeContainer(this.docker, h.container.id)));
+    for (const h of this.handles.values()) this.closeLog(h);
+    await removeNetwork(this.docker, this.networkId);
+  }
+
+  /** For the process 'exit' hook: remove everything with the docker CLI, synchronously. */
+  teardownSync(): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    const ids = [...this.handles.values()].map((h) => h.container.id);
+    spawnSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore', timeout: 30_000 });
+    spawnSync('docker', ['network', 'rm', this.networkId], { stdio: 'ignore', timeout: 30_000 });
+  }
+
+  /**
+   * Follows the engine's "die" events of this run's containers, so that
+   * `isRunning` turns false when a node exits by itself (a crash, a violated
+   * invariant), as it does for our own kill.
+   */
+  async watchDeaths(): Promise<void> {
+    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${LABEL.run}=${this.spec.runId}`] } })) as NodeJS.ReadableStream;
+    this.events = stream;
+    stream.on('error', () => undefined);
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += String(chunk);
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines.filter((l) => l.trim() !== '')) {
+        const node = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[LABEL.node];
+        const h = node === undefined ? undefined : this.handles.get(node);
+        if (h === undefined || !h.running) continue;
+        const starts = h.starts;
+        // The event may be the late echo of a kill that a start has since undone: ask the engine.
+        void h.container.inspect().then(
+          (st) => {
+            if (h.starts === starts && !st.State.Running) {
+              h.running = false;
+              h.paused = false;
+            }
+          },
+          () => undefined,
+        );
+      }
+    });
+  }
+
+  private async pid(h: NodeHandle): Promise<number> {
+    const st = await h.container.inspect();
+    if (!st.State.Pid) throw new Error(`${h.info.name} has no process (state ${st.State.Status})`);
+    return st.State.Pid;
+  }
+
+  private async applyTo(h: NodeHandle, grudge: Grudge): Promise<void> {
+    const drops = (grudge[h.info.name] ?? []).map((from) => ({ src: this.handle(from).ip }));
+    const nf = netnsNetfilter(await this.pid(h));
+    if (drops.length === 0) await removeChain(nf, this.chain);
+    else await installDrops(nf, this.chain, drops);
+  }
+
+  private async streamLog(h: NodeHandle): Promise<void> {
+    this.closeLog(h);
+    const dir = nodeDir(this.spec.runDir, h.info.name);
+    const stream = (await h.container.attach({ stream: true, stdout: true, stderr: true, logs: false })) as NodeJS.ReadableStream;
+    const file = fs.createWriteStream(path.join(dir, `${h.info.name}.log`), { flags: 'a' });
+    file.on('error', () => undefined);
+    stream.on('error', () => undefined);
+    // stdout and stderr into one file, in the order they arrive.
+    this.docker.modem.demuxStream(stream, file, file);
+    stream.on('end', () => file.end());
+    h.log = { stream, file };
+  }
+
+  private closeLog(h: NodeHandle): void {
+    if (h.log === undefined) return;
+    (h.log.stream as unknown as { destroy?: () => void }).destroy?.();
+    h.log.file.end();
+    h.log = undefined;
+  }
+}
+
+function sink(into: Buffer[]): Writable {
+  return { write: (chunk: Buffer) => (into.push(Buffer.from(chunk)), true) } as unknown as Writable;
+}
+
+// Live clusters of this process, torn down on Ctrl-C, SIGTERM and exit.
+const live = new Set<DockerCluster>();
+let hooked = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  // Someone else handles the signal (the test runner stops its clients first and
+  // tears down itself): leave it to them; the 'exit' hook is the backstop.
+  if (process.listenerCount(signal) > 1) return;
+  void Promise.allSettled([...live].map((c) => c.teardown())).then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+}
+
+function onExit(): void {
+  for (const c of live) c.teardownSync();
+}
+
+function hookProcessExit(c: DockerCluster): () => void {
+  live.add(c);
+  if (!hooked) {
+    hooked = true;
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('exit', onExit);
+  }
+  return () => {
+    live.delete(c);
+    if (live.size === 0 && hooked) {
+      hooked = false;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('exit', onExit);
+    }
+  };
+}
+
+// --- the provider --------------------------------------------------------------------
+
+export interface DockerProviderOptions {
+  /** The node image's tag (default: imageFor(), which builds it if needed). */
+  readonly image?: string;
+  /** How long `up` waits for a ready cluster. */
+  readonly readyTimeoutMs?: number;
+  /** The cluster outlives this process (`undertow cluster up`): owner label "detached", no log streaming. */
+  readonly detached?: boolean;
+  /**
+   * Called after each step of `up` with its name and duration: image, network,
+   * containers, start, cm-leader, cm-first-op (a CM `get` answered), ready.
+   */
+  readonly onStep?: (step: string, ms: number) => void;
+}
+
+/** A Provider whose clusters are DockerClusters (with exec and containerId for tests and tools). */
+export type DockerProvider = Omit<Provider, 'up'> & { up(spec: ClusterSpec, signal?: AbortSignal): Promise<DockerCluster> };
+
+export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
+  return {
+    name: 'docker',
+
+    async cleanupLeftovers() {
+      const docker = await connectEngine();
+      const dead = await deadRuns(docker);
+      if (dead.length > 0) await removeRuns(docker, dead);
+    },
+
+    async up(spec, signal) {
+      const t0 = performance.now();
+      let last = t0;
+      const step = (name: string) => {
+        const now = performance.now();
+        o.onStep?.(name, now - last);
+        last = now;
+      };
+      const docker = await connectEngine();
+      const dead = await deadRuns(docker);
+      if (dead.length > 0) await removeRuns(docker, dead);
+      const image = o.image ?? (await imageFor(docker)).tag;
+      step('image');
+
+      const labels = { [LABEL.run]: spec.runId, [LABEL.owner]: o.detached ? DETACHED : ownerToken(), [LABEL.runDir]: path.resolve(spec.runDir) };
+      const net = await createNetwork(docker, spec.runId, labels);
+      step('network');
+      const names = nodeNames(spec);
+      // CM nodes at .11, .12, ...; data servers at .101, .102, ...
+      let cmIdx = 0;
+      let dataIdx = 0;
+      const nodes: NodeInfo[] = names.map((n) => ({ ...n, address: `${net.prefix}.${n.role === 'cm' ? 11 + cmIdx++ : 101 + dataIdx++}:${NODE_PORT}` }));
+
+      const containers = new Map<string, Docker.Container>();
+      let cluster: DockerCluster | undefined;
+      const view = new ClusterView(nodes);
+      try {
+        const created = await Promise.allSettled(nodes.map(async (n) => containers.set(n.name, await createNodeContainer(docker, spec, nodes, n, image, labels))));
+        const failed = created.find((r) => r.status === 'rejected');
+        if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+        step('containers');
+        cluster = new DockerCluster(docker, spec, nodes, net.id, containers, o.detached ?? false);
+        if (!o.detached) await cluster.watchDeaths();
+        await Promise.all(nodes.map((n) => cluster!.start(n.name)));
+        step('start');
+        const timeout = o.readyTimeoutMs ?? 30_000;
+        const deadline = performance.now() + timeout;
+        let leader = false;
+        let answered = false;
+        for (let round = 0; ; round++) {
+          if (signal?.aborted) throw new Error('interrupted while the cluster was starting');
+          // A node that exited (bad flags, a crash) will never answer: fail now, pointing at its log.
+          if (round % 10 === 9) {
+            const exited = await exitedNodes(containers);
+            if (exited.length > 0) {
+              const first = exited[0];
+              throw new Error(`the docker cluster did not come up: ${exited.map((x) => `${x.name} exited with code ${x.code}`).join(', ')} (see ${path.join(nodeDir(spec.runDir, first.name), `${first.name}.log`)})`);
+            }
+          }
+          // Bounded: a connect to an address whose container is gone is never refused, only unanswered.
+          if (!leader && (await within(view.cmLeader(), 2000)) != null) {
+            leader = true;
+            step('cm-leader');
+          }
+          if (leader) {
+            const groups = await within(view.groups(), 2000);
+            if (groups != null && !answered) {
+              answered = true;
+              step('cm-first-op');
+            }
+            if (groups != null && (spec.data === 0 || fullyReplicated(groups, spec.groups, spec.replication))) break;
+          }
+          if (performance.now() > deadline) {
+            throw new Error(`the docker cluster was not ready within ${timeout} ms (see the node logs in ${path.join(spec.runDir, 'nodes')})`);
+          }
+          await sleep(50);
+        }
+        step('ready');
+        return cluster;
+      } catch (e) {
+        await cluster?.teardown();
+        // Whatever else carries the run's label (a container whose creation raced the failure).
+        await removeRuns(docker, [spec.runId]);
+        throw e;
+      } finally {
+        view.close();
+      }
+    },
+  };
+}
+
+async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: readonly NodeInfo[], n: NodeInfo, image: string, labels: Record<string, string>): Promise<Docker.Container> {
+  const dir = nodeDir(spec.runDir, n.name);
+  const dataDir = path.resolve(dir, 'data');
+  const clockDir = path.resolve(dir, 'clock');
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(clockDir, { recursive: true });
+  const env: string[] = [];
+  if (spec.fakeClock) {
+    writeOffset(path.join(clockDir, CLOCK_FILE), 0);
+    for (const [k, v] of Object.entries(faketimeEnv(`${CLOCK_MOUNT}/${CLOCK_FILE}`, IMAGE_FAKETIME_LIBRARY))) env.push(`${k}=${v}`);
+  }
+  const ip = n.address.replace(/:\d+$/, '');
+  const netName = networkName(spec.runId);
+  // Run as the harness's user, so that the files in the run's folder are its own.
+  const user = process.getuid && process.getgid ? `${process.getuid()}:${process.getgid()}` : undefined;
+  return docker.createContainer({
+    name: containerName(spec.runId, n.name),
+    Hostname: n.name,
+    Image: image,
+    Cmd: nodeArgs(spec, nodes, n, DATA_MOUNT),
+    Env: env,
+    User: user,
+    Labels: { ...labels, [LABEL.node]: n.name },
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: {
+      Binds: [`${dataDir}:${DATA_MOUNT}`, `${clockDir}:${CLOCK_MOUNT}`],
+      NetworkMode: netName,
+      RestartPolicy: { Name: 'no' },
+    },
+    NetworkingConfig: { EndpointsConfig: { [netName]: { IPAMConfig: { IPv4Address: ip } } } },
+  });
+}
+
+async function exitedNodes(containers: ReadonlyMap<string, Docker.Container>): Promise<{ name: string; code: number }[]> {
+  const states = await Promise.all([...containers].map(async ([name, c]) => ({ name, st: await c.inspect().catch(() => null) })));
+  return states.filter(({ st }) => st !== null && !st.State.Running).map(({ name, st }) => ({ name, code: st!.State.ExitCode }));
+}
+
+/** `p`'s value, or undefined if it takes longer than `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
