@@ -98,7 +98,8 @@ async function createNetwork(docker: Docker, runId: string, labels: Record<strin
 interface NodeHandle {
   readonly info: NodeInfo;
   readonly ip: string;
-  readonly container: Docker.Container;
+  /** Replaced when `startFresh` gives the node other flags (a container's command is fixed). */
+  container: Docker.Container;
   running: boolean;
   paused: boolean;
   /** Bumped by every start, so that a late "die" event of an earlier run is ignored. */
@@ -106,8 +107,12 @@ interface NodeHandle {
   log?: { stream: NodeJS.ReadableStream; file: Writable };
 }
 
+/** Creates a node's container with extra `undertow-node` flags (for `startFresh`). */
+export type CreateNode = (node: NodeInfo, extraArgs: readonly string[]) => Promise<Docker.Container>;
+
 export class DockerCluster implements Cluster {
   readonly cmAddresses: readonly string[];
+  readonly layout: { readonly groups: number; readonly replication: number };
   private readonly handles = new Map<string, NodeHandle>();
   private readonly chain: string;
   private grudge: Grudge | null = null;
@@ -123,8 +128,10 @@ export class DockerCluster implements Cluster {
     containers: ReadonlyMap<string, Docker.Container>,
     /** Detached clusters outlive this process: no log streaming, no exit hooks. */
     private readonly detached: boolean,
+    private readonly createNode?: CreateNode,
   ) {
     this.cmAddresses = nodes.filter((n) => n.role === 'cm').map((n) => n.address);
+    this.layout = { groups: spec.groups, replication: spec.replication };
     this.chain = chainName(spec.runId);
     for (const info of nodes) {
       this.handles.set(info.name, { info, ip: info.address.replace(/:\d+$/, ''), container: containers.get(info.name)!, running: false, paused: false, starts: 0 });
@@ -159,6 +166,23 @@ export class DockerCluster implements Cluster {
     h.paused = false;
     // A restarted container has a fresh network namespace: re-apply the partition in force.
     if (this.grudge !== null) await this.applyTo(h, this.grudge);
+  }
+
+  async startFresh(node: string, o: { readonly join?: boolean } = {}): Promise<void> {
+    if (this.tornDown) throw new Error('the cluster is torn down');
+    const h = this.handle(node);
+    if (h.running) throw new Error(`${node} is running: stop it before starting it on an empty disk`);
+    if (o.join === true && h.info.role !== 'cm') throw new Error(`${node} is a data server: only a CM node joins with --join`);
+    // Empty the bind-mounted folder (not the folder itself: it is the mount's source).
+    const dataDir = path.join(nodeDir(this.spec.runDir, node), 'data');
+    for (const f of fs.readdirSync(dataDir)) fs.rmSync(path.join(dataDir, f), { recursive: true, force: true });
+    if (o.join === true) {
+      // The command is part of the container: a new one with the same name, address and mounts.
+      if (this.createNode === undefined) throw new Error('this cluster cannot recreate containers (it was not started by this process)');
+      await removeContainer(this.docker, h.container.id);
+      h.container = await this.createNode(h.info, ['--join']);
+    }
+    await this.start(node);
   }
 
   async kill(node: string): Promise<void> {
@@ -413,7 +437,8 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
         const failed = created.find((r) => r.status === 'rejected');
         if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
         step('containers');
-        cluster = new DockerCluster(docker, spec, nodes, net.id, containers, o.detached ?? false);
+        const createNode: CreateNode = (n, extraArgs) => createNodeContainer(docker, spec, nodes, n, image, labels, extraArgs);
+        cluster = new DockerCluster(docker, spec, nodes, net.id, containers, o.detached ?? false, createNode);
         if (!o.detached) await cluster.watchDeaths();
         await Promise.all(nodes.map((n) => cluster!.start(n.name)));
         step('start');
@@ -463,15 +488,15 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
   };
 }
 
-async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: readonly NodeInfo[], n: NodeInfo, image: string, labels: Record<string, string>): Promise<Docker.Container> {
+async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: readonly NodeInfo[], n: NodeInfo, image: string, labels: Record<string, string>, extraArgs: readonly string[] = []): Promise<Docker.Container> {
   const dir = nodeDir(spec.runDir, n.name);
   const dataDir = path.resolve(dir, 'data');
   const clockDir = path.resolve(dir, 'clock');
   fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(clockDir, { recursive: true });
   const env: string[] = [];
+  if (spec.fakeClock && !fs.existsSync(path.join(clockDir, CLOCK_FILE))) writeOffset(path.join(clockDir, CLOCK_FILE), 0);
   if (spec.fakeClock) {
-    writeOffset(path.join(clockDir, CLOCK_FILE), 0);
     for (const [k, v] of Object.entries(faketimeEnv(`${CLOCK_MOUNT}/${CLOCK_FILE}`, IMAGE_FAKETIME_LIBRARY))) env.push(`${k}=${v}`);
   }
   const ip = n.address.replace(/:\d+$/, '');
@@ -482,7 +507,7 @@ async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: rea
     name: containerName(spec.runId, n.name),
     Hostname: n.name,
     Image: image,
-    Cmd: nodeArgs(spec, nodes, n, DATA_MOUNT),
+    Cmd: [...nodeArgs(spec, nodes, n, DATA_MOUNT), ...extraArgs],
     Env: env,
     User: user,
     Labels: { ...labels, [LABEL.node]: n.name },

@@ -16,8 +16,14 @@ export class ClusterView {
 
   /** The CM leader's node name, asking every CM node (a node's own view; the freshest term wins). */
   async cmLeader(): Promise<string | null> {
+    return leaderOf(Object.values(await this.cmStatuses()))?.leader ?? null;
+  }
+
+  /** Every CM node's own status (role, term, leader, its latest membership), null where it does not answer. */
+  async cmStatuses(): Promise<Record<string, StatusResponse | null>> {
+    const cms = this.nodes.filter((n) => n.role === 'cm');
     const answers = await Promise.all(
-      this.nodes.filter((n) => n.role === 'cm').map(async (n) => {
+      cms.map(async (n) => {
         const c = new CmClient([n.address], { timeoutMs: 500, attemptMs: 500 });
         try {
           const r = await c.request({ op: 'status' });
@@ -27,9 +33,7 @@ export class ClusterView {
         }
       }),
     );
-    let best: StatusResponse | null = null;
-    for (const a of answers) if (a && a.leader !== null && (best === null || a.term > best.term)) best = a;
-    return best?.leader ?? null;
+    return Object.fromEntries(cms.map((n, i) => [n.name, answers[i]]));
   }
 
   /** Every group's configuration, or null when the CM does not answer. */
@@ -48,4 +52,11 @@ export function fullyReplicated(groups: Record<string, GroupConfig> | null, coun
   if (groups === null) return false;
   const all = Object.values(groups);
   return all.length === count && all.every((g) => g.primary !== '' && g.secondaries.length === replication - 1);
+}
+
+/** The status that names a leader with the freshest term, or null. */
+export function leaderOf(statuses: readonly (StatusResponse | null)[]): StatusResponse | null {
+  let best: StatusResponse | null = null;
+  for (const a of statuses) if (a && a.leader !== null && (best === null || a.term > best.term)) best = a;
+  return best;
 }

@@ -6,7 +6,7 @@
 import { NEMESIS, type Op } from '../history/types.js';
 
 /** Nemesis start ops and the stop op that ends each. */
-const STOPS: Record<string, string> = { kill: 'start', pause: 'resume', partition: 'heal', 'clock-bump': 'clock-reset', 'clock-strobe': 'clock-reset' };
+const STOPS: Record<string, string> = { kill: 'start', pause: 'resume', partition: 'heal', 'clock-bump': 'clock-reset', 'clock-strobe': 'clock-reset', 'member-remove': 'member-add' };
 
 export class Progress {
   private next = 0;

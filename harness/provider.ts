@@ -65,6 +65,18 @@ export interface Cluster {
   heal(): Promise<void>;
   /** Is the node's process running (not killed)? Paused counts as running. */
   isRunning(node: string): boolean;
+  /**
+   * Starts a stopped node on an empty data dir (its old data deleted), as a
+   * replacement server would start; with `join`, a CM node starts with
+   * `--join` (no configuration until a member adds it as a learner, then a
+   * voter); it keeps the flag for its later restarts (`--join` only matters
+   * on an empty disk). The caller must know the node is no longer a
+   * member anywhere: a wiped member would have lost what it acknowledged.
+   * Throws if the node is running.
+   */
+  startFresh(node: string, o?: { readonly join?: boolean }): Promise<void>;
+  /** The replication groups and replicas per group it was started with: what full replication means. */
+  readonly layout: { readonly groups: number; readonly replication: number };
   /** Stops every node and removes everything of this run; idempotent, safe after a partial start. */
   teardown(): Promise<void>;
 }

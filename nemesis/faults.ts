@@ -7,6 +7,7 @@
 //   pause {random|primary|cm-leader}  / resume   SIGSTOP (freezer), then SIGCONT
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
 //   partition {halves|one|primary|ring|bridge}   / heal     iptables
+//   member-remove {data|data-secondary|cm} / member-add {data|cm}   membership (./membership.ts)
 //
 // The op's completion value says exactly what was done (the nodes, the
 // grudge), so the history alone explains a run.
@@ -18,8 +19,10 @@ import type { Cluster, Grudge } from '../harness/provider.js';
 import type { Nemesis } from '../harness/workers.js';
 import type { Value } from '../history/types.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
+import { membership } from './membership.js';
+import { MEMBER_TARGETS, type MemberTarget } from './membership-plan.js';
 
-export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type Target = 'random' | 'primary' | 'cm-leader';
@@ -57,8 +60,14 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
 
   const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)];
 
+  // Membership faults: nodes taken out stay out of the other faults' reach (and the other way round),
+  // so that no restart by another fault brings back a node the CM no longer counts.
+  const members = membership({ cluster, view, pick, busy: () => new Set([...killed, ...paused]) });
+  let membershipChanged = false;
+
   /** The node a target names right now; null when the cluster cannot say (e.g. no CM leader). */
-  const resolveTarget = async (target: Target, except: ReadonlySet<string>): Promise<string | null> => {
+  const resolveTarget = async (target: Target, held: ReadonlySet<string>): Promise<string | null> => {
+    const except = new Set([...held, ...members.removed.keys()]);
     const candidates = names.filter((n) => !except.has(n));
     if (candidates.length === 0) return null;
     if (target === 'cm-leader') {
@@ -184,12 +193,19 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       }
       case 'heal':
         return { healed: await healNet() };
+      case 'member-remove':
+        membershipChanged = true;
+        return members.remove((MEMBER_TARGETS as readonly unknown[]).includes(op.value) ? (op.value as MemberTarget) : 'data');
+      case 'member-add':
+        return members.add(op.value === 'cm' || op.value === 'data' ? op.value : undefined);
       case 'heal-all': {
         const healed = await healNet();
         const clocks = await resetClocks();
         const resumed = await resumeAll();
         const started = await startAll();
-        return { partition: healed, clocks, resumed, started };
+        // Membership last, on a healed cluster; and only in runs that changed it (it waits for full replication).
+        if (!membershipChanged) return { partition: healed, clocks, resumed, started };
+        return { partition: healed, clocks, resumed, started, membership: await members.restoreAll(40_000) };
       }
       default:
         throw new Error(`unknown nemesis op ${op.f}`);

@@ -5,6 +5,7 @@
 
 import { fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/generator/index.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape } from './faults.js';
+import { MEMBER_TARGETS } from './membership-plan.js';
 
 export interface ScheduleOptions {
   kinds: readonly FaultKind[];
@@ -33,6 +34,13 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
       return [{ f: 'pause', value: pick(ctx, TARGETS) }, { f: 'resume' }];
     case 'partition':
       return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
+    case 'member': {
+      // A data server out of every group (stopped, then removed by compare-and-set) and back (it
+      // rejoins as a learner); a running one out of the groups where it is a secondary (it
+      // rejoins by itself); or a CM member out and back by joint consensus.
+      const target = pick(ctx, MEMBER_TARGETS);
+      return [{ f: 'member-remove', value: target }, { f: 'member-add', value: target === 'cm' ? 'cm' : 'data' }];
+    }
     case 'clock': {
       const nodes = someNodes(ctx, o.nodes);
       // Jumps of a few seconds either way: several leases long, so a lease timed on the wall clock breaks.

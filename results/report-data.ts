@@ -68,16 +68,34 @@ export const MAX_PROCESS_LANES = 64;
 
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
-/** Which nemesis f ends an interval that `f` began. */
+/**
+ * Which nemesis f ends an interval that `f` began: ours (nemesis/faults.ts),
+ * and Jepsen's start-x/stop-x and start/stop conventions.
+ */
+const PAIRS: Record<string, string> = {
+  kill: 'start',
+  pause: 'resume',
+  partition: 'heal',
+  'clock-bump': 'clock-reset',
+  'clock-strobe': 'clock-reset',
+  'member-remove': 'member-add',
+  'bump-clock': 'reset-clock',
+  'strobe-clock': 'reset-clock',
+};
+const HEALERS = new Set(Object.values(PAIRS));
+/** Ends every fault in force. */
+export const HEAL_ALL = 'heal-all';
+
 export function healerOf(f: string): string | undefined {
+  if (PAIRS[f] !== undefined) return PAIRS[f];
+  if (HEALERS.has(f) || f === HEAL_ALL) return undefined;
   if (f.startsWith('start-')) return `stop-${f.slice(6)}`;
   if (f.startsWith('start')) return `stop${f.slice(5)}`;
-  const pairs: Record<string, string> = { kill: 'restart', pause: 'resume', partition: 'heal', 'bump-clock': 'reset-clock', 'strobe-clock': 'reset-clock' };
-  return pairs[f];
+  return undefined;
 }
 
 function isHealer(f: string): boolean {
-  return f.startsWith('stop') || ['restart', 'resume', 'heal', 'reset-clock'].includes(f);
+  return f.startsWith('stop') || HEALERS.has(f);
 }
 
 export function faultsOf(history: History, t0: number, end: number): { faults: Fault[]; marks: ReportData['marks'] } {
@@ -104,6 +122,8 @@ export function faultsOf(history: History, t0: number, end: number): { faults: F
       const list = open.get(healer) ?? [];
       list.push({ f: op.f, start: sec(startTime), startIndex, value: op.value });
       open.set(healer, list);
+    } else if (op.f === HEAL_ALL) {
+      for (const list of open.values()) for (const began of list.splice(0)) faults.push({ ...began, end: sec(op.time), healed: true, endIndex: op.index });
     } else if (isHealer(op.f) && open.get(op.f)?.length) {
       const began = open.get(op.f)!.shift()!;
       faults.push({ ...began, end: sec(op.time), healed: true, endIndex: op.index });

@@ -102,7 +102,10 @@ async function waitForState(pid: number, ok: (state: string) => boolean, ms = 20
 
 class LocalCluster implements Cluster {
   readonly cmAddresses: readonly string[];
+  readonly layout: { readonly groups: number; readonly replication: number };
   private readonly procs = new Map<string, ChildProcess>();
+  /** Flags a node was given by `startFresh` (`--join`), kept for its later restarts. */
+  private readonly extraArgs = new Map<string, string[]>();
   private readonly paused = new Set<string>();
   private readonly chain: string;
   private readonly registryFile: string;
@@ -115,6 +118,7 @@ class LocalCluster implements Cluster {
     private readonly program: readonly string[],
   ) {
     this.cmAddresses = nodes.filter((n) => n.role === 'cm').map((n) => n.address);
+    this.layout = { groups: spec.groups, replication: spec.replication };
     this.chain = chainName(spec.runId);
     this.registryFile = join(REGISTRY, `${spec.runId}.json`);
   }
@@ -152,7 +156,8 @@ class LocalCluster implements Cluster {
       if (!existsSync(this.clockFile(node))) writeOffset(this.clockFile(node), 0);
       Object.assign(env, faketimeEnv(this.clockFile(node)));
     }
-    const child = spawn(this.program[0], [...this.program.slice(1), ...nodeArgs(this.spec, this.nodes, info, join(dir, 'data'))], {
+    const args = [...nodeArgs(this.spec, this.nodes, info, join(dir, 'data')), ...(this.extraArgs.get(node) ?? [])];
+    const child = spawn(this.program[0], [...this.program.slice(1), ...args], {
       stdio: ['ignore', log, log],
       env,
     });
@@ -161,6 +166,16 @@ class LocalCluster implements Cluster {
     this.procs.set(node, child);
     this.paused.delete(node);
     this.saveRegistry();
+  }
+
+  async startFresh(node: string, o: { readonly join?: boolean } = {}): Promise<void> {
+    if (this.tornDown) throw new Error('the cluster is torn down');
+    const info = this.info(node);
+    if (this.isRunning(node)) throw new Error(`${node} is running: stop it before starting it on an empty disk`);
+    if (o.join === true && info.role !== 'cm') throw new Error(`${node} is a data server: only a CM node joins with --join`);
+    rmSync(join(this.nodeDir(node), 'data'), { recursive: true, force: true });
+    if (o.join === true) this.extraArgs.set(node, ['--join']);
+    await this.start(node);
   }
 
   async kill(node: string): Promise<void> {

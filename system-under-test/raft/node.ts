@@ -672,7 +672,9 @@ export class RaftNode {
     if (p === undefined) return;
     p.recentActive = true;
     if (m.seq > p.ackedSeq) p.ackedSeq = m.seq;
-    if (p.match < this.log.lastIndex()) this.sendAppend(m.from, false);
+    // Send even with nothing new (as etcd does): a follower or learner whose
+    // first, empty probe was lost would otherwise wait for the next proposal.
+    if (p.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     this.confirmReads();
   }
 

@@ -37,7 +37,7 @@ export function prng(seed: number): () => number {
 /** Nemesis faults as fractions of the client events: [start, stop, start f, stop f, value]. */
 const FAULTS: [number, number, string, string, Op['value']][] = [
   [0.22, 0.38, 'start-partition', 'stop-partition', { isolated: ['n2'], rest: ['n1', 'n3'] }],
-  [0.6, 0.7, 'kill', 'restart', ['n1']],
+  [0.6, 0.7, 'kill', 'start', ['n1']],
 ];
 
 export function runHistory(opts: RunOptions): History {
