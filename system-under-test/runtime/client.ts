@@ -82,10 +82,22 @@ class Connection {
 
   /** Resolves with the response; rejects with { sent } telling whether the request left. */
   async call(req: CmRequest, timeoutMs: number): Promise<CmResponse> {
+    // A peer whose host vanished (a killed container) never refuses: the
+    // connect would hang for minutes. The attempt's deadline covers it; the
+    // request certainly did not leave.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.connected;
+      await Promise.race([
+        this.connected,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
     } catch (e) {
+      this.socket.destroy();
       throw Object.assign(new Error(`connect failed: ${(e as Error).message}`), { sent: false });
+    } finally {
+      clearTimeout(timer);
     }
     if (this.dead) throw Object.assign(new Error('connection closed'), { sent: false });
     const rid = this.nextId++;
