@@ -37,6 +37,7 @@ async function startEngine(): Promise<void> {
   for (const flags of [[], ['--storage-driver=vfs']]) {
     const log = openSync('/tmp/undertow-test-dockerd.log', 'a');
     const child = spawn('dockerd', flags, { stdio: ['ignore', log, log], detached: true });
+    child.unref(); // the engine must not keep the test runner alive; teardown stops it
     for (let i = 0; i < 60 && child.exitCode === null; i++) {
       if (engineUp()) {
         dockerd = child;
@@ -55,10 +56,19 @@ export async function setup(): Promise<void> {
   await startEngine();
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 export async function teardown(): Promise<void> {
-  if (!dockerd || dockerd.exitCode !== null) return;
-  const exited = new Promise((r) => dockerd!.once('exit', r));
-  dockerd.kill('SIGTERM');
-  await Promise.race([exited, sleep(15_000)]);
-  if (dockerd.exitCode === null) dockerd.kill('SIGKILL');
+  const pid = dockerd?.pid;
+  if (pid === undefined || !alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 80 && alive(pid); i++) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
