@@ -13,7 +13,7 @@ import pino, { type Logger } from 'pino';
 import type { ComposedResult } from '../checkers/index.js';
 import { pairOps } from '../history/pair.js';
 import { readHistoryFile } from '../history/read.js';
-import { faultsNemesis, type FaultKind, type PartitionShape } from '../nemesis/faults.js';
+import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../nemesis/schedule.js';
 import { renderReport } from '../results/report.js';
 import { createRun, writeJson, type RunPaths } from '../results/store.js';
@@ -33,6 +33,8 @@ export interface TestConfig extends TestSpec {
   nemesis: FaultKind[];
   /** Partition shapes the partition fault draws from. */
   partitions: PartitionShape[];
+  /** Whom kill and pause aim at. */
+  targets: Target[];
   cmNodes: number;
   dataNodes: number;
   groups: number;
@@ -119,7 +121,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     const view = new ClusterView(cluster.nodes);
     const nemesis = faultsNemesis({ cluster, view, seed: test.seed + 1, log: (f, value) => log.info({ f, value }, 'fault') });
     const limitNs = test.timeLimit * 1e9;
-    const schedule = faultSchedule({ kinds: test.nemesis, nodes: cluster.nodes.map((n) => n.name), quietMs: test.nemesisInterval * 1000, partitions: test.partitions, holdMs: test.nemesisInterval * 1000 });
+    const schedule = faultSchedule({ kinds: test.nemesis, nodes: cluster.nodes.map((n) => n.name), quietMs: test.nemesisInterval * 1000, partitions: test.partitions, targets: test.targets, holdMs: test.nemesisInterval * 1000 });
     const generator = phases(
       clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
       onNemesis(HEAL_ALL),

@@ -4,7 +4,7 @@
 // random, so they are in the history's invocations and a seed replays them.
 
 import { fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/generator/index.js';
-import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape } from './faults.js';
+import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
 import { MEMBER_TARGETS } from './membership-plan.js';
 
 export interface ScheduleOptions {
@@ -14,6 +14,8 @@ export interface ScheduleOptions {
   quietMs: number;
   /** Partition shapes to draw from (default: all). */
   partitions?: readonly PartitionShape[];
+  /** Whom kill and pause aim at (default: all of random, primary, cm-leader). */
+  targets?: readonly Target[];
   /** The mean time a fault is held; each hold is drawn from [0.25, 1.75) of it. */
   holdMs: number;
 }
@@ -29,9 +31,9 @@ function someNodes(ctx: Context, nodes: readonly string[]): string[] {
 export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [OpSpec, OpSpec] {
   switch (kind) {
     case 'kill':
-      return [{ f: 'kill', value: pick(ctx, TARGETS) }, { f: 'start' }];
+      return [{ f: 'kill', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'start' }];
     case 'pause':
-      return [{ f: 'pause', value: pick(ctx, TARGETS) }, { f: 'resume' }];
+      return [{ f: 'pause', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'resume' }];
     case 'partition':
       return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
     case 'member': {

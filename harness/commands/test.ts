@@ -5,7 +5,7 @@
 
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../history/input-error.js';
-import { FAULT_KINDS, PARTITIONS, type FaultKind, type PartitionShape } from '../../nemesis/faults.js';
+import { FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { DEFAULT_STORE } from '../../results/store.js';
 import { WORKLOADS } from '../../workloads/index.js';
 import { describeRun } from './analyze.js';
@@ -28,6 +28,7 @@ interface TestArgs {
   workload: string;
   nemesis: string;
   partitions: string;
+  targets: string;
   provider: string;
   nodes: number;
   'cm-nodes': number;
@@ -75,6 +76,14 @@ export function parsePartitions(text: string): PartitionShape[] {
   return [...new Set(shapes)] as PartitionShape[];
 }
 
+export function parseTargets(text: string): Target[] {
+  const targets = text.split(',').map((s) => s.trim());
+  for (const t of targets) {
+    if (!(TARGETS as readonly string[]).includes(t)) throw new InputError(`unknown target ${JSON.stringify(t)} in --targets`, {}, `use a comma list of: ${TARGETS.join(', ')}`);
+  }
+  return [...new Set(targets)] as Target[];
+}
+
 /** Flags to a TestConfig; every mistake is one InputError line. */
 export function testConfig(a: TestArgs): TestConfig {
   if (!(WORKLOADS as readonly string[]).includes(a.workload)) throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOADS.join(', ')}`);
@@ -106,6 +115,7 @@ export function testConfig(a: TestArgs): TestConfig {
     provider: a.provider,
     nemesis,
     partitions: parsePartitions(a.partitions),
+    targets: parseTargets(a.targets),
     cmNodes: a['cm-nodes'],
     dataNodes: a.nodes,
     groups: a.groups,
@@ -137,6 +147,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOADS.join(', ')}` })
         .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
         .option('partitions', { type: 'string', default: PARTITIONS.join(','), describe: 'partition shapes to draw from: halves (random halves), one (one node alone), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge' })
+        .option('targets', { type: 'string', default: TARGETS.join(','), describe: 'whom kill and pause aim at: random (any node), primary (of a group), cm-leader' })
         .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
         .option('nodes', { type: 'number', default: 3, describe: 'data servers' })
         .option('cm-nodes', { type: 'number', default: 3, describe: 'configuration manager (Raft) nodes' })

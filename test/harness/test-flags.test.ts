@@ -6,7 +6,7 @@ import { parseNemesis, testConfig } from '../../harness/commands/test.js';
 import { InputError } from '../../history/input-error.js';
 
 const defaults = {
-  workload: 'register', nemesis: 'none', partitions: 'halves,one,primary,primary-alone,ring,bridge', provider: 'local', nodes: 3, 'cm-nodes': 3, groups: 3, replication: 3, concurrency: 10, rate: 100,
+  workload: 'register', nemesis: 'none', partitions: 'halves,one,primary,primary-alone,ring,bridge', targets: 'random,primary,cm-leader', provider: 'local', nodes: 3, 'cm-nodes': 3, groups: 3, replication: 3, concurrency: 10, rate: 100,
   'time-limit': 30, 'nemesis-interval': 5, quiet: 5, 'op-timeout': 3, store: 'store', bug: [] as string[], 'test-count': 1, keys: 4, 'ops-per-key': 100, reads: 1 / 3,
 };
 
@@ -22,6 +22,7 @@ describe('undertow test flags', () => {
     [{ workload: 'queue' }, /unknown workload "queue".*register, set, append, bank/],
     [{ nemesis: 'kill,flood' }, /unknown fault "flood" in --nemesis.*kill, pause, clock, partition/],
     [{ provider: 'k8s' }, /unknown provider "k8s"/],
+    [{ targets: 'primary,everyone' }, /unknown target "everyone" in --targets/],
     [{ bug: ['no-such-bug'] }, /unknown bug "no-such-bug".*read-without-lease/],
     [{ concurrency: 0 }, /--concurrency must be an integer >= 1, got 0/],
     [{ rate: -1 }, /--rate must be a positive number, got -1/],

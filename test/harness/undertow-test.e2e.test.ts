@@ -30,7 +30,7 @@ describe('undertow test on the local provider', () => {
   }, 120_000);
 
   it('catches --bug read-without-lease with pause faults: register is invalid', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'pause', '--bug', 'read-without-lease', '--time-limit', '60', '--nemesis-interval', '3', '--quiet', '3', '--rate', '100', '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '1000', '--seed', '2']);
+    const r = await undertowTest(['--workload', 'register', '--nemesis', 'pause', '--bug', 'read-without-lease', '--time-limit', '60', '--nemesis-interval', '3', '--quiet', '3', '--rate', '100', '--concurrency', '100', '--reads', '0.8', '--keys', '9', '--ops-per-key', '1000', '--seed', '2']);
     const { results } = expectCompleteRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');
     expect(r.code).toBe(1);
