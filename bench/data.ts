@@ -1,4 +1,4 @@
-// npm run bench:data [-- --seconds 60 --clients 32 --keys 1000 --groups 3 --read-ratio 0.5 --no-fsync]
+// npm run bench:data [-- --seconds 60 --clients 32 --keys 1000 --groups 3 --read-ratio 0.5 --no-fsync --cpu-prof DIR]
 //
 // The data plane as real processes on 127.0.0.1: 3 `undertow-node cm` and 3
 // `undertow-node data` (built program, replication 3, fsync on, default
@@ -9,7 +9,9 @@
 // operations and takes every operation's latency (request to outcome at the
 // client); quantiles are exact (nearest rank over all samples, sorted). The
 // machine's load average is printed with the table: the figures depend on
-// whatever else runs on it.
+// whatever else runs on it. With --cpu-prof DIR every cluster process runs
+// under `node --cpu-prof` and is stopped with SIGTERM at the end, so that its
+// profile lands in DIR (open it in Chrome DevTools or speedscope).
 //
 // Every child is killed and the temp dir removed on the way out, also on
 // error, SIGINT and SIGTERM.
@@ -48,7 +50,7 @@ function table(header: string[], rows: string[][]): string {
   return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
 }
 
-function flags(): { seconds: number; warmup: number; clients: number; keys: number; groups: number; readRatio: number; fsync: boolean } {
+function flags(): { seconds: number; warmup: number; clients: number; keys: number; groups: number; readRatio: number; fsync: boolean; cpuProf: string | undefined } {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
@@ -59,6 +61,7 @@ function flags(): { seconds: number; warmup: number; clients: number; keys: numb
       groups: { type: 'string', default: '3' },
       'read-ratio': { type: 'string', default: '0.5' },
       'no-fsync': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
     },
     strict: true,
   });
@@ -78,6 +81,7 @@ function flags(): { seconds: number; warmup: number; clients: number; keys: numb
     groups: Math.floor(num('groups', values.groups, 1)),
     readRatio: num('read-ratio', values['read-ratio'], 0, 1),
     fsync: values['no-fsync'] !== true,
+    cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
   };
 }
 
@@ -86,7 +90,8 @@ async function main(): Promise<void> {
   const say = (s: string) => process.stdout.write(s);
   say(`bench:data — 3 CM + 3 data servers on 127.0.0.1, replication 3, fsync ${f.fsync ? 'on' : 'OFF'}, ${f.groups} groups; ${f.clients} clients, ${f.keys} keys, ${Math.round(f.readRatio * 100)}% reads; ${f.warmup} s warm-up, ${f.seconds} s measured\n`);
   say(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} before the run\n`);
-  const cluster = await LocalKvCluster.start({ program: [process.execPath, PROGRAM], groups: f.groups, replication: 3, dataArgs: f.fsync ? [] : ['--no-fsync'] });
+  const node = f.cpuProf === undefined ? [process.execPath] : [process.execPath, '--cpu-prof', `--cpu-prof-dir=${f.cpuProf}`];
+  const cluster = await LocalKvCluster.start({ program: [...node, PROGRAM], groups: f.groups, replication: 3, dataArgs: f.fsync ? [] : ['--no-fsync'] });
   const cleanup = (): void => cluster.closeSync();
   process.once('exit', cleanup);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
@@ -132,14 +137,17 @@ async function main(): Promise<void> {
     measuring = true;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const pids = [...cluster.procs.values(), ...cluster.cm.procs.values()].map((p) => p.pid);
-    const clusterCpu = (): number => pids.reduce<number>((a, pid) => a + (Number.isNaN(cpuSeconds(pid)) ? 0 : cpuSeconds(pid)), 0);
+    const procs = [...cluster.procs, ...cluster.cm.procs];
+    const cpuOf = (): number[] => procs.map(([, p]) => (Number.isNaN(cpuSeconds(p.pid)) ? 0 : cpuSeconds(p.pid)));
+    const clusterCpu = (): number => cpuOf().reduce((a, b) => a + b, 0);
+    const perProc0 = cpuOf();
     const clusterCpu0 = clusterCpu();
     await new Promise((r) => setTimeout(r, f.seconds * 1000));
     measuring = false;
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const clusterCpuS = clusterCpu() - clusterCpu0;
+    const perProc = cpuOf().map((c, i) => c - perProc0[i]);
     stop = true;
     await Promise.all(loops);
     const sorted = Float64Array.from(lat).sort();
@@ -150,9 +158,26 @@ async function main(): Promise<void> {
       [[`${Math.round(f.readRatio * 100)}% read / ${Math.round((1 - f.readRatio) * 100)}% write`, (counts.ok / elapsed).toFixed(0), fmt(quantile(sorted, 0.5)), fmt(quantile(sorted, 0.99)), fmt(quantile(sorted, 0.999)), fmt(sorted[sorted.length - 1] ?? NaN), String(counts.ok), String(counts.fail), String(counts.info)]],
     ));
     say(`\nthe 6 cluster processes used ${clusterCpuS.toFixed(1)} CPU s (${(clusterCpuS / elapsed).toFixed(2)} cores), ${((clusterCpuS * 1e6) / Math.max(1, counts.ok)).toFixed(0)} µs of CPU per operation\n`);
+    say(`per process (µs of CPU per operation): ${procs.map(([id], i) => `${id} ${((perProc[i] * 1e6) / Math.max(1, counts.ok)).toFixed(0)}`).join(', ')}\n`);
     say(`${counts.reads} reads and ${counts.writes} writes ok in ${elapsed.toFixed(1)} s; the bench process itself used ${((cpu.user + cpu.system) / 1e6 / elapsed * 100).toFixed(0)}% of a core; load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+    // Batching at a glance: each data server's latest `stats` line (every 10 s), entries per disk write.
+    for (const id of cluster.dataIds) {
+      const line = cluster.tail(id, 200).reverse().find((l) => l.includes('"event":"stats"'));
+      if (line === undefined) continue;
+      const st = (JSON.parse(line) as { groups: Record<string, { diskWrites: number; appends: number; entries: number; steps: number; role: string }> }).groups;
+      say(`${id} stats (last 10 s): ${Object.entries(st).map(([g, c]) => `${g} ${c.role} ${c.appends} appends (${(c.entries / Math.max(1, c.appends)).toFixed(1)} entries each) ${c.steps} steps`).join('; ')}\n`);
+    }
     const g = await cluster.groups();
     if (g !== undefined) say(`groups at the end: ${Object.entries(g).map(([n, c]) => `${n} v${c.version} ${c.primary}+${c.secondaries.join(',')}`).join('; ')}\n`);
+    if (f.cpuProf !== undefined) {
+      // A graceful stop writes the profiles (kill -9 would not).
+      await Promise.all([...cluster.procs.values(), ...cluster.cm.procs.values()].map((p) => new Promise<void>((r) => {
+        if (p.exitCode !== null || p.signalCode !== null) return r();
+        p.once('exit', () => r());
+        p.kill('SIGTERM');
+      })));
+      say(`CPU profiles in ${f.cpuProf}\n`);
+    }
   } finally {
     await cluster.close();
     process.off('exit', cleanup);

@@ -3,7 +3,7 @@
 //  2. looks the group's configuration up from the CM and caches it under a
 //     lease (Chubby-style: counted from when the lookup was sent, and used only
 //     while it is valid; refreshed on expiry, on a not-primary/stale-version
-//     reply and after a timeout),
+//     reply and after a timeout); one lookup fetches every group's,
 //  3. sends the request, carrying the configuration version, to the primary.
 //
 // Outcomes are honest, as a Jepsen history needs them: `ok`; `fail` only when
@@ -59,6 +59,8 @@ interface Pending {
 const DEFINITE_FAILURES = new Set(['cas-mismatch', 'insufficient', 'not-a-number', 'bad-request']);
 /** Read attempts are bounded so that a dead primary costs a read only this long before it asks again. */
 const READ_ATTEMPT_MS = 500;
+/** How often waiting attempts are checked against their deadlines (one timer per client, only while some wait). */
+const SWEEP_MS = 20;
 
 /** One connection to a data server; replies are matched to requests by id. */
 class DataConnection {
@@ -130,7 +132,8 @@ export class KvClient {
   private readonly leaseMs: number;
   private groups: number | undefined;
   private readonly configs = new Map<string, CachedConfig>();
-  private readonly lookups = new Map<string, Promise<CachedConfig | null>>();
+  /** The configuration lookup in flight, if any. */
+  private lookup: Promise<void> | null = null;
   private addresses: Record<string, string> = {};
   private readonly conns = new Map<string, DataConnection>();
   /** One timer sweeps every attempt's deadline (no timer per operation). */
@@ -291,49 +294,45 @@ export class KvClient {
         clearInterval(this.sweeper);
         this.sweeper = null;
       }
-    }, 10);
+    }, SWEEP_MS);
   }
 
   // ------------------------------------------------------------ configurations
 
-  /** The group's configuration under a valid lease: cached, or looked up now (one lookup per group at a time). */
+  /** The group's configuration under a valid lease: cached, or looked up now. */
   private async config(group: string, deadline: number): Promise<CachedConfig | null> {
     const c = this.configs.get(group);
     if (c !== undefined && performance.now() < c.until) return c;
-    let p = this.lookups.get(group);
-    if (p === undefined) {
-      p = this.lookup(group).finally(() => this.lookups.delete(group));
-      this.lookups.set(group, p);
-    }
-    return withDeadline(p, deadline, null);
+    await withDeadline(this.refresh(), deadline, undefined);
+    const d = this.configs.get(group);
+    return d !== undefined && performance.now() < d.until ? d : null;
   }
 
-  private async lookup(group: string): Promise<CachedConfig | null> {
+  /**
+   * Look every group's configuration up at once (one lookup at a time): a client that works on
+   * several groups then costs the CM one linearizable read per lease, not one per group.
+   */
+  private refresh(): Promise<void> {
+    if (this.lookup !== null) return this.lookup;
     // The lease counts from before the request left: the CM's answer can only be older than that.
     const sent = performance.now();
-    const r = await this.cm.request({ op: 'get', group });
-    if (!r.ok) return null;
-    const g = r as unknown as GetResponse;
-    this.learn(g);
-    const config = g.groups[group];
-    if (config === undefined) return null;
-    const cached = { config, until: sent + this.leaseMs };
-    this.configs.set(group, cached);
-    return cached;
+    const p = this.cm.request({ op: 'get' }).then((r) => {
+      if (!r.ok) return;
+      const g = r as unknown as GetResponse;
+      this.learn(g);
+      const n = Object.keys(g.groups).length;
+      if (this.groups === undefined && n > 0) this.groups = n;
+      for (const [group, config] of Object.entries(g.groups)) this.configs.set(group, { config, until: sent + this.leaseMs });
+    }).catch(() => undefined).finally(() => {
+      if (this.lookup === p) this.lookup = null;
+    });
+    this.lookup = p;
+    return p;
   }
 
   /** How many groups the CM holds (asked once, unless given in the options). */
   private async groupCount(deadline: number): Promise<number | undefined> {
-    const p = this.lookups.get('*') ?? this.cm.request({ op: 'get' }).then((r) => {
-      if (!r.ok) return null;
-      const g = r as unknown as GetResponse;
-      this.learn(g);
-      const n = Object.keys(g.groups).length;
-      if (n > 0) this.groups = n;
-      return null;
-    }).finally(() => this.lookups.delete('*'));
-    this.lookups.set('*', p);
-    await withDeadline(p, deadline, null);
+    await withDeadline(this.refresh(), deadline, undefined);
     return this.groups;
   }
 

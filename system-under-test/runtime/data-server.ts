@@ -40,6 +40,8 @@ export interface ReplicaStore {
   readonly state: ReplicaDiskState;
   write(records: readonly PersistRecord[]): Promise<void>;
   close(): Promise<void>;
+  /** What the disk did (ReplicaFileDisk's counters): appends = durable writes after group commit. */
+  readonly stats?: { readonly appends: number };
 }
 
 export interface DataServerOptions {
@@ -81,12 +83,19 @@ interface Hosted {
   readonly queue: { out: Output; durable: boolean }[];
   /** The latest commit record not yet written (see drain). */
   heldCommit: PersistRecord | null;
+  /** When the replica last wrote to its disk (performance.now()): a held commit is written once it has been idle a while. */
+  lastWriteAt: number;
   /** Counters for the periodic `stats` log line. */
   readonly counts: { diskWrites: number; records: number; entries: number; steps: number };
+  /** The store's append count at the last `stats` line. */
+  appendsAt: number;
   lastRole: string;
 }
 
 const now = (): Now => ({ mono: performance.now(), wall: Date.now() });
+
+/** A held commit point is written on its own only after the replica wrote nothing for this long. */
+const HELD_COMMIT_IDLE_MS = 100;
 
 export class DataServer {
   private readonly log: Logger;
@@ -236,7 +245,7 @@ export class DataServer {
         checkpointEvery: this.o.checkpointEvery ?? 5000,
         bugs: this.o.bugs,
       });
-      const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
+      const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastWriteAt: 0, appendsAt: store.stats?.appends ?? 0, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
       this.hosted.set(group, h);
       const st = replica.status(now());
       this.log.info({ event: 'replica-open', group, role: st.role, version: st.version, commit: st.commit, logEnd: st.logEnd, checkpoint: st.checkpoint }, `replica of ${group} open`);
@@ -267,17 +276,24 @@ export class DataServer {
     if (t.mono - this.statsAt >= (this.o.statsMs ?? 10_000)) {
       this.statsAt = t.mono;
       // Batching at a glance: entries per disk write, inputs stepped.
-      const groups = Object.fromEntries([...this.hosted].map(([g, h]) => [g, { ...h.counts, commit: h.replica.commitSn(), role: h.replica.role() }]));
+      // appends: the disk writes that remained after group commit (each one synchronous write + fsync).
+      const appends = (h: Hosted): number => (h.store.stats?.appends ?? 0) - h.appendsAt;
+      const groups = Object.fromEntries([...this.hosted].map(([g, h]) => [g, { ...h.counts, appends: appends(h), commit: h.replica.commitSn(), role: h.replica.role() }]));
       this.log.info({ event: 'stats', groups }, 'stats');
-      for (const h of this.hosted.values()) Object.assign(h.counts, { diskWrites: 0, records: 0, entries: 0, steps: 0 });
+      for (const h of this.hosted.values()) {
+        Object.assign(h.counts, { diskWrites: 0, records: 0, entries: 0, steps: 0 });
+        h.appendsAt = h.store.stats?.appends ?? 0;
+      }
     }
     for (const h of this.hosted.values()) {
       h.replica.tick(t);
       this.drain(h);
-      if (h.heldCommit !== null && h.queue.length === 0) {
-        // Idle: write the held commit point now (a restart then has less to reconcile).
+      if (h.heldCommit !== null && h.queue.length === 0 && t.mono - h.lastWriteAt >= HELD_COMMIT_IDLE_MS) {
+        // Idle: write the held commit point now (a restart then has less to reconcile). Under load the
+        // next write carries it; writing it on every tick would cost a disk write per tick per group.
         const r = h.heldCommit;
         h.heldCommit = null;
+        h.lastWriteAt = t.mono;
         h.store.write([r]).catch((e: unknown) => this.guard(() => {
           throw new Error(`disk write failed for ${h.group}: ${e instanceof Error ? e.message : String(e)}`);
         }));
@@ -330,6 +346,8 @@ export class DataServer {
       const hs = [...this.dirty];
       this.dirty.clear();
       for (const x of hs) this.guard(() => this.drain(x));
+      // What the drains produced (replies, prepares, acks) leaves now, one frame per connection.
+      this.transport.flush();
     });
   }
 
@@ -369,6 +387,7 @@ export class DataServer {
       const entry = { out, durable: persist.length === 0 };
       h.queue.push(entry);
       if (persist.length > 0) {
+        h.lastWriteAt = performance.now();
         h.counts.diskWrites++;
         h.counts.records += persist.length;
         for (const r of persist) if (r.kind === 'entry') h.counts.entries++;

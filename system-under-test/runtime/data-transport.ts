@@ -33,22 +33,13 @@ export interface DataTransportOptions {
   readonly redialMs?: number;
 }
 
-/** One batch of envelopes per connection per event-loop turn. */
+/** One batch of envelopes per connection per event-loop turn (flushed by its transport). */
 class Batcher {
-  private pending: Envelope[] = [];
-  private scheduled = false;
+  pending: Envelope[] = [];
 
   constructor(private readonly write: (frame: Uint8Array) => void) {}
 
-  push(env: Envelope): void {
-    this.pending.push(env);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
-  }
-
   flush(): void {
-    this.scheduled = false;
     if (this.pending.length === 0) return;
     const e = this.pending;
     this.pending = [];
@@ -87,6 +78,9 @@ export class DataTransport {
   /** Client id -> the connection its requests came in on. */
   private readonly clients = new Map<string, Inbound>();
   private closed = false;
+  /** Connections with envelopes waiting, and whether a flush is scheduled for them. */
+  private readonly dirty = new Set<Batcher>();
+  private flushScheduled = false;
   rejectedConnections = 0;
 
   constructor(private readonly o: DataTransportOptions) {}
@@ -108,7 +102,8 @@ export class DataTransport {
     if (this.closed) return;
     if (!this.o.isPeer(env.to)) {
       // A client, answered on the connection its request came in on (if it is still there).
-      this.clients.get(env.to)?.batch.push(env);
+      const c = this.clients.get(env.to);
+      if (c !== undefined) this.push(c.batch, env);
       return;
     }
     const address = this.o.resolve(env.to);
@@ -125,11 +120,34 @@ export class DataTransport {
       if (c === undefined) return;
     }
     if (!c.connected && c.queue.length >= (this.o.maxQueue ?? 256)) return;
-    c.batch.push(env);
+    this.push(c.batch, env);
+  }
+
+  /**
+   * Write every connection's batch now. The server calls it after its per-turn drain, so that what
+   * the turn produced leaves in that turn; anything sent later is flushed on the next check phase.
+   */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const bs = [...this.dirty];
+    this.dirty.clear();
+    for (const b of bs) b.flush();
+  }
+
+  private push(b: Batcher, env: Envelope): void {
+    b.pending.push(env);
+    this.dirty.add(b);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.dirty.clear();
     for (const c of this.out.values()) c.socket.destroy();
     this.out.clear();
     for (const i of this.inbound) i.socket.destroy();

@@ -7,10 +7,26 @@
 //
 // write() folds the records into an in-memory image at once (so a bad record
 // fails the caller, not a later fsync) and queues their bytes. One flush runs
-// at a time: it appends everything queued with one write and one fsync (group
-// commit), then resolves the callers in order. A failed write or fsync rejects
-// every waiting caller and the disk refuses further writes: after a failed
-// fsync nobody knows what is on the platter (fail-stop).
+// at a time: it appends everything queued with one write (group commit), then
+// resolves the callers in order. With fsync on, the log is open with O_DSYNC,
+// so that one pwritev(2) returns only once the bytes (and the file size) are
+// on the disk, as write + fdatasync would: one thread-pool round trip per
+// flush instead of two (each round trip is a wake-up of a worker and one of
+// the event loop, which on a loaded machine cost more CPU than the write).
+//
+// Preallocation (fsync on): an append that would grow the file also writes
+// PREALLOCATE zero bytes after its records, in the same write. The appends
+// after it overwrite those zeros, so their O_DSYNC write need not make a new
+// file size durable: on ext4 that saves an inode write (a second synchronous
+// I/O) per append, about a third of its CPU and of its latency. A zero tail
+// reads as a torn tail (a record of length 0 is invalid) and recovery cuts it
+// away like one; close() cuts it too. With fsync off, appends are plain
+// synchronous writes to the page cache (nothing to wait for, so no thread-pool
+// round trip either).
+//
+// A failed write or fsync rejects every waiting caller and the disk refuses
+// further writes: after a failed fsync nobody knows what is on the platter
+// (fail-stop).
 //
 // A checkpoint record is not appended: the log up to it is fsynced, the
 // checkpoint file replaced atomically (with the next generation number), then
@@ -39,11 +55,12 @@
 // a crash) is treated as one; the other replicas of the group still hold
 // those writes.
 
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { PersistRecord, ReplicaDiskState } from '../pacifica/types.js';
 import { invariant } from '../util/invariant.js';
-import { DiskCorruptError, claimedEnd, concat, scanRecords, writeAll, writeFileAtomic, type SyncFn } from './log-segment.js';
+import { DiskCorruptError, claimedEnd, concat, scanRecords, writeFileAtomic, type SyncFn } from './log-segment.js';
 import {
   REC_BASE,
   REC_CHECKPOINT,
@@ -131,16 +148,22 @@ export class ReplicaFileDisk {
       stats.syncs++;
       await h.sync();
     };
+    // An O_DSYNC append is a durability point too: the hook runs (and counts) before the write.
+    const syncingWrite = (file: string): void => {
+      onSync?.(file);
+      if (fsync) stats.syncs++;
+    };
     // A leftover .tmp is a replacement that never got renamed: it never counted.
     await Promise.all([LOG_FILE, CHECKPOINT_FILE].map((f) => fsp.rm(path.join(dir, `${f}.tmp`), { force: true })));
     const r = await recover(dir, sync);
-    const disk = new ReplicaFileDisk(dir, r, checkpointEvery, sync, stats);
+    const logFlags = fs.constants.O_RDWR | (fsync ? fs.constants.O_DSYNC : 0);
+    const disk = new ReplicaFileDisk(dir, r, checkpointEvery, sync, syncingWrite, logFlags, fsync, stats);
     try {
       if (r.rewrite) {
         await disk.replaceLog(imageRecords(r.gen, r.image));
         disk.stats.rewrites++;
       }
-      disk.handle ??= await fsp.open(path.join(dir, LOG_FILE), 'r+');
+      disk.fd ??= await openFd(path.join(dir, LOG_FILE), logFlags);
     } catch (e) {
       await disk.close();
       throw e;
@@ -150,9 +173,12 @@ export class ReplicaFileDisk {
 
   /** What the disk held when opened. */
   readonly state: ReplicaDiskState;
-  private handle: fsp.FileHandle | null = null;
+  /** The log, open for appends (O_DSYNC unless fsync is off). */
+  private fd: number | null = null;
   /** Bytes in the log file. */
   private size: number;
+  /** Bytes in the log file including a preallocated zero tail (>= size). */
+  private allocated: number;
   /** Records in the log file as planned (including queued appends). */
   private logRecords: number;
   /** The state after every accepted write() (ahead of the disk while flushes are pending). */
@@ -164,6 +190,10 @@ export class ReplicaFileDisk {
     r: Recovered,
     private readonly checkpointEvery: number,
     sync: SyncFn,
+    private readonly syncingWrite: (file: string) => void,
+    private readonly logFlags: number,
+    /** fsync on: append through the thread pool with O_DSYNC, preallocating; off: write synchronously. */
+    private readonly durable: boolean,
     stats: ReplicaDiskStats,
   ) {
     this.sync = sync;
@@ -171,6 +201,7 @@ export class ReplicaFileDisk {
     this.tip = r.image;
     this.gen = r.gen;
     this.size = r.size;
+    this.allocated = r.size;
     this.logRecords = r.records;
     this.state = toDiskState(r.image);
   }
@@ -201,9 +232,15 @@ export class ReplicaFileDisk {
   async close(): Promise<void> {
     this.closed = true;
     if (this.flushing) await new Promise<void>((r) => this.idle.push(r));
-    const h = this.handle;
-    this.handle = null;
-    if (h !== null) await h.close();
+    const fd = this.fd;
+    this.fd = null;
+    if (fd === null) return;
+    try {
+      // A clean log ends at its last record (a crash leaves the zero tail, which recovery cuts).
+      if (this.allocated > this.size && this.failure === null) await truncateFd(fd, this.size);
+    } finally {
+      await closeFd(fd);
+    }
   }
 
   // ------------------------------------------------------------- planning
@@ -281,23 +318,80 @@ export class ReplicaFileDisk {
 
   private async append(records: Uint8Array[]): Promise<void> {
     if (records.length === 0) return;
-    const h = this.handle;
-    invariant(h !== null, 'replica disk: append with no open log');
+    const fd = this.fd;
+    invariant(fd !== null, 'replica disk: append with no open log');
     records[records.length - 1] = markSyncPoint(records[records.length - 1]);
-    const bytes = concat(records);
-    await writeAll(h, bytes, this.size);
-    this.size += bytes.length;
+    this.syncingWrite(path.join(this.dir, LOG_FILE));
+    let n: number;
+    if (!this.durable) {
+      n = writevSyncAll(fd, records, this.size);
+    } else {
+      const bytes = records.reduce((k, r) => k + r.length, 0);
+      const grow = this.size + bytes > this.allocated;
+      const written = await writevAll(fd, grow ? [...records, ZEROS] : records, this.size);
+      if (grow) this.allocated = this.size + written;
+      n = bytes;
+    }
+    this.size += n;
     this.stats.appends++;
-    if (this.sync !== null) await this.sync(path.join(this.dir, LOG_FILE), h);
   }
 
   private async replaceLog(records: readonly Uint8Array[]): Promise<void> {
     const bytes = concat([...records.slice(0, -1), markSyncPoint(records[records.length - 1])]);
     await writeFileAtomic(this.dir, LOG_FILE, bytes, this.sync);
-    const old = this.handle;
-    this.handle = await fsp.open(path.join(this.dir, LOG_FILE), 'r+');
+    const old = this.fd;
+    this.fd = await openFd(path.join(this.dir, LOG_FILE), this.logFlags);
     this.size = bytes.length;
-    if (old !== null) await old.close();
+    this.allocated = bytes.length;
+    if (old !== null) await closeFd(old);
+  }
+}
+
+/** Zeros written after an append that grows the log (see the file comment). */
+const PREALLOCATE = 256 * 1024;
+const ZEROS = new Uint8Array(PREALLOCATE);
+
+// Plain callback fs: one thread-pool job per call, without FileHandle's promise machinery.
+function openFd(file: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(file, flags, (e, fd) => (e === null ? resolve(fd) : reject(e))));
+}
+
+function truncateFd(fd: number, len: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.ftruncate(fd, len, (e) => (e === null ? resolve() : reject(e))));
+}
+
+function writevSyncAll(fd: number, parts: readonly Uint8Array[], position: number): number {
+  const want = parts.reduce((n, p) => n + p.length, 0);
+  let done = fs.writevSync(fd, parts as Uint8Array[], position);
+  if (done < want) {
+    const all = concat(parts);
+    while (done < want) {
+      const n = fs.writeSync(fd, all, done, want - done, position + done);
+      if (n <= 0) throw new Error(`short write at ${position + done}`);
+      done += n;
+    }
+  }
+  return done;
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.close(fd, (e) => (e === null ? resolve() : reject(e))));
+}
+
+/** pwritev all of `parts` at `position` (a short write is continued, never silently accepted); the bytes written. */
+async function writevAll(fd: number, parts: readonly Uint8Array[], position: number): Promise<number> {
+  let rest = parts;
+  let done = 0;
+  for (;;) {
+    const want = rest.reduce((n, p) => n + p.length, 0);
+    if (want === 0) return done;
+    const n = await new Promise<number>((resolve, reject) => fs.writev(fd, rest as Uint8Array[], position + done, (e, written) => (e === null ? resolve(written) : reject(e))));
+    if (n <= 0) throw new Error(`short write at ${position + done}`);
+    done += n;
+    if (n === want) return done;
+    // Continue after the bytes that made it.
+    const tail = concat(rest).subarray(n);
+    rest = [tail];
   }
 }
 

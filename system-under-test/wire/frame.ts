@@ -13,6 +13,7 @@
 // everything (the connection must be closed — we do not try to resynchronize
 // inside a corrupt stream).
 
+import { Buffer, isUtf8 } from 'node:buffer';
 import type { Message } from '../raft/types.js';
 import { WireError, decodeMessage, encodeMessage } from './codec.js';
 import { crc32 } from './crc32.js';
@@ -44,7 +45,18 @@ export function encodeFrame(f: Frame): Uint8Array {
   if (f.kind === 'raft') return frame(KIND_RAFT, encodeMessage(f.message));
   const json = JSON.stringify(f.value);
   if (json === undefined) throw new WireError('value is not JSON-serializable');
-  return frame(KIND_JSON, new TextEncoder().encode(json));
+  // The text is encoded straight into the frame (no intermediate byte array); small frames come from
+  // Buffer's pool. Every byte is written below.
+  const len = Buffer.byteLength(json, 'utf8');
+  const out = Buffer.allocUnsafe(HEADER + len + TRAILER);
+  out[0] = WIRE_MAGIC;
+  out[1] = WIRE_VERSION;
+  out[2] = KIND_JSON;
+  out.writeUInt32BE(len, 3);
+  out.write(json, HEADER, 'utf8');
+  out.writeUInt32BE(crc32(out, 0, HEADER + len), HEADER + len);
+  // A plain Uint8Array view: callers get Uint8Array semantics (Buffer's slice() does not copy).
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 export interface DecodeResult {
@@ -64,7 +76,8 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     if (this.error !== null) return { frames, error: this.error };
     try {
-      this.buf = concat(this.buf, chunk);
+      // The common case (a chunk holding whole frames) is parsed in place; only a partial frame is kept.
+      this.buf = this.buf.length === 0 ? chunk : concat(this.buf, chunk);
       let off = 0;
       while (this.buf.length - off >= HEADER) {
         const b = this.buf;
@@ -72,17 +85,18 @@ export class FrameDecoder {
         if (b[off + 1] !== WIRE_VERSION) throw new WireError(`unsupported wire version ${b[off + 1]}`);
         const kind = b[off + 2];
         if (kind !== KIND_RAFT && kind !== KIND_JSON) throw new WireError(`unknown frame kind ${kind}`);
-        const len = new DataView(b.buffer, b.byteOffset + off + 3, 4).getUint32(0);
+        const len = u32(b, off + 3);
         if (len > this.maxFrame) throw new WireError(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`);
         const total = HEADER + len + TRAILER;
         if (b.length - off < total) break; // wait for the rest
-        const want = new DataView(b.buffer, b.byteOffset + off + HEADER + len, 4).getUint32(0);
+        const want = u32(b, off + HEADER + len);
         if (crc32(b, off, off + HEADER + len) !== want) throw new WireError('frame checksum mismatch');
         const payload = b.subarray(off + HEADER, off + HEADER + len);
         frames.push(kind === KIND_RAFT ? { kind: 'raft', message: decodeMessage(payload) } : { kind: 'json', value: parseJson(payload) });
         off += total;
       }
-      this.buf = this.buf.slice(off);
+      // Keep a copy of the rest (the chunk's memory may be reused by the caller).
+      this.buf = off === this.buf.length ? EMPTY : this.buf.slice(off);
       return { frames, error: null };
     } catch (e) {
       this.error = e instanceof WireError ? e : new WireError(`undecodable frame: ${e instanceof Error ? e.message : String(e)}`);
@@ -97,13 +111,13 @@ export class FrameDecoder {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
+const u32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+
 function parseJson(payload: Uint8Array): unknown {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
-  } catch {
-    throw new WireError('JSON frame is not valid UTF-8');
-  }
+  if (!isUtf8(payload)) throw new WireError('JSON frame is not valid UTF-8');
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -112,7 +126,6 @@ function parseJson(payload: Uint8Array): unknown {
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);

@@ -72,7 +72,7 @@ export function dropUnobservedAppends(ops: Operation[]): Operation[] {
   return out;
 }
 
-export function checkHistory(history: readonly SimOp[], budgetMs = 5_000): LinearizabilityVerdicts {
+export function checkHistory(history: readonly SimOp[], budgetMs = 60_000): LinearizabilityVerdicts {
   const registers = checkLinearizable(modelNamed('cas-register'), pairOps(registerHistory(history)), { budgetMs });
   const lists = checkLinearizable(modelNamed('kv'), dropUnobservedAppends(pairOps(listHistory(history))), { budgetMs });
   return { registers, lists, valid: registers.valid === true && lists.valid === true };

@@ -38,7 +38,7 @@ async function listen(onFrame: (value: unknown, socket: net.Socket) => void): Pr
   return (server.address() as net.AddressInfo).port;
 }
 
-async function setup(script: Script, opts: { timeoutMs?: number; dataAddress?: string } = {}) {
+async function setup(script: Script, opts: { timeoutMs?: number; dataAddress?: string; groups?: number } = {}) {
   const requests: Request[] = [];
   let cmGets = 0;
   const dataPort = await listen((value, socket) => {
@@ -55,7 +55,8 @@ async function setup(script: Script, opts: { timeoutMs?: number; dataAddress?: s
   const cmPort = await listen((value, socket) => {
     const req = value as { rid: number; op: string };
     cmGets++;
-    socket.write(encodeFrame({ kind: 'json', value: { rid: req.rid, ok: true, groups: { g0: { version: 7, primary: 'd1', secondaries: [] } }, servers: { d1: { id: 'd1', address: opts.dataAddress ?? `127.0.0.1:${dataPort}` } } } }));
+    const groups = Object.fromEntries(Array.from({ length: opts.groups ?? 1 }, (_, i) => [`g${i}`, { version: 7, primary: 'd1', secondaries: [] }]));
+    socket.write(encodeFrame({ kind: 'json', value: { rid: req.rid, ok: true, groups, servers: { d1: { id: 'd1', address: opts.dataAddress ?? `127.0.0.1:${dataPort}` } } } }));
   });
   const kv = new KvClient({ cm: [`127.0.0.1:${cmPort}`], timeoutMs: opts.timeoutMs ?? 800, configLeaseMs: 10_000 });
   cleanups.push(() => kv.close());
@@ -129,6 +130,18 @@ describe('KvClient outcomes', () => {
     const { kv, cmGets } = await setup(() => ({ ok: true }), { timeoutMs: 400, dataAddress: `127.0.0.1:${closed}` });
     expect(await kv.write('x', 1)).toEqual({ type: 'fail', error: 'connection-refused' });
     expect(cmGets()).toBeGreaterThan(2); // it looked the configuration up again each time
+  });
+
+  it('one configuration lookup serves every group for the lease', async () => {
+    const { kv, requests, cmGets } = await setup(() => ({ ok: true }), { groups: 3 });
+    const { groupOf } = await import('../../../system-under-test/client/index.js');
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
+    const byGroup = new Map(keys.map((k) => [groupOf(k, 3), k]));
+    expect(byGroup.size).toBe(3);
+    const outcomes = await Promise.all([...byGroup.values()].flatMap((k) => [kv.read(k), kv.write(k, 1)]));
+    expect(outcomes.every((o) => o.type === 'ok')).toBe(true);
+    expect(new Set(requests.map((r) => r.group))).toEqual(new Set(['g0', 'g1', 'g2']));
+    expect(cmGets()).toBe(1);
   });
 
   it('keys of different groups in one transfer or read-many: fail before sending', async () => {

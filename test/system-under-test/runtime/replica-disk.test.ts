@@ -135,6 +135,34 @@ describe('ReplicaFileDisk: records and recovery', () => {
     expect((await reopen(dir)).entries).toEqual([entry(1), entry(2), entry(3, 2)]);
   });
 
+  it('preallocates zeros after the records (fsync on), which a crash leaves and recovery cuts away', async () => {
+    const dir = tmp();
+    const log = path.join(dir, LOG_FILE);
+    const batches = [[{ kind: 'config', config: cfg(1) } as const, ...entries(1, 3)], entries(4, 9), [{ kind: 'commit', sn: 9 } as const]];
+    const d = await ReplicaFileDisk.open(dir);
+    for (const b of batches) await d.write(b);
+    // The file as a crash would leave it: the records, then the zero tail.
+    const crashed = fs.readFileSync(log);
+    expect(d.stats.appends).toBe(3);
+    await d.close();
+    const clean = fs.statSync(log).size;
+    expect(crashed.length).toBeGreaterThan(clean);
+    expect(crashed.subarray(clean).every((b) => b === 0)).toBe(true);
+    fs.writeFileSync(log, crashed);
+    // A torn last append inside the preallocated region: a prefix of its bytes, zeros after.
+    const torn = Buffer.from(crashed);
+    torn.fill(0, clean - 5);
+    for (const image of [crashed, torn]) {
+      fs.writeFileSync(log, image);
+      const back = await reopen(dir);
+      expect(back).toEqual(reference(image === torn ? batches.slice(0, 2) : batches));
+      if (image === torn) expect(back.commit).toBe(0);
+    }
+    // And the log takes more after recovery.
+    await writeAll(dir, [entries(10, 10)]);
+    expect((await reopen(dir)).entries.map((e) => e.sn)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
   it('treats garbage after the last fsynced append as a torn tail', async () => {
     const dir = tmp();
     await writeAll(dir, [entries(1, 2)]);

@@ -3,7 +3,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Entry, Membership, Message } from '../../../system-under-test/raft/types.js';
 import { WireError, decodeMessage, encodeMessage } from '../../../system-under-test/wire/codec.js';
-import { crc32 } from '../../../system-under-test/wire/crc32.js';
+import { crc32, crc32Table } from '../../../system-under-test/wire/crc32.js';
 import { FrameDecoder, WIRE_MAGIC, encodeFrame, type Frame } from '../../../system-under-test/wire/frame.js';
 
 const id = fc.constantFrom('n1', 'n2', 'n3', 'node-☃', 'x');
@@ -66,6 +66,17 @@ describe('crc32', () => {
   it('matches the standard check value and zlib', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => crc32(b) === zlibCrc32(b)));
+  });
+
+  it('the table and the native path agree on every sub-range (small and large)', () => {
+    expect(crc32Table(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), fc.nat(), (b, x, y) => {
+        const start = b.length === 0 ? 0 : x % b.length;
+        const end = start + (b.length - start === 0 ? 0 : y % (b.length - start + 1));
+        return crc32(b, start, end) === crc32Table(b, start, end) && crc32(b, start, end) === zlibCrc32(b.subarray(start, end));
+      }),
+    );
   });
 });
 
