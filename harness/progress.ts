@@ -4,9 +4,7 @@
 // seconds, so logs stay readable.
 
 import { NEMESIS, type Op } from '../history/types.js';
-
-/** Nemesis start ops and the stop op that ends each. */
-const STOPS: Record<string, string> = { kill: 'start', pause: 'resume', partition: 'heal', 'clock-bump': 'clock-reset', 'clock-strobe': 'clock-reset', 'member-remove': 'member-add' };
+import { HEAL_ALL, healerOf } from '../results/report-data.js';
 
 export class Progress {
   private next = 0;
@@ -37,8 +35,9 @@ export class Progress {
       const op = h[this.next];
       if (op.process === NEMESIS) {
         if (op.type !== 'info' || op.index === undefined) continue;
-        if (STOPS[op.f] !== undefined) this.faults.set(op.f, describeFault(op));
-        else for (const [start, stop] of Object.entries(STOPS)) if (stop === op.f || op.f === 'heal-all') this.faults.delete(start);
+        // The same pairing of start and stop ops as the report's fault intervals.
+        if (healerOf(op.f) !== undefined) this.faults.set(op.f, describeFault(op));
+        else for (const start of [...this.faults.keys()]) if (op.f === HEAL_ALL || healerOf(start) === op.f) this.faults.delete(start);
       } else if (op.type !== 'invoke') this.counts[op.type]++;
     }
     const faults = this.faults.size > 0 ? [...this.faults.values()].join('; ') : 'none';

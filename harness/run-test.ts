@@ -7,18 +7,16 @@
 // that is interrupted (Ctrl-C) or whose harness fails is still checked on
 // whatever it recorded.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ComposedResult } from '../checkers/index.js';
-import { pairOps } from '../history/pair.js';
-import { readHistoryFile } from '../history/read.js';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../nemesis/schedule.js';
-import { renderReport } from '../results/report.js';
 import { createRun, writeJson, type RunPaths } from '../results/store.js';
 import { KvClient } from '../system-under-test/client/index.js';
-import { checkWorkload, makeWorkload, workloadClient, type TestSpec } from '../workloads/index.js';
+import { makeWorkload, workloadClient, type TestSpec } from '../workloads/index.js';
+import { analyzeRun, writeResults } from './commands/analyze.js';
 import { ClusterView } from './cluster-view.js';
 import { clients, clientsAndNemesis, nemesis as onNemesis, phases, sleep, stagger, timeLimit } from './generator/index.js';
 import { Progress } from './progress.js';
@@ -162,23 +160,14 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     process.removeListener('exit', onExit);
   }
 
-  // Check whatever was recorded, also after a failure or an interruption.
+  // Check whatever was recorded, also after a failure or an interruption;
+  // with nothing recorded (stopped before the first op) there is nothing to judge.
   let results: ComposedResult | null = null;
   try {
-    if (recorder.history.length === 0) {
-      // Nothing happened (interrupted or failed before the first op): nothing to judge.
-      results = { checker: 'compose', verdict: 'unknown', valid: 'unknown', results: {} };
-      writeJson(paths.results, results);
-      writeFileSync(paths.report, renderReport({ test: asRun, history: [], results }));
-      throw new Error('no operation was recorded');
-    }
-    const { ops, lines } = await readHistoryFile(paths.history);
-    const operations = pairOps(ops, { file: paths.history, lines });
-    results = checkWorkload({ ...asRun, workloadOptions: workload.options }, ops, operations);
-    writeJson(paths.results, results);
-    writeFileSync(paths.report, renderReport({ test: asRun, history: ops, results }));
+    if (recorder.history.length > 0) results = await analyzeRun(paths, asRun);
+    else writeResults(paths, asRun, [], (results = { checker: 'compose', verdict: 'unknown', valid: 'unknown', results: {} }));
   } catch (e) {
-    if (recorder.history.length > 0) failure ??= `checking the history: ${e instanceof Error ? e.message : String(e)}`;
+    failure ??= `checking the history: ${e instanceof Error ? e.message : String(e)}`;
     log.error({ err: e }, 'checking failed');
   }
   writeJson(paths.test, { ...asRun, endedAt: new Date().toISOString(), interrupted: stop.aborted, failure });

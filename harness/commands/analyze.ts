@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import type { ComposedResult } from '../../checkers/index.js';
 import { pairOps } from '../../history/pair.js';
+import type { History } from '../../history/types.js';
 import { readHistoryFile } from '../../history/read.js';
 import { renderReport } from '../../results/report.js';
 import { DEFAULT_STORE, readJson, resolveRun, writeJson, type RunPaths } from '../../results/store.js';
@@ -18,11 +19,29 @@ interface RunArgs {
 
 const EXIT = { valid: 0, invalid: 1, unknown: 2 } as const;
 
-async function loadRun(paths: RunPaths) {
-  const test = readJson<TestSpec & Record<string, unknown>>(paths.test, 'test description');
+type StoredTest = TestSpec & Record<string, unknown>;
+
+async function loadHistory(paths: RunPaths) {
   const { ops, lines } = await readHistoryFile(paths.history);
-  const operations = pairOps(ops, { file: paths.history, lines });
-  return { test, history: ops, operations };
+  return { history: ops, operations: pairOps(ops, { file: paths.history, lines }) };
+}
+
+async function loadRun(paths: RunPaths) {
+  return { test: readJson<StoredTest>(paths.test, 'test description'), ...(await loadHistory(paths)) };
+}
+
+/** results.json and report.html of a run. */
+export function writeResults(paths: RunPaths, test: StoredTest, history: History, results: ComposedResult): void {
+  writeJson(paths.results, results);
+  writeFileSync(paths.report, renderReport({ test, history, results }));
+}
+
+/** Checks a run's history.jsonl with its workload's checkers and writes the results: `undertow analyze`, and the end of every `undertow test`. */
+export async function analyzeRun(paths: RunPaths, test: StoredTest): Promise<ComposedResult> {
+  const { history, operations } = await loadHistory(paths);
+  const results = checkWorkload(test, history, operations);
+  writeResults(paths, test, history, results);
+  return results;
 }
 
 export function analyzeCommand(setExit: (code: number) => void): CommandModule<object, RunArgs> {
@@ -35,10 +54,8 @@ export function analyzeCommand(setExit: (code: number) => void): CommandModule<o
         .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'the store folder' }),
     handler: async (args) => {
       const paths = resolveRun(args.run, args.store);
-      const { test, history, operations } = await loadRun(paths);
-      const results = checkWorkload(test, history, operations);
-      writeJson(paths.results, results);
-      writeFileSync(paths.report, renderReport({ test, history, results }));
+      const test = readJson<StoredTest>(paths.test, 'test description');
+      const results = await analyzeRun(paths, test);
       process.stdout.write(`${describeRun(paths, test, results)}\n`);
       setExit(EXIT[results.verdict]);
     },

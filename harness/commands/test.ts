@@ -6,6 +6,8 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../history/input-error.js';
 import { FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
+import { faketimeLibrary } from '../../nemesis/clock.js';
+import { iptablesUsable } from '../../nemesis/iptables.js';
 import { DEFAULT_STORE } from '../../results/store.js';
 import { WORKLOADS } from '../../workloads/index.js';
 import { describeRun } from './analyze.js';
@@ -136,6 +138,20 @@ export function testConfig(a: TestArgs): TestConfig {
   };
 }
 
+/**
+ * What the faults need from this machine, checked before anything starts: a
+ * missing piece is one line and exit 254, not a failed fault in the middle of a run.
+ */
+async function checkMachine(test: TestConfig): Promise<void> {
+  if (test.provider === 'local' && test.nemesis.includes('partition')) {
+    const usable = await iptablesUsable();
+    if (!usable.ok) throw new InputError(`--nemesis partition on the local provider: ${usable.why}`);
+  }
+  if (test.nemesis.includes('clock') && faketimeLibrary() === null) {
+    throw new InputError('--nemesis clock needs libfaketime, which is not installed', {}, 'apt-get install -y faketime');
+  }
+}
+
 const RANK = { valid: 0, unknown: 1, invalid: 2 } as const;
 
 export function testCommand(setExit: (code: number) => void): CommandModule<object, TestArgs> {
@@ -173,6 +189,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .example('$0 test --nemesis pause --bug read-without-lease', 'catch a seeded bug'),
     handler: async (args) => {
       const first = testConfig(args);
+      await checkMachine(first);
       const provider = await PROVIDERS[first.provider]();
       const stop = new AbortController();
       let interrupts = 0;

@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Envelope } from '../pacifica/types.js';
 import { FrameDecoder, encodeFrame } from '../wire/frame.js';
-import { bindAddressFor, type Address, parseAddress } from './transport.js';
+import { dialPeer, listenOn, type Address } from './transport.js';
 
 export interface DataTransportOptions {
   readonly id: string;
@@ -85,17 +85,9 @@ export class DataTransport {
 
   constructor(private readonly o: DataTransportOptions) {}
 
-  start(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer((s) => this.accept(s));
-      server.once('error', reject);
-      server.listen(this.o.listen.port, this.o.listen.host, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.o.logger.error({ event: 'listen-error', err: err.message }, 'listen error'));
-        this.server = server;
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+  async start(): Promise<number> {
+    this.server = await listenOn(this.o.listen, this.o.logger, (socket) => this.accept(socket));
+    return (this.server.address() as net.AddressInfo).port;
   }
 
   send(env: Envelope): void {
@@ -159,15 +151,8 @@ export class DataTransport {
   }
 
   private dial(peer: string, address: string): Outgoing | undefined {
-    let addr: Address;
-    try {
-      addr = parseAddress(address);
-    } catch {
-      this.o.logger.warn({ event: 'bad-peer-address', peer, address }, 'bad peer address');
-      return undefined;
-    }
-    const socket = net.connect({ host: addr.host, port: addr.port, localAddress: bindAddressFor(this.o.listen.host) });
-    socket.setNoDelay(true);
+    const socket = dialPeer(peer, address, this.o.listen, this.o.logger);
+    if (socket === undefined) return undefined;
     const c: Outgoing = {
       address,
       socket,

@@ -37,6 +37,13 @@ export async function until<T>(what: string, f: () => T | undefined | Promise<T 
   }
 }
 
+/** kill -9 `p`; resolves once it has exited (so its port and files are free). */
+export async function killAndWait(p: ChildProcess): Promise<void> {
+  const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGKILL');
+  await exited;
+}
+
 export interface LocalCmClusterOptions {
   /** Node ids, e.g. n1..n5. */
   readonly ids: readonly string[];
@@ -105,11 +112,8 @@ export class LocalCmCluster {
   /** kill -9 node `id`; resolves once the process has exited (so its port and files are free). */
   async kill(id: string): Promise<void> {
     const p = this.procs.get(id);
-    if (p === undefined) return;
     this.procs.delete(id);
-    const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    if (p !== undefined) await killAndWait(p);
   }
 
   /** The last lines a node logged (for error messages). */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { KvClient, type KvClientOptions } from '../client/index.js';
 import type { GroupConfig } from '../cm/state.js';
 import { CmClient, type CmResponse, type GetResponse } from './client.js';
-import { LocalCmCluster, freePorts } from './local-cluster.js';
+import { LocalCmCluster, freePorts, killAndWait } from './local-cluster.js';
 
 export interface LocalKvClusterOptions {
   /** How to run `undertow-node` (see LocalCmClusterOptions.program). */
@@ -87,11 +87,8 @@ export class LocalKvCluster {
   /** kill -9 data server `id`; resolves once it has exited. */
   async killData(id: string): Promise<void> {
     const p = this.procs.get(id);
-    if (p === undefined) return;
     this.procs.delete(id);
-    const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    if (p !== undefined) await killAndWait(p);
   }
 
   /** The last lines a node (data server or CM) logged. */

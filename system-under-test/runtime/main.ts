@@ -16,7 +16,7 @@
 
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { CM_BUGS } from '../cm/state.js';
 import { PACIFICA_BUGS } from '../pacifica/types.js';
 import { RAFT_BUGS } from '../raft/node.js';
@@ -244,12 +244,15 @@ export function parseAdminArgs(argv: readonly string[]): { addresses: string[]; 
   return { addresses, request };
 }
 
-async function runCm(argv: readonly string[]): Promise<void> {
-  const opts = parseCmArgs(argv);
+/** Starts a node with its own logger; a failure to start is one line; SIGTERM/SIGINT stop it cleanly. */
+async function runNode<O extends { id: string }>(
+  opts: O,
+  start: (o: O & { logger: Logger; onFatal: () => void }) => Promise<{ stop(): Promise<void> }>,
+): Promise<void> {
   const logger = pino({ base: { node: opts.id } });
-  let server: CmServer;
+  let server: { stop(): Promise<void> };
   try {
-    server = await CmServer.start({ ...opts, logger, onFatal: () => process.exit(70) });
+    server = await start({ ...opts, logger, onFatal: () => process.exit(70) });
   } catch (e) {
     throw new UsageError(`cannot start: ${(e as Error).message}`);
   }
@@ -260,21 +263,8 @@ async function runCm(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
-async function runData(argv: readonly string[]): Promise<void> {
-  const opts = parseDataArgs(argv);
-  const logger = pino({ base: { node: opts.id } });
-  let server: DataServer;
-  try {
-    server = await DataServer.start({ ...opts, logger, onFatal: () => process.exit(70) });
-  } catch (e) {
-    throw new UsageError(`cannot start: ${(e as Error).message}`);
-  }
-  const shutdown = (): void => {
-    void server.stop().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-}
+const runCm = (argv: readonly string[]) => runNode(parseCmArgs(argv), (o) => CmServer.start(o));
+const runData = (argv: readonly string[]) => runNode(parseDataArgs(argv), (o) => DataServer.start(o));
 
 async function runAdmin(argv: readonly string[]): Promise<number> {
   const { addresses, request } = parseAdminArgs(argv);

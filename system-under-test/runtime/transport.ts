@@ -56,6 +56,33 @@ interface Outgoing {
   queue: Uint8Array[];
 }
 
+/** A server on `listen` that hands every connection to `accept`; rejects if it cannot bind. */
+export function listenOn(listen: Address, logger: Logger, accept: (socket: net.Socket) => void): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer(accept);
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      server.on('error', (err) => logger.error({ event: 'listen-error', err: err.message }, 'listen error'));
+      resolve(server);
+    });
+  });
+}
+
+/** A connection to a peer from our own listen host (see bindAddressFor), or undefined for a bad address. */
+export function dialPeer(peer: string, address: string, listen: Address, logger: Logger): net.Socket | undefined {
+  let addr: Address;
+  try {
+    addr = parseAddress(address);
+  } catch {
+    logger.warn({ event: 'bad-peer-address', peer, address }, 'bad peer address');
+    return undefined;
+  }
+  const socket = net.connect({ host: addr.host, port: addr.port, localAddress: bindAddressFor(listen.host) });
+  socket.setNoDelay(true);
+  return socket;
+}
+
 export class TcpTransport {
   private server: net.Server | null = null;
   private readonly out = new Map<NodeId, Outgoing>();
@@ -68,17 +95,9 @@ export class TcpTransport {
   constructor(private readonly o: TransportOptions) {}
 
   /** Listen; resolves with the bound port (useful with port 0). */
-  start(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer((s) => this.accept(s));
-      server.once('error', reject);
-      server.listen(this.o.listen.port, this.o.listen.host, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.o.logger.error({ event: 'listen-error', err: err.message }, 'listen error'));
-        this.server = server;
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+  async start(): Promise<number> {
+    this.server = await listenOn(this.o.listen, this.o.logger, (socket) => this.accept(socket));
+    return (this.server.address() as net.AddressInfo).port;
   }
 
   send(m: Message): void {
@@ -113,15 +132,8 @@ export class TcpTransport {
   }
 
   private dial(peer: NodeId, address: string): Outgoing | undefined {
-    let addr: Address;
-    try {
-      addr = parseAddress(address);
-    } catch {
-      this.o.logger.warn({ event: 'bad-peer-address', peer, address }, 'bad peer address');
-      return undefined;
-    }
-    const socket = net.connect({ host: addr.host, port: addr.port, localAddress: bindAddressFor(this.o.listen.host) });
-    socket.setNoDelay(true);
+    const socket = dialPeer(peer, address, this.o.listen, this.o.logger);
+    if (socket === undefined) return undefined;
     const c: Outgoing = { address, socket, connected: false, queue: [] };
     this.out.set(peer, c);
     socket.on('connect', () => {
