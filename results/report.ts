@@ -200,7 +200,7 @@ function counterexampleHtml(ce: Counterexample, model: string): string {
 
 function linearizabilityHtml(r: LinearizabilityResult): string {
   const out: string[] = [];
-  out.push(`<p>${r.ops} client ops, ${r.searched} searched in ${r.partitions} part${r.partitions === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms.${r.gaveUp ? ` Gave up: ${escapeHtml(r.gaveUp)} budget ran out.` : ''}</p>`);
+  out.push(`<p>${r.ops} client ops, ${r.searched} searched${r.pruned ? ` (${r.pruned} unknown writes nothing read left out)` : ''} in ${r.partitions} part${r.partitions === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms.${r.gaveUp ? ` Gave up: ${escapeHtml(r.gaveUp)} budget ran out.` : ''}</p>`);
   if (r.unknownKeys.length > 0) out.push(`<p>Keys not searched to the end (the search stops at the first failure, or ran out of budget): ${escapeHtml(r.unknownKeys.map((k) => JSON.stringify(k)).join(', '))}</p>`);
   for (const ce of r.failures) out.push(counterexampleHtml(ce, r.model));
   return out.join('\n');

@@ -45,6 +45,8 @@ export interface LinearizabilityResult {
   /** Client operations in the history, and how many the search had to place. */
   ops: number;
   searched: number;
+  /** Unknown-outcome ops the model showed cannot matter (Model.prune), not searched. */
+  pruned: number;
   partitions: number;
   /** One counterexample per invalid part found (the first only, unless allParts). */
   failures: Counterexample[];
@@ -78,7 +80,14 @@ export function checkLinearizable<S>(model: Model<S>, operations: readonly Opera
 
   // A failed op did not happen; an unknown read could not have changed anything.
   const relevant = operations.filter((op) => op.type !== 'fail' && !(op.type === 'info' && model.readOnly?.(op)));
-  const parts = model.partition ? model.partition(relevant) : new Map<Key | undefined, Operation[]>([[undefined, relevant]]);
+  const split = model.partition ? model.partition(relevant) : new Map<Key | undefined, Operation[]>([[undefined, relevant]]);
+  const parts = new Map<Key | undefined, Operation[]>();
+  let pruned = 0;
+  for (const [key, ops] of split) {
+    const kept = model.prune ? model.prune(ops) : ops;
+    pruned += ops.length - kept.length;
+    parts.set(key, kept);
+  }
 
   const result: LinearizabilityResult = {
     checker: 'linearizability',
@@ -86,7 +95,8 @@ export function checkLinearizable<S>(model: Model<S>, operations: readonly Opera
     verdict: 'valid',
     valid: true,
     ops: operations.length,
-    searched: relevant.length,
+    searched: relevant.length - pruned,
+    pruned,
     partitions: parts.size,
     failures: [],
     unknownKeys: [],

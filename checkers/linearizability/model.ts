@@ -51,6 +51,13 @@ export interface Model<S> {
    * an op constrains nothing, so the checker drops it.
    */
   readOnly?(op: Operation): boolean;
+  /**
+   * Drops, from one part, unknown-outcome ops that provably cannot change the
+   * verdict, before the search. Each one dropped halves nothing less than the
+   * search's worst case: an info op stays concurrent with everything after it.
+   * Must keep the verdict exactly: linearizable with the ops iff without.
+   */
+  prune?(ops: Operation[]): Operation[];
 }
 
 /** Partition by the `key` field: each key is an independent object. */

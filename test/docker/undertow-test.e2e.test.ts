@@ -52,7 +52,7 @@ describe.skipIf(skip)(`undertow test --provider docker${skip ? ` (skipped: ${eng
     const r = await undertowTest([
       '--workload', 'register', '--nemesis', 'partition', '--partitions', 'primary-alone', '--bug', 'short-grace', '--lease-ms', '3000', '--grace-ms', '3000', '--op-timeout', '1',
       '--provider', 'docker', '--time-limit', '45', '--nemesis-interval', '3', '--quiet', '3', '--rate', '100',
-      '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '1000', '--seed', '3',
+      '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '3',
     ]);
     const { results } = expectDockerRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');
@@ -63,7 +63,7 @@ describe.skipIf(skip)(`undertow test --provider docker${skip ? ` (skipped: ${eng
     const r = await undertowTest([
       '--workload', 'register', '--nemesis', 'partition', '--partitions', 'primary-alone', '--bug', 'read-without-lease',
       '--provider', 'docker', '--time-limit', '45', '--nemesis-interval', '3', '--quiet', '3', '--rate', '100',
-      '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '1000', '--seed', '2',
+      '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '2',
     ]);
     const { results } = expectDockerRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');

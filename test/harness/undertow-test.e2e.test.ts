@@ -33,7 +33,7 @@ describe('undertow test on the local provider', () => {
   // of clients still holding its configuration: many mostly idle clients, and
   // short leases so that most pauses outlast the grace period.
   it('catches --bug read-without-lease with pause faults: register is invalid', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'pause', '--bug', 'read-without-lease', '--time-limit', '60', '--nemesis-interval', '2', '--lease-ms', '500', '--grace-ms', '700', '--quiet', '3', '--rate', '100', '--concurrency', '200', '--reads', '0.8', '--keys', '9', '--ops-per-key', '1000', '--seed', '11']);
+    const r = await undertowTest(['--workload', 'register', '--nemesis', 'pause', '--bug', 'read-without-lease', '--time-limit', '60', '--nemesis-interval', '2', '--lease-ms', '500', '--grace-ms', '700', '--quiet', '3', '--rate', '100', '--concurrency', '200', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '11']);
     const { results } = expectCompleteRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');
     expect(r.code).toBe(1);

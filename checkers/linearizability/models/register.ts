@@ -39,7 +39,38 @@ function makeRegister(name: string, withCas: boolean): Model<Value> {
       return undefined;
     },
     readOnly: (op) => op.f === 'read',
+    prune: pruneUnreadWrites,
   };
+}
+
+/**
+ * Drops unknown writes (and unknown cas) whose value nothing ever saw: no ok
+ * read returned it and no ok or unknown cas compared against it. Such ops are
+ * the bulk of a partition's timeouts, writes to a cut-off primary that never
+ * committed, and each one left in multiplies the search.
+ *
+ * Why the verdict is kept: take a linearization that places such a write W(v).
+ * Until the next op that changes the state, everything placed after W sees v,
+ * so it can only be an unknown cas whose compare fails (no read returns v and
+ * no cas compares with v). Remove W and move those no-op cas ops to the end,
+ * where nothing observes what they do: a linearization without W. The other
+ * way, an op of unknown outcome may always be placed last. Dropping a cas
+ * removes a comparison, which may leave another write unseen, so repeat.
+ * Only primitive values are compared; a write of an object or array stays.
+ */
+export function pruneUnreadWrites(ops: Operation[]): Operation[] {
+  let kept = ops;
+  for (;;) {
+    const seen = new Set<Value>();
+    for (const op of kept) {
+      if (op.f === 'read' && op.type === 'ok') seen.add(op.output);
+      else if (op.f === 'cas' && op.type !== 'fail') seen.add((op.input as [Value, Value])[0]);
+    }
+    const unseen = (v: Value) => (v === null || typeof v !== 'object') && !seen.has(v);
+    const next = kept.filter((op) => !(op.type === 'info' && (op.f === 'write' ? unseen(op.input) : op.f === 'cas' && unseen((op.input as [Value, Value])[1]))));
+    if (next.length === kept.length) return kept;
+    kept = next;
+  }
 }
 
 export function describeRegisterOp(op: ModelOp): string {

@@ -133,6 +133,44 @@ describe('budget', () => {
   });
 });
 
+describe('pruning unknown writes that nothing read', () => {
+  // 40 writes with unique values time out on a cut-off primary and are never
+  // read; then a stale read. Each of the 40 could have happened anywhere after
+  // its call: 2^40 subsets for a search that does not prune them.
+  const timedOut = (stale: boolean) => {
+    const rows: [number, Op['type'], string, Value][] = [[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1]];
+    for (let p = 1; p <= 40; p++) rows.push([p, 'invoke', 'write', 100 + p]);
+    rows.push([0, 'invoke', 'write', 2], [0, 'ok', 'write', 2]);
+    for (let p = 1; p <= 40; p++) rows.push([p, 'info', 'write', 100 + p]);
+    rows.push([50, 'invoke', 'read', null], [50, 'ok', 'read', stale ? 1 : 2]);
+    return h(rows);
+  };
+  const unpruned: Model<Value> = { ...modelNamed('register'), prune: undefined } as Model<Value>;
+
+  it('decides at once what the unpruned search cannot, with the same verdicts', () => {
+    for (const stale of [true, false]) {
+      const r = check('register', timedOut(stale), { memoryBytes: 8 * 1024 * 1024 });
+      expect(r.verdict).toBe(stale ? 'invalid' : 'valid');
+      expect(r.pruned).toBe(40);
+      expect(r.searched).toBe(3);
+    }
+    const slow = checkLinearizable(unpruned, pairOps(timedOut(true)), { memoryBytes: 8 * 1024 * 1024 });
+    expect(slow.verdict).toBe('unknown');
+    expect(slow.gaveUp).toBe('memory');
+  });
+
+  it('keeps an unknown write someone read, and an unknown cas someone compared with', () => {
+    const read = h([[1, 'invoke', 'write', 7], [1, 'info', 'write', 7], [0, 'invoke', 'read', null], [0, 'ok', 'read', 7]]);
+    expect(check('register', read)).toMatchObject({ verdict: 'valid', pruned: 0 });
+    // The unknown cas 5 -> 6 is read; the unknown write 5 is compared with by it, so it stays too.
+    const chain = h([[1, 'invoke', 'write', 5], [1, 'info', 'write', 5], [2, 'invoke', 'cas', [5, 6]], [2, 'info', 'cas', [5, 6]], [0, 'invoke', 'read', null], [0, 'ok', 'read', 6]]);
+    expect(check('cas-register', chain)).toMatchObject({ verdict: 'valid', pruned: 0 });
+    // Nothing reads 6: the cas goes, and with it the only comparison with 5, so the write goes too.
+    const unread = h([[1, 'invoke', 'write', 5], [1, 'info', 'write', 5], [2, 'invoke', 'cas', [5, 6]], [2, 'info', 'cas', [5, 6]], [0, 'invoke', 'read', null], [0, 'ok', 'read', null]]);
+    expect(check('cas-register', unread)).toMatchObject({ verdict: 'valid', pruned: 2 });
+  });
+});
+
 describe('models and bad input', () => {
   it('an unknown model is an InputError naming the known ones', () => {
     expect(() => modelNamed('bogus')).toThrow(InputError);
