@@ -1,10 +1,11 @@
-// npm run bench:data [-- --seconds 60 --clients 32 --keys 1000 --groups 3 --read-ratio 0.5 --no-fsync --cpu-prof DIR]
+// npm run bench:data [-- --seconds 60 --clients 32 --conns 32 --keys 1000 --groups 3 --read-ratio 0.5 --no-fsync --cpu-prof DIR]
 //
 // The data plane as real processes on 127.0.0.1: 3 `undertow-node cm` and 3
 // `undertow-node data` (built program, replication 3, fsync on, default
 // leases), driven through the client library (KvClient). CLIENTS concurrent
-// loops, each with its own KvClient (own connections, as a harness process
-// has), issue back to back a read or a write (READ_RATIO reads) of a key drawn
+// loops, spread over CONNS KvClients (default one each: own connections, as a
+// harness process has; fewer instances share connections, whose requests of
+// one tick then leave in one write, as etcd's benchmark has --conns), issue back to back a read or a write (READ_RATIO reads) of a key drawn
 // uniformly from KEYS keys. After a warm-up, for SECONDS it counts completed
 // operations and takes every operation's latency (request to outcome at the
 // client); quantiles are exact (nearest rank over all samples, sorted). The
@@ -50,13 +51,14 @@ function table(header: string[], rows: string[][]): string {
   return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
 }
 
-function flags(): { seconds: number; warmup: number; clients: number; keys: number; groups: number; readRatio: number; fsync: boolean; cpuProf: string | undefined } {
+function flags(): { seconds: number; warmup: number; clients: number; conns: number; keys: number; groups: number; readRatio: number; fsync: boolean; cpuProf: string | undefined } {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
       seconds: { type: 'string', default: '60' },
       warmup: { type: 'string', default: '3' },
       clients: { type: 'string', default: '32' },
+      conns: { type: 'string' },
       keys: { type: 'string', default: '1000' },
       groups: { type: 'string', default: '3' },
       'read-ratio': { type: 'string', default: '0.5' },
@@ -77,6 +79,7 @@ function flags(): { seconds: number; warmup: number; clients: number; keys: numb
     seconds: num('seconds', values.seconds, 1),
     warmup: num('warmup', values.warmup, 0),
     clients: Math.floor(num('clients', values.clients, 1)),
+    conns: Math.floor(num('conns', values.conns ?? values.clients, 1)),
     keys: Math.floor(num('keys', values.keys, 1)),
     groups: Math.floor(num('groups', values.groups, 1)),
     readRatio: num('read-ratio', values['read-ratio'], 0, 1),
@@ -88,7 +91,7 @@ function flags(): { seconds: number; warmup: number; clients: number; keys: numb
 async function main(): Promise<void> {
   const f = flags();
   const say = (s: string) => process.stdout.write(s);
-  say(`bench:data — 3 CM + 3 data servers on 127.0.0.1, replication 3, fsync ${f.fsync ? 'on' : 'OFF'}, ${f.groups} groups; ${f.clients} clients, ${f.keys} keys, ${Math.round(f.readRatio * 100)}% reads; ${f.warmup} s warm-up, ${f.seconds} s measured\n`);
+  say(`bench:data — 3 CM + 3 data servers on 127.0.0.1, replication 3, fsync ${f.fsync ? 'on' : 'OFF'}, ${f.groups} groups; ${f.clients} clients over ${Math.min(f.conns, f.clients)} client instances, ${f.keys} keys, ${Math.round(f.readRatio * 100)}% reads; ${f.warmup} s warm-up, ${f.seconds} s measured\n`);
   say(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} before the run\n`);
   const node = f.cpuProf === undefined ? [process.execPath] : [process.execPath, '--cpu-prof', `--cpu-prof-dir=${f.cpuProf}`];
   const cluster = await LocalKvCluster.start({ program: [...node, PROGRAM], groups: f.groups, replication: 3, dataArgs: f.fsync ? [] : ['--no-fsync'] });
@@ -103,7 +106,10 @@ async function main(): Promise<void> {
     for (const k of keys) if (!perGroup.has(groupOf(k, f.groups))) perGroup.set(groupOf(k, f.groups), k);
     for (const k of perGroup.values()) await until(`a write of ${k}`, async () => ((await probe.write(k, 0)).type === 'ok' ? true : undefined), 60_000, 100);
 
-    const clients = Array.from({ length: f.clients }, () => cluster.client({ timeoutMs: 2000 }));
+    // CLIENTS concurrent loops over CONNS client-library instances (each its own connections),
+    // as etcd's benchmark spreads --clients over --conns; loop i uses instance i mod CONNS.
+    const instances = Array.from({ length: Math.min(f.conns, f.clients) }, () => cluster.client({ timeoutMs: 2000 }));
+    const clients = Array.from({ length: f.clients }, (_, i) => instances[i % instances.length]);
     let measuring = false;
     let stop = false;
     const lat: number[] = [];

@@ -67,6 +67,8 @@ class DataConnection {
   private readonly socket: net.Socket;
   private readonly decoder = new FrameDecoder();
   readonly pending = new Map<string, Pending>();
+  /** Requests of this tick, not yet written. */
+  private readonly outbox: Envelope[] = [];
   readonly connected: Promise<boolean>;
   dead = false;
 
@@ -99,12 +101,23 @@ class DataConnection {
     });
   }
 
-  /** Write one request; false if the connection is not usable (nothing was sent). */
+  /**
+   * Queue one request; false if the connection is not usable (nothing was sent). Requests
+   * queued in one tick leave as one frame (one write), as the servers batch their replies:
+   * concurrent callers of one client then cost one syscall per batch, not one per request.
+   */
   write(env: Envelope): boolean {
     if (this.dead || this.socket.destroyed) return false;
-    this.socket.write(encodeFrame({ kind: 'json', value: { e: [env] } }));
+    this.outbox.push(env);
+    if (this.outbox.length === 1) process.nextTick(this.flush);
     return true;
   }
+
+  private readonly flush = (): void => {
+    if (this.outbox.length === 0) return;
+    const e = this.outbox.splice(0);
+    if (!this.dead && !this.socket.destroyed) this.socket.write(encodeFrame({ kind: 'json', value: { e } }));
+  };
 
   close(): void {
     this.socket.destroy();

@@ -41,7 +41,9 @@ async function listen(onFrame: (value: unknown, socket: net.Socket) => void): Pr
 async function setup(script: Script, opts: { timeoutMs?: number; dataAddress?: string; groups?: number } = {}) {
   const requests: Request[] = [];
   let cmGets = 0;
+  let frames = 0;
   const dataPort = await listen((value, socket) => {
+    frames++;
     for (const env of (value as { e: Envelope[] }).e) {
       const m = env.msg as Request;
       requests.push(m);
@@ -60,7 +62,7 @@ async function setup(script: Script, opts: { timeoutMs?: number; dataAddress?: s
   });
   const kv = new KvClient({ cm: [`127.0.0.1:${cmPort}`], timeoutMs: opts.timeoutMs ?? 800, configLeaseMs: 10_000 });
   cleanups.push(() => kv.close());
-  return { kv, requests, cmGets: () => cmGets };
+  return { kv, requests, cmGets: () => cmGets, frames: () => frames };
 }
 
 describe('KvClient outcomes', () => {
@@ -142,6 +144,17 @@ describe('KvClient outcomes', () => {
     expect(outcomes.every((o) => o.type === 'ok')).toBe(true);
     expect(new Set(requests.map((r) => r.group))).toEqual(new Set(['g0', 'g1', 'g2']));
     expect(cmGets()).toBe(1);
+  });
+
+  it('requests made in one tick leave in one frame, and each gets its own answer', async () => {
+    const { kv, requests, frames } = await setup((req) => ({ ok: true, value: (req.op as { key: string }).key }));
+    expect(await kv.read('warm')).toEqual({ type: 'ok', value: 'warm' }); // connection up, configuration cached
+    const before = frames();
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    const outcomes = await Promise.all(keys.map((k) => kv.read(k)));
+    expect(outcomes).toEqual(keys.map((k) => ({ type: 'ok', value: k })));
+    expect(requests).toHaveLength(21);
+    expect(frames() - before).toBe(1);
   });
 
   it('keys of different groups in one transfer or read-many: fail before sending', async () => {
