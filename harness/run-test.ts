@@ -44,6 +44,8 @@ export interface TestConfig extends TestSpec {
   timeLimit: number;
   /** Seconds between faults, and how long each is held. */
   nemesisInterval: number;
+  /** Each fault kind on its own schedule, so that faults of different kinds overlap. */
+  nemesisOverlap: boolean;
   /** Seconds of quiet after healing, before the final reads. */
   quiet: number;
   opTimeoutMs: number;
@@ -119,7 +121,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     const view = new ClusterView(cluster.nodes);
     const nemesis = faultsNemesis({ cluster, view, seed: test.seed + 1, log: (f, value) => log.info({ f, value }, 'fault') });
     const limitNs = test.timeLimit * 1e9;
-    const schedule = faultSchedule({ kinds: test.nemesis, nodes: cluster.nodes.map((n) => n.name), quietMs: test.nemesisInterval * 1000, partitions: test.partitions, targets: test.targets, holdMs: test.nemesisInterval * 1000 });
+    const schedule = faultSchedule({ kinds: test.nemesis, nodes: cluster.nodes.map((n) => n.name), quietMs: test.nemesisInterval * 1000, partitions: test.partitions, targets: test.targets, holdMs: test.nemesisInterval * 1000, overlap: test.nemesisOverlap });
     const generator = phases(
       clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
       onNemesis(HEAL_ALL),

@@ -143,7 +143,8 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'kill':
       case 'pause': {
         const target = (op.value ?? 'random') as Target;
-        const node = await resolveTarget(target, op.f === 'kill' ? killed : new Set([...killed, ...paused]));
+        // Neither a paused node (with overlapping faults, resume would then act on a fresh process) nor a killed one.
+        const node = await resolveTarget(target, new Set([...killed, ...paused]));
         if (node === null) return { target, node: null, note: `no ${target} to ${op.f}` };
         if (op.f === 'kill') {
           await cluster.kill(node);

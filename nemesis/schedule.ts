@@ -1,9 +1,12 @@
 // When faults happen: quiet, start a fault of a kind chosen at random among
-// the test's, hold it, stop it; again (Jepsen's combined nemesis package).
+// the test's, hold it, stop it; again. With `overlap`, each kind runs that
+// cycle on its own, so faults of different kinds are in force at once (a
+// partition while a node is down, a clock jump during a pause), as Jepsen's
+// combined nemesis package mixes its packages' generators.
 // Targets and clock offsets are drawn here, from the generator's seeded
 // random, so they are in the history's invocations and a seed replays them.
 
-import { fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/generator/index.js';
+import { any, fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/generator/index.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
 import { MEMBER_TARGETS } from './membership-plan.js';
 
@@ -18,6 +21,8 @@ export interface ScheduleOptions {
   targets?: readonly Target[];
   /** The mean time a fault is held; each hold is drawn from [0.25, 1.75) of it. */
   holdMs: number;
+  /** One schedule per kind, run side by side (faults of different kinds overlap). Default: one fault at a time. */
+  overlap?: boolean;
 }
 
 const pick = <T>(ctx: Context, xs: readonly T[]): T => xs[ctx.random.int(xs.length)];
@@ -57,6 +62,7 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
 
 export function faultSchedule(o: ScheduleOptions): Generator {
   if (o.kinds.length === 0) return sequence([]);
+  if (o.overlap === true && o.kinds.length > 1) return any(...o.kinds.map((kind) => faultSchedule({ ...o, kinds: [kind], overlap: false })));
   return fromFn((ctx) => {
     const [start, stop] = faultOps(pick(ctx, o.kinds), ctx, o);
     // Holds vary: a fault that ends around a lease or grace period finds other bugs than one held long.

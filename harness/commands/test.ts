@@ -40,6 +40,7 @@ interface TestArgs {
   rate: number;
   'time-limit': number;
   'nemesis-interval': number;
+  'nemesis-overlap': boolean;
   quiet: number;
   'op-timeout': number;
   seed?: number;
@@ -126,6 +127,7 @@ export function testConfig(a: TestArgs): TestConfig {
     rate: a.rate,
     timeLimit: a['time-limit'],
     nemesisInterval: a['nemesis-interval'],
+    nemesisOverlap: a['nemesis-overlap'],
     quiet: a.quiet,
     opTimeoutMs: Math.round(a['op-timeout'] * 1000),
     seed: a.seed ?? Math.floor(Math.random() * 2 ** 31),
@@ -173,6 +175,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
         .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
         .option('nemesis-interval', { type: 'number', default: 5, describe: 'seconds of quiet before each fault, and how long each fault is held' })
+        .option('nemesis-overlap', { type: 'boolean', default: false, describe: 'each fault kind on its own schedule, so faults of different kinds are in force at once (default: one fault at a time)' })
         .option('quiet', { type: 'number', default: 5, describe: 'seconds of quiet after healing, before the final reads' })
         .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
         .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })

@@ -69,8 +69,11 @@ export function listenOn(listen: Address, logger: Logger, accept: (socket: net.S
   });
 }
 
+/** How long a connection to a peer may take before it is dropped and dialled again. */
+export const CONNECT_TIMEOUT_MS = 1000;
+
 /** A connection to a peer from our own listen host (see bindAddressFor), or undefined for a bad address. */
-export function dialPeer(peer: string, address: string, listen: Address, logger: Logger): net.Socket | undefined {
+export function dialPeer(peer: string, address: string, listen: Address, logger: Logger, connectTimeoutMs = CONNECT_TIMEOUT_MS): net.Socket | undefined {
   let addr: Address;
   try {
     addr = parseAddress(address);
@@ -80,6 +83,12 @@ export function dialPeer(peer: string, address: string, listen: Address, logger:
   }
   const socket = net.connect({ host: addr.host, port: addr.port, localAddress: bindAddressFor(listen.host) });
   socket.setNoDelay(true);
+  // A peer whose host vanished (a killed container's address) drops our SYNs instead of refusing
+  // them, and the kernel would keep trying for minutes while messages queue: give up, so that the
+  // caller's redial finds the peer soon after it is back.
+  const timer = setTimeout(() => socket.destroy(new Error(`connect to ${peer} at ${address} timed out`)), connectTimeoutMs);
+  socket.once('connect', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
   return socket;
 }
 

@@ -7,7 +7,7 @@ import { InputError } from '../../history/input-error.js';
 
 const defaults = {
   workload: 'register', nemesis: 'none', partitions: 'halves,one,primary,primary-alone,ring,bridge', targets: 'random,primary,cm-leader', provider: 'local', nodes: 3, 'cm-nodes': 3, groups: 3, replication: 3, concurrency: 10, rate: 100,
-  'time-limit': 30, 'nemesis-interval': 5, quiet: 5, 'op-timeout': 3, store: 'store', bug: [] as string[], 'test-count': 1, keys: 4, 'ops-per-key': 100, reads: 1 / 3,
+  'time-limit': 30, 'nemesis-interval': 5, 'nemesis-overlap': false, quiet: 5, 'op-timeout': 3, store: 'store', bug: [] as string[], 'test-count': 1, keys: 4, 'ops-per-key': 100, reads: 1 / 3,
 };
 
 describe('undertow test flags', () => {

@@ -29,6 +29,25 @@ describe('undertow test on the local provider', () => {
     expect(r.err).toMatch(/\[\s+\d+s \/ 15s\] ok \d+ {2}fail \d+ {2}info \d+ {2}faults: /);
   }, 120_000);
 
+  it('register under overlapping kill, pause, partition and clock faults (--nemesis-overlap) is valid, with faults of several kinds in force at once', async () => {
+    const r = await undertowTest(['--workload', 'register', '--nemesis', 'kill,pause,partition,clock', '--nemesis-overlap', ...short]);
+    const { results, nemesis, test } = expectCompleteRun(r, 'register');
+    expect(results.verdict, r.err.slice(-2000)).toBe('valid');
+    expect(r.code).toBe(0);
+    expect(test.nemesisOverlap).toBe(true);
+    const kindOf: Record<string, string> = { kill: 'kill', start: 'kill', pause: 'pause', resume: 'pause', partition: 'partition', heal: 'partition', 'clock-bump': 'clock', 'clock-strobe': 'clock', 'clock-reset': 'clock' };
+    const stops = new Set(['start', 'resume', 'heal', 'clock-reset']);
+    const inForce = new Set<string>();
+    let most = 0;
+    for (const op of nemesis.filter((o: { type: string }) => o.type === 'info') as { f: string }[]) {
+      if (op.f === 'heal-all') break;
+      if (stops.has(op.f)) inForce.delete(kindOf[op.f]);
+      else inForce.add(kindOf[op.f]);
+      most = Math.max(most, inForce.size);
+    }
+    expect(most).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+
   // Stale reads reach clients only from a primary that wakes up to requests
   // of clients still holding its configuration: many mostly idle clients, and
   // short leases so that most pauses outlast the grace period.

@@ -87,6 +87,32 @@ describe('workload generators', () => {
     const finalReads = a.slice(healAt).filter((op) => op.f === 'read' && op.type === 'invoke');
     expect(finalReads.length).toBeGreaterThanOrEqual(4);
   });
+
+  it('with overlap, each kind keeps its own start/stop cycle and faults of different kinds are in force at once', () => {
+    const kinds = ['kill', 'partition', 'clock'] as const;
+    const schedule = () => faultSchedule({ kinds, nodes: ['n1', 'n2', 'd1', 'd2'], quietMs: 300, holdMs: 600, overlap: true });
+    const a = simulate(timeLimit(30e9, onNemesis(schedule())), { concurrency: 1, seed: 5, maxInvocations: 2000 }).history;
+    expect(simulate(timeLimit(30e9, onNemesis(schedule())), { concurrency: 1, seed: 5, maxInvocations: 2000 }).history).toEqual(a);
+    const kindOf: Record<string, string> = { kill: 'kill', start: 'kill', partition: 'partition', heal: 'partition', 'clock-bump': 'clock', 'clock-strobe': 'clock', 'clock-reset': 'clock' };
+    const starts = new Set(['kill', 'partition', 'clock-bump', 'clock-strobe']);
+    const inForce = new Set<string>();
+    let most = 0;
+    for (const op of a.filter((o) => o.type === 'invoke')) {
+      const kind = kindOf[op.f];
+      // Per kind: start, stop, start, stop...
+      if (starts.has(op.f)) {
+        expect(inForce.has(kind), `${op.f} while a ${kind} fault is in force`).toBe(false);
+        inForce.add(kind);
+      } else {
+        expect(inForce.has(kind), `${op.f} with no ${kind} fault in force`).toBe(true);
+        inForce.delete(kind);
+      }
+      most = Math.max(most, inForce.size);
+    }
+    expect(most).toBe(kinds.length);
+    // Every kind ran several times in 30 s.
+    for (const k of kinds) expect(a.filter((o) => o.type === 'invoke' && kindOf[o.f] === k && starts.has(o.f)).length).toBeGreaterThanOrEqual(5);
+  });
 });
 
 /** A client library double that answers from a script. */
