@@ -59,6 +59,15 @@ describe('undertow test on the local provider', () => {
     expect(r.out).toMatch(/^invalid: /);
   }, 150_000);
 
+  // A primary whose wall clock jumps back keeps a lease it lost while it is cut off from every
+  // other node: the two faults must overlap (one fault at a time never caught it).
+  it('catches --bug wall-clock-lease with overlapping clock and primary-alone partition faults', async () => {
+    const r = await undertowTest(['--workload', 'register', '--nemesis', 'clock,partition', '--partitions', 'primary-alone', '--nemesis-overlap', '--bug', 'wall-clock-lease', '--time-limit', '60', '--nemesis-interval', '1.5', '--quiet', '3', '--rate', '100', '--concurrency', '100', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '10']);
+    const { results } = expectCompleteRun(r, 'register');
+    expect(results.results.linearizable.verdict).toBe('invalid');
+    expect(r.code).toBe(1);
+  }, 150_000);
+
   it('Ctrl-C in the middle of a run stops, tears the cluster down, and still checks and writes what was recorded', async () => {
     const r = await undertowTest(['--workload', 'register', '--nemesis', 'kill', '--time-limit', '60', '--nemesis-interval', '1', '--seed', '3'], /\] ok [1-9]\d* .*faults: kill/);
     expect(r.err).toMatch(/interrupted/);
