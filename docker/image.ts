@@ -25,6 +25,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
+import { projectRoot } from '../harness/project-root.js';
 import { InputError } from '../history/input-error.js';
 
 /** Bump when the way the images are put together changes: it is part of every tag. */
@@ -53,18 +54,7 @@ export interface ImageResult {
   readonly ms: number;
 }
 
-/** The project's root: the folder above this module that holds undertow's package.json (source or dist). */
-export function projectRoot(from: string = import.meta.dirname): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'undertow') return dir;
-    } catch {
-      // no package.json here: keep climbing
-    }
-    if (path.dirname(dir) === dir) throw new Error(`no undertow package.json above ${from}`);
-  }
-}
+export { projectRoot };
 
 // --- hashing -------------------------------------------------------------------------
 

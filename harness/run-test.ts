@@ -7,12 +7,12 @@
 // that is interrupted (Ctrl-C) or whose harness fails is still checked on
 // whatever it recorded.
 
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ComposedResult } from '../checkers/index.js';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../nemesis/schedule.js';
+import { undertowVersion } from './project-root.js';
 import { createRun, writeJson, type RunPaths } from '../results/store.js';
 import { KvClient } from '../system-under-test/client/index.js';
 import { makeWorkload, workloadClient, type TestSpec } from '../workloads/index.js';
@@ -69,13 +69,6 @@ export interface RunOutcome {
   interrupted: boolean;
 }
 
-const version = (): string => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  }
-};
 
 export async function runTest(test: TestConfig, provider: Provider, stop: AbortSignal, out: NodeJS.WriteStream = process.stderr): Promise<RunOutcome> {
   const startedAt = new Date();
@@ -83,7 +76,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   const runDir = resolve(paths.dir);
   const runId = `${startedAt.getTime().toString(36)}${process.pid.toString(36)}`.slice(-10);
   const workload = makeWorkload(test.workload, { keys: test.keys, opsPerKey: test.opsPerKey, rate: test.rate, readFraction: test.readFraction });
-  const asRun = { ...test, workloadOptions: workload.options, runId, startedAt: startedAt.toISOString(), versions: { undertow: version(), node: process.version } };
+  const asRun = { ...test, workloadOptions: workload.options, runId, startedAt: startedAt.toISOString(), versions: { undertow: undertowVersion(), node: process.version } };
   writeJson(paths.test, asRun);
   const log: Logger = pino({ base: { run: runId } }, pino.destination({ dest: paths.harnessLog, sync: true }));
   log.info({ test: asRun }, 'test starting');

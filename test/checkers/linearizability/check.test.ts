@@ -171,6 +171,31 @@ describe('pruning unknown writes that nothing read', () => {
   });
 });
 
+describe('forced moves: an ok read the state allows is placed at once', () => {
+  // 25 clients read 1 while a write of 2 is in flight (a failover: every read waits), then a
+  // read after the write completed still sees 1. Placing reads in every order before the write
+  // is 2^25 sets for a search that branches on them.
+  const manyReads = () => {
+    const rows: [number, Op['type'], string, Value][] = [[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [1, 'invoke', 'write', 2]];
+    for (let p = 2; p < 27; p++) rows.push([p, 'invoke', 'read', null]);
+    for (let p = 2; p < 27; p++) rows.push([p, 'ok', 'read', 1]);
+    rows.push([1, 'ok', 'write', 2], [30, 'invoke', 'read', null], [30, 'ok', 'read', 1]);
+    return h(rows);
+  };
+
+  it('decides in a few steps what branching on the reads cannot, with the same verdict', () => {
+    const r = check('register', manyReads(), { memoryBytes: 8 * 1024 * 1024 });
+    expect(r.verdict).toBe('invalid');
+    expect(r.parts[0].steps).toBeLessThan(1000);
+    expect(r.failures[0].stuck?.description).toBe('read -> 1');
+    // The same model without readOnly branches on every read and runs out of memory.
+    const branching = { ...modelNamed('register'), readOnly: undefined } as Model<Value>;
+    const slow = checkLinearizable(branching, pairOps(manyReads()), { memoryBytes: 8 * 1024 * 1024 });
+    expect(slow.verdict).toBe('unknown');
+    expect(slow.gaveUp).toBe('memory');
+  });
+});
+
 describe('models and bad input', () => {
   it('an unknown model is an InputError naming the known ones', () => {
     expect(() => modelNamed('bogus')).toThrow(InputError);
