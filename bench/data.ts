@@ -5,8 +5,9 @@
 // leases), driven through the client library (KvClient). CLIENTS concurrent
 // loops, spread over CONNS KvClients (default one each: own connections, as a
 // harness process has; fewer instances share connections, whose requests of
-// one tick then leave in one write, as etcd's benchmark has --conns), issue back to back a read or a write (READ_RATIO reads) of a key drawn
-// uniformly from KEYS keys. After a warm-up, for SECONDS it counts completed
+// one tick then leave in one write, as etcd's benchmark has --conns), issue
+// back to back a read or a write (READ_RATIO reads) of a key drawn uniformly
+// from KEYS keys. After a warm-up, for SECONDS it counts completed
 // operations and takes every operation's latency (request to outcome at the
 // client); quantiles are exact (nearest rank over all samples, sorted). The
 // machine's load average is printed with the table: the figures depend on
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const procs = [...cluster.procs, ...cluster.cm.procs];
-    const cpuOf = (): number[] => procs.map(([, p]) => (Number.isNaN(cpuSeconds(p.pid)) ? 0 : cpuSeconds(p.pid)));
+    const cpuOf = (): number[] => procs.map(([, p]) => cpuSeconds(p.pid)).map((s) => (Number.isNaN(s) ? 0 : s));
     const clusterCpu = (): number => cpuOf().reduce((a, b) => a + b, 0);
     const perProc0 = cpuOf();
     const clusterCpu0 = clusterCpu();
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     if (g !== undefined) say(`groups at the end: ${Object.entries(g).map(([n, c]) => `${n} v${c.version} ${c.primary}+${c.secondaries.join(',')}`).join('; ')}\n`);
     if (f.cpuProf !== undefined) {
       // A graceful stop writes the profiles (kill -9 would not).
-      await Promise.all([...cluster.procs.values(), ...cluster.cm.procs.values()].map((p) => new Promise<void>((r) => {
+      await Promise.all(procs.map(([, p]) => new Promise<void>((r) => {
         if (p.exitCode !== null || p.signalCode !== null) return r();
         p.once('exit', () => r());
         p.kill('SIGTERM');

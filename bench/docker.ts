@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectEngine } from '../docker/engine.js';
-import { imageFor, projectRoot } from '../docker/image.js';
+import { imageFor } from '../docker/image.js';
+import { projectRoot } from '../harness/project-root.js';
 import { dockerProvider, type DockerCluster } from '../docker/provider.js';
 
 const ROUNDS = 5;

@@ -54,8 +54,6 @@ export interface ImageResult {
   readonly ms: number;
 }
 
-export { projectRoot };
-
 // --- hashing -------------------------------------------------------------------------
 
 function hashFiles(hash: ReturnType<typeof createHash>, root: string, rel: readonly string[]): void {

@@ -12,7 +12,6 @@ import pino, { type Logger } from 'pino';
 import type { ComposedResult } from '../checkers/index.js';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../nemesis/schedule.js';
-import { undertowVersion } from './project-root.js';
 import { createRun, writeJson, type RunPaths } from '../results/store.js';
 import { KvClient } from '../system-under-test/client/index.js';
 import { makeWorkload, workloadClient, type TestSpec } from '../workloads/index.js';
@@ -20,6 +19,7 @@ import { analyzeRun, writeResults } from './commands/analyze.js';
 import { ClusterView } from './cluster-view.js';
 import { clients, clientsAndNemesis, nemesis as onNemesis, phases, sleep, stagger, timeLimit } from './generator/index.js';
 import { Progress } from './progress.js';
+import { undertowVersion } from './project-root.js';
 import type { Cluster, ClusterSpec, Provider } from './provider.js';
 import { Recorder } from './recorder.js';
 import { runWorkers, type RunSummary } from './workers.js';
@@ -68,7 +68,6 @@ export interface RunOutcome {
   failure: string | null;
   interrupted: boolean;
 }
-
 
 export async function runTest(test: TestConfig, provider: Provider, stop: AbortSignal, out: NodeJS.WriteStream = process.stderr): Promise<RunOutcome> {
   const startedAt = new Date();

@@ -53,8 +53,8 @@ export interface Model<S> {
   readOnly?(op: Operation): boolean;
   /**
    * Drops, from one part, unknown-outcome ops that provably cannot change the
-   * verdict, before the search. Each one dropped halves nothing less than the
-   * search's worst case: an info op stays concurrent with everything after it.
+   * verdict, before the search: an info op stays concurrent with everything
+   * after it, so each one left in can double the search's worst case.
    * Must keep the verdict exactly: linearizable with the ops iff without.
    */
   prune?(ops: Operation[]): Operation[];

@@ -62,30 +62,19 @@ const positive = (name: string, v: number) => {
   if (!(Number.isFinite(v) && v > 0)) throw new InputError(`--${name} must be a positive number, got ${v}`);
 };
 
-export function parseNemesis(text: string): FaultKind[] {
-  if (text.trim() === '' || text === 'none') return [];
-  const kinds = text.split(',').map((s) => s.trim());
-  for (const k of kinds) {
-    if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new InputError(`unknown fault ${JSON.stringify(k)} in --nemesis`, {}, `use a comma list of: ${FAULT_KINDS.join(', ')} (or none)`);
+/** A comma list of names from `known`, duplicates dropped; an unknown name is one InputError line. */
+function parseList<T extends string>(text: string, known: readonly T[], flag: string, what: string, orNone = ''): T[] {
+  const names = text.split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!(known as readonly string[]).includes(n)) throw new InputError(`unknown ${what} ${JSON.stringify(n)} in --${flag}`, {}, `use a comma list of: ${known.join(', ')}${orNone}`);
   }
-  return [...new Set(kinds)] as FaultKind[];
+  return [...new Set(names)] as T[];
 }
 
-export function parsePartitions(text: string): PartitionShape[] {
-  const shapes = text.split(',').map((s) => s.trim());
-  for (const s of shapes) {
-    if (!(PARTITIONS as readonly string[]).includes(s)) throw new InputError(`unknown partition ${JSON.stringify(s)} in --partitions`, {}, `use a comma list of: ${PARTITIONS.join(', ')}`);
-  }
-  return [...new Set(shapes)] as PartitionShape[];
-}
-
-export function parseTargets(text: string): Target[] {
-  const targets = text.split(',').map((s) => s.trim());
-  for (const t of targets) {
-    if (!(TARGETS as readonly string[]).includes(t)) throw new InputError(`unknown target ${JSON.stringify(t)} in --targets`, {}, `use a comma list of: ${TARGETS.join(', ')}`);
-  }
-  return [...new Set(targets)] as Target[];
-}
+export const parseNemesis = (text: string): FaultKind[] =>
+  text.trim() === '' || text === 'none' ? [] : parseList(text, FAULT_KINDS, 'nemesis', 'fault', ' (or none)');
+export const parsePartitions = (text: string): PartitionShape[] => parseList(text, PARTITIONS, 'partitions', 'partition');
+export const parseTargets = (text: string): Target[] => parseList(text, TARGETS, 'targets', 'target');
 
 /** Flags to a TestConfig; every mistake is one InputError line. */
 export function testConfig(a: TestArgs): TestConfig {

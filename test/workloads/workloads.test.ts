@@ -9,6 +9,7 @@ import type { KvOutcome } from '../../system-under-test/client/index.js';
 import { makeWorkload, type Workload } from '../../workloads/index.js';
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
 import { nemesis as onNemesis } from '../../harness/generator/index.js';
+import { healerOf } from '../../results/report-data.js';
 
 const params = { keys: 4, opsPerKey: 50, rate: 200 };
 
@@ -80,8 +81,7 @@ describe('workload generators', () => {
     expect(nemesisOps.length).toBeGreaterThanOrEqual(8);
     expect(nemesisOps.at(-1)).toBe('heal-all');
     // Each start is followed by its own stop before the next start.
-    const stopOf: Record<string, string> = { kill: 'start', pause: 'resume', partition: 'heal', 'clock-bump': 'clock-reset', 'clock-strobe': 'clock-reset' };
-    for (let i = 0; i + 1 < nemesisOps.length - 1; i += 2) expect(nemesisOps[i + 1]).toBe(stopOf[nemesisOps[i]]);
+    for (let i = 0; i + 1 < nemesisOps.length - 1; i += 2) expect(nemesisOps[i + 1]).toBe(healerOf(nemesisOps[i]));
     // The final reads come after heal-all: one ok read per worker at most.
     const healAt = a.findIndex((op) => op.f === 'heal-all');
     const finalReads = a.slice(healAt).filter((op) => op.f === 'read' && op.type === 'invoke');
@@ -93,25 +93,23 @@ describe('workload generators', () => {
     const schedule = () => faultSchedule({ kinds, nodes: ['n1', 'n2', 'd1', 'd2'], quietMs: 300, holdMs: 600, overlap: true });
     const a = simulate(timeLimit(30e9, onNemesis(schedule())), { concurrency: 1, seed: 5, maxInvocations: 2000 }).history;
     expect(simulate(timeLimit(30e9, onNemesis(schedule())), { concurrency: 1, seed: 5, maxInvocations: 2000 }).history).toEqual(a);
-    const kindOf: Record<string, string> = { kill: 'kill', start: 'kill', partition: 'partition', heal: 'partition', 'clock-bump': 'clock', 'clock-strobe': 'clock', 'clock-reset': 'clock' };
-    const starts = new Set(['kill', 'partition', 'clock-bump', 'clock-strobe']);
+    // Faults in force, known by the op that ends them (the report's pairing): per kind start, stop, start, stop...
     const inForce = new Set<string>();
     let most = 0;
     for (const op of a.filter((o) => o.type === 'invoke')) {
-      const kind = kindOf[op.f];
-      // Per kind: start, stop, start, stop...
-      if (starts.has(op.f)) {
-        expect(inForce.has(kind), `${op.f} while a ${kind} fault is in force`).toBe(false);
-        inForce.add(kind);
+      const stop = healerOf(op.f);
+      if (stop !== undefined) {
+        expect(inForce.has(stop), `${op.f} while a fault that ${stop} ends is in force`).toBe(false);
+        inForce.add(stop);
       } else {
-        expect(inForce.has(kind), `${op.f} with no ${kind} fault in force`).toBe(true);
-        inForce.delete(kind);
+        expect(inForce.has(op.f), `${op.f} with no fault of its kind in force`).toBe(true);
+        inForce.delete(op.f);
       }
       most = Math.max(most, inForce.size);
     }
     expect(most).toBe(kinds.length);
     // Every kind ran several times in 30 s.
-    for (const k of kinds) expect(a.filter((o) => o.type === 'invoke' && kindOf[o.f] === k && starts.has(o.f)).length).toBeGreaterThanOrEqual(5);
+    for (const stop of ['start', 'heal', 'clock-reset']) expect(a.filter((o) => o.type === 'invoke' && healerOf(o.f) === stop).length).toBeGreaterThanOrEqual(5);
   });
 });
 
