@@ -171,8 +171,9 @@ async function main(): Promise<void> {
     for (const id of cluster.dataIds) {
       const line = cluster.tail(id, 200).reverse().find((l) => l.includes('"event":"stats"'));
       if (line === undefined) continue;
-      const st = (JSON.parse(line) as { groups: Record<string, { diskWrites: number; appends: number; entries: number; steps: number; role: string }> }).groups;
-      say(`${id} stats (last 10 s): ${Object.entries(st).map(([g, c]) => `${g} ${c.role} ${c.appends} appends (${(c.entries / Math.max(1, c.appends)).toFixed(1)} entries each) ${c.steps} steps`).join('; ')}\n`);
+      const st = JSON.parse(line) as { appends: number; groups: Record<string, { diskWrites: number; entries: number; steps: number; role: string }> };
+      const entries = Object.values(st.groups).reduce((n, c) => n + c.entries, 0);
+      say(`${id} stats (last 10 s): ${st.appends} log appends (${(entries / Math.max(1, st.appends)).toFixed(1)} entries each); ${Object.entries(st.groups).map(([g, c]) => `${g} ${c.role} ${c.diskWrites} writes, ${c.entries} entries, ${c.steps} steps`).join('; ')}\n`);
     }
     const g = await cluster.groups();
     if (g !== undefined) say(`groups at the end: ${Object.entries(g).map(([n, c]) => `${n} v${c.version} ${c.primary}+${c.secondaries.join(',')}`).join('; ')}\n`);

@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import type { LogEntry, PersistRecord } from '../system-under-test/pacifica/types.js';
 import { scanRecords } from '../system-under-test/runtime/log-segment.js';
 import { applyRecord, decodeRecord, emptyImage, encodeRecord } from '../system-under-test/runtime/replica-disk-format.js';
-import { ReplicaFileDisk } from '../system-under-test/runtime/replica-disk.js';
+import { LOG_FILE, ReplicaLog } from '../system-under-test/runtime/replica-disk.js';
 
 const WRITERS = [1, 8, 64];
 const SECONDS = 2;
@@ -73,7 +73,8 @@ interface Run {
 }
 
 async function run(writers: number, fsync: boolean): Promise<Run> {
-  const d = await ReplicaFileDisk.open(freshDir(), { fsync, checkpointEvery: CHECKPOINT_EVERY });
+  const d = await ReplicaLog.open(freshDir(), { fsync, checkpointEvery: CHECKPOINT_EVERY });
+  const g = d.replica('g0');
   let sn = 0;
   let records = 0;
   const latencies: number[] = [];
@@ -89,7 +90,7 @@ async function run(writers: number, fsync: boolean): Promise<Run> {
         const rs: PersistRecord[] = [{ kind: 'entry', entry: entry(sn) }, { kind: 'commit', sn: sn - 1 }];
         if ((sn - 1) % CHECKPOINT_EVERY === 0 && sn > 1) rs.push({ kind: 'checkpoint', checkpoint: { sn: sn - 1, version: 3, kv: kv(sn - 1) } });
         const t = performance.now();
-        await d.write(rs);
+        await g.write(rs);
         latencies.push(performance.now() - t);
         records += rs.length;
       }
@@ -151,16 +152,17 @@ async function encodingAndRecovery(): Promise<void> {
 
   // A log of RECOVERY_ENTRIES entries (checkpoints far apart), then open() on it.
   const dir = freshDir();
-  const d = await ReplicaFileDisk.open(dir, { fsync: false, checkpointEvery: RECOVERY_ENTRIES * 2 });
-  for (let sn = 1; sn <= RECOVERY_ENTRIES; sn += 1000) await d.write(Array.from({ length: 1000 }, (_, i): PersistRecord => ({ kind: 'entry', entry: entry(sn + i) })));
+  const d = await ReplicaLog.open(dir, { fsync: false, checkpointEvery: RECOVERY_ENTRIES * 2 });
+  for (let sn = 1; sn <= RECOVERY_ENTRIES; sn += 1000) await d.write('g0', Array.from({ length: 1000 }, (_, i): PersistRecord => ({ kind: 'entry', entry: entry(sn + i) })));
   await d.close();
-  const bytes = fs.statSync(path.join(dir, 'replica.log')).size;
+  const bytes = fs.statSync(path.join(dir, LOG_FILE)).size;
   const opens: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t = performance.now();
-    const back = await ReplicaFileDisk.open(dir, { fsync: false });
+    const back = await ReplicaLog.open(dir, { fsync: false });
     opens.push(performance.now() - t);
-    if (back.state.entries.length !== RECOVERY_ENTRIES) throw new Error(`recovered ${back.state.entries.length} entries`);
+    const got = back.replica('g0').state.entries.length;
+    if (got !== RECOVERY_ENTRIES) throw new Error(`recovered ${got} entries`);
     await back.close();
   }
 

@@ -28,21 +28,12 @@ import type { GroupConfig } from '../cm/state.js';
 import { keysOf } from '../pacifica/kv.js';
 import { groupOf, initialLayout } from '../pacifica/placement.js';
 import { PacificaReplica } from '../pacifica/replica.js';
-import type { ClientOp, Envelope, Now, Output, PMessage, PersistRecord, ReplicaDiskState } from '../pacifica/types.js';
+import type { ClientOp, Envelope, Now, Output, PMessage, PersistRecord } from '../pacifica/types.js';
 import { CmClient, type CmResponse, type GetResponse } from './client.js';
 import { coalescePrepares } from './coalesce.js';
 import { DataTransport } from './data-transport.js';
-import { ReplicaFileDisk } from './replica-disk.js';
+import { ReplicaLog, type ReplicaStore } from './replica-disk.js';
 import { bindAddressFor, parseAddress } from './transport.js';
-
-/** What the server needs of a replica's durable storage (ReplicaFileDisk; tests may pass another). */
-export interface ReplicaStore {
-  readonly state: ReplicaDiskState;
-  write(records: readonly PersistRecord[]): Promise<void>;
-  close(): Promise<void>;
-  /** What the disk did (ReplicaFileDisk's counters): appends = durable writes after group commit. */
-  readonly stats?: { readonly appends: number };
-}
 
 export interface DataServerOptions {
   readonly id: string;
@@ -69,8 +60,6 @@ export interface DataServerOptions {
   readonly fsync?: boolean;
   readonly bugs?: ReadonlySet<string>;
   readonly logger?: Logger;
-  /** Open a replica's storage (default: ReplicaFileDisk.open). */
-  readonly openStore?: (dir: string) => Promise<ReplicaStore>;
   /** Called after the node stopped on a violated invariant or a disk failure (the process should exit non-zero). */
   readonly onFatal?: (err: unknown) => void;
 }
@@ -87,8 +76,6 @@ interface Hosted {
   lastWriteAt: number;
   /** Counters for the periodic `stats` log line. */
   readonly counts: { diskWrites: number; records: number; entries: number; steps: number };
-  /** The store's append count at the last `stats` line. */
-  appendsAt: number;
   lastRole: string;
 }
 
@@ -111,6 +98,10 @@ export class DataServer {
   private readonly dirty = new Set<Hosted>();
   private drainScheduled = false;
   private statsAt = performance.now();
+  /** The log's append count at the last `stats` line. */
+  private appendsAt = 0;
+  /** Every hosted replica's storage: one log (replica-disk.ts), opened at bootstrap. */
+  private disk: ReplicaLog | null = null;
   private stopped = false;
   private readonly serverSet: ReadonlySet<string>;
   port = 0;
@@ -154,7 +145,8 @@ export class DataServer {
     if (this.poller !== null) clearInterval(this.poller);
     this.cm.close();
     await this.transport.close();
-    await Promise.allSettled([...this.hosted.values()].map((h) => h.store.close()));
+    // Waits for the writes in flight; a write after this fails, which guard() ignores once stopped.
+    await this.disk?.close();
     this.log.info({ event: 'stop' }, 'data server stopped');
   }
 
@@ -168,6 +160,13 @@ export class DataServer {
 
   /** Register, create the layout once (idempotent), open the replicas; retried until the CM answers. */
   private async bootstrap(advertise: string): Promise<void> {
+    // Open (recover) the storage first: a log that cannot be read stops the node before it registers.
+    const disk = await ReplicaLog.open(this.o.dataDir, { fsync: this.o.fsync !== false, checkpointEvery: this.o.checkpointEvery ?? 5000 });
+    if (this.stopped) {
+      await disk.close();
+      throw new Error('stopped');
+    }
+    this.disk = disk;
     const retry = async (what: string, f: () => Promise<CmResponse>, done: (r: CmResponse) => boolean): Promise<CmResponse> => {
       for (let attempt = 0; ; attempt++) {
         if (this.stopped) throw new Error('stopped');
@@ -223,12 +222,8 @@ export class DataServer {
   private async open(group: string, cfg: GroupConfig): Promise<void> {
     this.opening.add(group);
     try {
-      const dir = path.join(this.o.dataDir, group);
-      const store = await (this.o.openStore ?? ((d: string) => ReplicaFileDisk.open(d, { fsync: this.o.fsync !== false })))(dir);
-      if (this.stopped) {
-        await store.close();
-        return;
-      }
+      if (this.stopped || this.disk === null) return;
+      const store = this.disk.replica(group);
       const lease = this.o.leaseMs ?? 1000;
       const grace = this.o.graceMs ?? 1500;
       const replica = new PacificaReplica({
@@ -245,7 +240,7 @@ export class DataServer {
         checkpointEvery: this.o.checkpointEvery ?? 5000,
         bugs: this.o.bugs,
       });
-      const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastWriteAt: 0, appendsAt: store.stats?.appends ?? 0, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
+      const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastWriteAt: 0, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
       this.hosted.set(group, h);
       const st = replica.status(now());
       this.log.info({ event: 'replica-open', group, role: st.role, version: st.version, commit: st.commit, logEnd: st.logEnd, checkpoint: st.checkpoint }, `replica of ${group} open`);
@@ -275,15 +270,13 @@ export class DataServer {
     const t = now();
     if (t.mono - this.statsAt >= (this.o.statsMs ?? 10_000)) {
       this.statsAt = t.mono;
-      // Batching at a glance: entries per disk write, inputs stepped.
-      // appends: the disk writes that remained after group commit (each one synchronous write + fsync).
-      const appends = (h: Hosted): number => (h.store.stats?.appends ?? 0) - h.appendsAt;
-      const groups = Object.fromEntries([...this.hosted].map(([g, h]) => [g, { ...h.counts, appends: appends(h), commit: h.replica.commitSn(), role: h.replica.role() }]));
-      this.log.info({ event: 'stats', groups }, 'stats');
-      for (const h of this.hosted.values()) {
-        Object.assign(h.counts, { diskWrites: 0, records: 0, entries: 0, steps: 0 });
-        h.appendsAt = h.store.stats?.appends ?? 0;
-      }
+      // Batching at a glance: per group, its disk writes (write() calls), entries and inputs stepped;
+      // appends: the log's writes that remained after group commit, for every group together (each one O_DSYNC write).
+      const appends = (this.disk?.stats.appends ?? 0) - this.appendsAt;
+      this.appendsAt += appends;
+      const groups = Object.fromEntries([...this.hosted].map(([g, h]) => [g, { ...h.counts, commit: h.replica.commitSn(), role: h.replica.role() }]));
+      this.log.info({ event: 'stats', appends, groups }, 'stats');
+      for (const h of this.hosted.values()) Object.assign(h.counts, { diskWrites: 0, records: 0, entries: 0, steps: 0 });
     }
     for (const h of this.hosted.values()) {
       h.replica.tick(t);

@@ -13,7 +13,10 @@
 //   3 truncate   after
 //   4 commit     sn
 //   5 deposing   version
-//   6 checkpoint gen, JSON Checkpoint — the only record of the checkpoint file
+//   6 checkpoint gen, JSON Checkpoint — the only record of a checkpoint file
+//   7 group      the group's name (UTF-8): the records after it, up to the next
+//                group record, are that group's (the log is shared by every
+//                replica of a data server, see replica-disk.ts)
 //
 // The high bit of the type byte marks the last record of an fsynced append
 // (a sync point). Recovery uses it to tell a torn tail (nothing durable after
@@ -32,7 +35,22 @@ const REC_TRUNCATE = 3;
 const REC_COMMIT = 4;
 const REC_DEPOSING = 5;
 export const REC_CHECKPOINT = 6;
+export const REC_GROUP = 7;
 export const SYNC_POINT = 0x80;
+
+/** Group names become file names (GROUP.checkpoint): kept to a safe alphabet. */
+export const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function groupRecord(group: string): Uint8Array {
+  invariant(GROUP_NAME.test(group), () => `replica disk: bad group name ${JSON.stringify(group)}`);
+  return frameText(REC_GROUP, group);
+}
+
+export function decodeGroup(payload: Uint8Array): string {
+  const group = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8');
+  if (!GROUP_NAME.test(group)) throw new Error(`bad group name ${JSON.stringify(group)}`);
+  return group;
+}
 
 
 /**

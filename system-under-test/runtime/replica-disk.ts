@@ -1,78 +1,90 @@
-// Durable storage of one PacificA replica in a directory:
+// Durable storage of a data server's PacificA replicas, in its data directory:
 //
-//   replica.log         append-only records (replica-disk-format.ts): a base record
-//                       naming the checkpoint it continues, then config, entry,
-//                       truncate, commit and deposing records as the replica wrote them.
-//   replica.checkpoint  one record: the latest checkpoint, replaced atomically.
+//   replicas.log        one append-only log shared by every replica the server
+//                       hosts: group records (replica-disk-format.ts) say whose
+//                       records follow; each group's records are what a log of its
+//                       own would hold (a base record naming the checkpoint it
+//                       continues, then config, entry, truncate, commit and deposing
+//                       records, as the replica wrote them).
+//   GROUP.checkpoint    one record per group: its latest checkpoint, replaced atomically.
 //
-// write() folds the records into an in-memory image at once (so a bad record
-// fails the caller, not a later fsync) and queues their bytes. One flush runs
-// at a time: it appends everything queued with one write (group commit), then
-// resolves the callers in order. With fsync on, the log is open with O_DSYNC,
-// so that one pwritev(2) returns only once the bytes (and the file size) are
-// on the disk, as write + fdatasync would: one thread-pool round trip per
-// flush instead of two (each round trip is a wake-up of a worker and one of
-// the event loop, which on a loaded machine cost more CPU than the write).
+// Why one log: an fsynced write is the dearest thing a data server does (on this
+// project's 2-core VM an O_DSYNC write of a few hundred bytes costs about 65 µs
+// of CPU and 150 µs, whatever its size), and under load every replica has
+// records to write at nearly every turn. One log turns the writes of all the
+// server's replicas during one flush into one write (group commit across groups
+// as well as across callers), which cut the data servers' appends by about
+// two thirds in the data-plane benchmark.
+//
+// write() folds a group's records into that group's in-memory image at once (so
+// a bad record fails the caller, not a later fsync) and queues their bytes. One
+// flush runs at a time: it appends everything queued, for every group, with one
+// write, then resolves the callers in order. With fsync on, the log is open with
+// O_DSYNC, so that one pwritev(2) returns only once the bytes are on the disk,
+// as write + fdatasync would: one thread-pool round trip per flush instead of
+// two.
 //
 // Preallocation (fsync on): an append that would grow the file also writes
 // PREALLOCATE zero bytes after its records, in the same write. The appends
 // after it overwrite those zeros, so their O_DSYNC write need not make a new
 // file size durable: on ext4 that saves an inode write (a second synchronous
-// I/O) per append, about a third of its CPU and of its latency. A zero tail
-// reads as a torn tail (a record of length 0 is invalid) and recovery cuts it
-// away like one; close() cuts it too. With fsync off, appends are plain
-// synchronous writes to the page cache (nothing to wait for, so no thread-pool
-// round trip either).
+// I/O) per append. A zero tail reads as a torn tail (a record of length 0 is
+// invalid) and recovery cuts it away like one; close() cuts it too. With fsync
+// off, appends are plain synchronous writes to the page cache.
 //
-// A failed write or fsync rejects every waiting caller and the disk refuses
+// A failed write or fsync rejects every waiting caller and the log refuses
 // further writes: after a failed fsync nobody knows what is on the platter
-// (fail-stop).
+// (fail-stop; the server stops).
 //
-// A checkpoint record is not appended: the log up to it is fsynced, the
-// checkpoint file replaced atomically (with the next generation number), then
-// the log replaced atomically by a fresh one holding only what still matters
-// (config, deposing, commit, the entries after the checkpoint) whose base
-// names that generation. A crash between the two replacements leaves the old
-// log with the newer checkpoint (generation one ahead): recovery replays the
-// old log and applies the checkpoint to it, which is exactly the state after
-// the checkpoint record. The log is also rewritten the same way (without a
-// checkpoint) once it holds more than max(checkpointEvery, live) records that
-// no longer matter (truncated entries, superseded commits and configs), so it
-// stays bounded even when no checkpoint comes (an idle group reconfigured
-// again and again, primaries flapping without commits).
+// A checkpoint record is not appended: the log up to it is made durable, the
+// group's checkpoint file replaced atomically (with the group's next
+// generation number), then a fresh base record naming that generation is
+// appended for the group, followed by what of the group still matters (config,
+// deposing, commit, the entries after the checkpoint). Recovery takes a
+// group's records from its last base record on. A crash between the checkpoint
+// file and that base leaves the group's old records with the newer checkpoint
+// (generation one ahead): recovery replays them and applies the checkpoint,
+// which is exactly the state after the checkpoint record, and rewrites the log.
+// The whole log is rewritten (atomically, holding only what matters of every
+// group) once it holds more records that no longer matter (superseded base
+// streams, truncated entries, old commits and configs) than
+// max(checkpointEvery x groups, live): it stays bounded.
 //
 // Recovery keeps the longest valid prefix of the log and truncates the file
 // there: a torn tail is the unacknowledged end of the last flush, and a crash
 // leaves a prefix of the records written. Each append marks its last record
-// as a sync point, and the next append starts only after that fsync
-// returned; so a bad record followed by a sync point that is followed by
-// more records means acknowledged data after damage. That is corruption,
-// not a torn write, and open() throws DiskCorruptError (as the Raft FileDisk
-// does) rather than silently dropping acknowledged writes; the operator
-// removes the directory and the replica catches up from its peers as a new
-// one. What cannot be told apart from a torn tail (a damaged length field,
-// damage in the last append, whose pages may reach the disk in any order in
-// a crash) is treated as one; the other replicas of the group still hold
-// those writes.
+// as a sync point, and the next append starts only after that write returned;
+// so a bad record followed by a sync point that is followed by more records
+// means acknowledged data after damage. That is corruption, not a torn write,
+// and open() throws DiskCorruptError (as the Raft FileDisk does) rather than
+// silently dropping acknowledged writes; the operator removes the directory
+// and the server's replicas catch up from their peers as new ones. What cannot
+// be told apart from a torn tail (a damaged length field, damage in the last
+// append, whose pages may reach the disk in any order in a crash) is treated
+// as one; the other replicas of each group still hold those writes.
 
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { PersistRecord, ReplicaDiskState } from '../pacifica/types.js';
+import { EMPTY_DISK, type PersistRecord, type ReplicaDiskState } from '../pacifica/types.js';
 import { invariant } from '../util/invariant.js';
-import { DiskCorruptError, claimedEnd, concat, scanRecords, writeFileAtomic, type SyncFn } from './log-segment.js';
+import { DiskCorruptError, claimedEnd, concat, scanRecords, writeFileAtomic, type ScannedRecord, type SyncFn } from './log-segment.js';
 import {
+  GROUP_NAME,
   REC_BASE,
   REC_CHECKPOINT,
+  REC_GROUP,
   SYNC_POINT,
   applyRecord,
   baseRecord,
   checkpointFile,
   decodeBase,
   decodeCheckpointFile,
+  decodeGroup,
   decodeRecord,
   emptyImage,
   encodeRecord,
+  groupRecord,
   imageRecords,
   liveRecords,
   markSyncPoint,
@@ -83,14 +95,15 @@ import {
 
 export { DiskCorruptError };
 
-export const LOG_FILE = 'replica.log';
-export const CHECKPOINT_FILE = 'replica.checkpoint';
+export const LOG_FILE = 'replicas.log';
+const CHECKPOINT_SUFFIX = '.checkpoint';
+export const checkpointFileOf = (group: string): string => `${group}${CHECKPOINT_SUFFIX}`;
 const DEFAULT_CHECKPOINT_EVERY = 1000;
 
 export interface ReplicaDiskOptions {
   /** fsync appends and replaced files (default true). Off: the OS decides when data reaches the disk. */
   readonly fsync?: boolean;
-  /** The replica's checkpoint interval; also how many dead records the log may hold before it is rewritten. */
+  /** The replicas' checkpoint interval; also how many dead records (per group) the log may hold before it is rewritten. */
   readonly checkpointEvery?: number;
   /**
    * For tests: called at every durability point, with the file (or directory) about to be fsynced (also with
@@ -99,25 +112,37 @@ export interface ReplicaDiskOptions {
   readonly onSync?: (file: string) => void;
 }
 
-/** What the disk has done since open (for tests and the benchmark). */
+/** What the log has done since open (for tests, the server's stats line and the benchmark). */
 export interface ReplicaDiskStats {
   /** write() calls resolved. */
   writes: number;
   /** Appends to the log (one per flush that had records to append). */
   appends: number;
-  /** fsync calls, of files and directories. */
+  /** fsync calls, of files and directories (an O_DSYNC append counts as one). */
   syncs: number;
   /** Checkpoint files written. */
   checkpoints: number;
-  /** Log replacements (after a checkpoint or on their own). */
+  /** Whole-log rewrites. */
   rewrites: number;
+}
+
+/** One replica's view of the log: what DataServer needs of a replica's durable storage. */
+export interface ReplicaStore {
+  /** What the disk held for this group when the log was opened (empty for a group it never saw). */
+  readonly state: ReplicaDiskState;
+  /** Appends the records in order; resolves once they are durable. */
+  write(records: readonly PersistRecord[]): Promise<void>;
+  /** The log's counters (shared by every group). */
+  readonly stats: ReplicaDiskStats;
 }
 
 /** One unit of I/O planned by write(). */
 type Step =
-  | { readonly kind: 'append'; readonly records: readonly Uint8Array[] }
-  /** Replace the log by `log` (after writing `checkpoint`, if any, as the checkpoint file). */
-  | { readonly kind: 'replace'; readonly checkpoint: Uint8Array | null; readonly log: readonly Uint8Array[] };
+  | { readonly kind: 'append'; readonly group: string; readonly records: readonly Uint8Array[] }
+  /** Make the log durable, replace GROUP.checkpoint by `file`, then append `records` (the group's new base stream). */
+  | { readonly kind: 'checkpoint'; readonly group: string; readonly file: Uint8Array; readonly records: readonly Uint8Array[] }
+  /** Replace the whole log by `log` (group records included). */
+  | { readonly kind: 'replace'; readonly log: readonly Uint8Array[]; readonly lastGroup: string | null };
 
 interface Waiter {
   readonly steps: readonly Step[];
@@ -125,17 +150,31 @@ interface Waiter {
   readonly reject: (e: unknown) => void;
 }
 
-export class ReplicaFileDisk {
+interface Group {
+  readonly name: string;
+  /** The state after every accepted write() (ahead of the disk while flushes are pending). */
+  readonly tip: DiskImage;
+  /** Generation of the group's checkpoint file (bumped by every checkpoint). */
+  gen: number;
+  /** Records of the group's current base stream in the log, as planned (the base included; 0: none yet). */
+  records: number;
+  /** What was recovered for it (EMPTY_DISK for a group new to this log). */
+  readonly recovered: ReplicaDiskState;
+  /** A store was handed out (one per group). */
+  taken: boolean;
+}
+
+export class ReplicaLog {
   readonly stats: ReplicaDiskStats;
   private readonly queue: Waiter[] = [];
   private flushing = false;
   private failure: unknown = null;
   private closed = false;
   private readonly idle: (() => void)[] = [];
-  private readonly sync: SyncFn;
+  private readonly groups = new Map<string, Group>();
 
-  /** Opens (creating) DIR, recovers (a torn or corrupt tail is discarded and truncated away), and returns the disk; `state` is what was recovered. */
-  static async open(dir: string, o: ReplicaDiskOptions = {}): Promise<ReplicaFileDisk> {
+  /** Opens (creating) DIR, recovers every group in it (a torn tail is discarded and truncated away), and returns the log. */
+  static async open(dir: string, o: ReplicaDiskOptions = {}): Promise<ReplicaLog> {
     const checkpointEvery = o.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     invariant(Number.isSafeInteger(checkpointEvery) && checkpointEvery >= 1, () => `replica disk: checkpointEvery must be a positive integer, got ${checkpointEvery}`);
     await fsp.mkdir(dir, { recursive: true });
@@ -153,37 +192,30 @@ export class ReplicaFileDisk {
       onSync?.(file);
       if (fsync) stats.syncs++;
     };
-    // A leftover .tmp is a replacement that never got renamed: it never counted.
-    await Promise.all([LOG_FILE, CHECKPOINT_FILE].map((f) => fsp.rm(path.join(dir, `${f}.tmp`), { force: true })));
     const r = await recover(dir, sync);
     const logFlags = fs.constants.O_RDWR | (fsync ? fs.constants.O_DSYNC : 0);
-    const disk = new ReplicaFileDisk(dir, r, checkpointEvery, sync, syncingWrite, logFlags, fsync, stats);
+    const log = new ReplicaLog(dir, r, checkpointEvery, sync, syncingWrite, logFlags, fsync, stats);
     try {
-      if (r.rewrite) {
-        await disk.replaceLog(imageRecords(r.gen, r.image));
-        disk.stats.rewrites++;
-      }
-      disk.fd ??= await openFd(path.join(dir, LOG_FILE), logFlags);
+      if (r.rewrite) await log.perform([log.rewriteStep()]);
+      log.fd ??= await openFd(path.join(dir, LOG_FILE), logFlags);
     } catch (e) {
-      await disk.close();
+      await log.close();
       throw e;
     }
-    return disk;
+    return log;
   }
 
-  /** What the disk held when opened. */
-  readonly state: ReplicaDiskState;
   /** The log, open for appends (O_DSYNC unless fsync is off). */
   private fd: number | null = null;
   /** Bytes in the log file. */
   private size: number;
   /** Bytes in the log file including a preallocated zero tail (>= size). */
   private allocated: number;
-  /** Records in the log file as planned (including queued appends). */
+  /** Records in the log file as planned (including queued appends; group records not counted). */
   private logRecords: number;
-  /** The state after every accepted write() (ahead of the disk while flushes are pending). */
-  private readonly tip: DiskImage;
-  private gen: number;
+  /** The group whose records an append continues (the last group record in the file, as performed). */
+  private fileGroup: string | null;
+  private readonly sync: SyncFn;
 
   private constructor(
     private readonly dir: string,
@@ -198,21 +230,44 @@ export class ReplicaFileDisk {
   ) {
     this.sync = sync;
     this.stats = stats;
-    this.tip = r.image;
-    this.gen = r.gen;
     this.size = r.size;
     this.allocated = r.size;
     this.logRecords = r.records;
-    this.state = toDiskState(r.image);
+    this.fileGroup = r.lastGroup;
+    for (const g of r.groups) this.groups.set(g.name, { name: g.name, tip: g.image, gen: g.gen, records: g.records, recovered: toDiskState(g.image), taken: false });
   }
 
-  /** Appends the records in order; resolves once they are durable (see the file comment for group commit and fail-stop). */
-  write(records: readonly PersistRecord[]): Promise<void> {
+  /** Groups the log holds state of (recovered or written since). */
+  groupNames(): string[] {
+    return [...this.groups.keys()].sort();
+  }
+
+  /** The store of one group's replica (once per group): its recovered state, and writes into this log. */
+  replica(group: string): ReplicaStore {
+    invariant(GROUP_NAME.test(group), () => `replica disk: bad group name ${JSON.stringify(group)}`);
+    const g = this.groupOf(group);
+    invariant(!g.taken, () => `replica disk: the store of ${group} was already taken`);
+    g.taken = true;
+    return { state: g.recovered, write: (records) => this.write(group, records), stats: this.stats };
+  }
+
+  private groupOf(group: string): Group {
+    let g = this.groups.get(group);
+    if (g === undefined) {
+      g = { name: group, tip: emptyImage(), gen: 0, records: 0, recovered: EMPTY_DISK, taken: false };
+      this.groups.set(group, g);
+    }
+    return g;
+  }
+
+  /** Appends a group's records in order; resolves once they are durable (see the file comment for group commit and fail-stop). */
+  write(group: string, records: readonly PersistRecord[]): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error(`replica disk ${this.dir}: write after close`));
     let steps: Step[];
     try {
-      steps = this.plan(records);
+      invariant(GROUP_NAME.test(group), () => `replica disk: bad group name ${JSON.stringify(group)}`);
+      steps = this.plan(this.groupOf(group), records);
     } catch (e) {
       // The image may be half-updated: nothing after this can be trusted.
       this.failure = e;
@@ -245,30 +300,51 @@ export class ReplicaFileDisk {
 
   // ------------------------------------------------------------- planning
 
-  private plan(records: readonly PersistRecord[]): Step[] {
+  private plan(g: Group, records: readonly PersistRecord[]): Step[] {
     const steps: Step[] = [];
     let pending: Uint8Array[] = [];
+    const push = (bytes: Uint8Array): void => {
+      pending.push(bytes);
+      g.records++;
+      this.logRecords++;
+    };
+    // A group's records start with a base record (its first write to this log).
+    if (g.records === 0) push(baseRecord({ gen: g.gen, sn: g.tip.checkpoint.sn, version: g.tip.checkpoint.version }));
     for (const r of records) {
-      applyRecord(this.tip, r);
+      applyRecord(g.tip, r);
       if (r.kind === 'checkpoint') {
-        if (pending.length > 0) steps.push({ kind: 'append', records: pending });
+        if (pending.length > 0) steps.push({ kind: 'append', group: g.name, records: pending });
         pending = [];
-        this.gen++;
-        const log = imageRecords(this.gen, this.tip);
-        steps.push({ kind: 'replace', checkpoint: checkpointFile(this.gen, r.checkpoint), log });
-        this.logRecords = log.length;
-      } else {
-        pending.push(encodeRecord(r));
-        this.logRecords++;
-      }
+        g.gen++;
+        const fresh = imageRecords(g.gen, g.tip);
+        steps.push({ kind: 'checkpoint', group: g.name, file: checkpointFile(g.gen, r.checkpoint), records: fresh });
+        // The group's earlier records are dead from here on (counted in logRecords until a rewrite).
+        g.records = fresh.length;
+        this.logRecords += fresh.length;
+      } else push(encodeRecord(r));
     }
-    if (pending.length > 0) steps.push({ kind: 'append', records: pending });
-    const live = liveRecords(this.tip);
-    if (this.logRecords - live > Math.max(this.checkpointEvery, live)) {
-      steps.push({ kind: 'replace', checkpoint: null, log: imageRecords(this.gen, this.tip) });
-      this.logRecords = live;
-    }
+    if (pending.length > 0) steps.push({ kind: 'append', group: g.name, records: pending });
+    let live = 0;
+    for (const x of this.groups.values()) if (x.records > 0) live += liveRecords(x.tip);
+    if (this.logRecords - live > Math.max(this.checkpointEvery * this.groups.size, live)) steps.push(this.rewriteStep());
     return steps;
+  }
+
+  /** Plan a rewrite: a fresh log holding what matters of every group (its image from its base), group by group. */
+  private rewriteStep(): Step {
+    const log: Uint8Array[] = [];
+    let lastGroup: string | null = null;
+    this.logRecords = 0;
+    for (const name of this.groupNames()) {
+      const g = this.groups.get(name)!;
+      if (g.records === 0) continue; // nothing of it in the log yet
+      const image = imageRecords(g.gen, g.tip);
+      log.push(groupRecord(name), ...image);
+      g.records = image.length;
+      this.logRecords += image.length;
+      lastGroup = name;
+    }
+    return { kind: 'replace', log, lastGroup };
   }
 
   // ------------------------------------------------------------- flushing
@@ -294,29 +370,38 @@ export class ReplicaFileDisk {
     for (const r of this.idle.splice(0)) r();
   }
 
-  /** Do the steps of one flush. Appends are gathered into one write + fsync, made before a checkpoint and at the end. */
+  /** Do the steps of one flush. Appends (of every group) are gathered into one write, made before a checkpoint file and at the end. */
   private async perform(steps: readonly Step[]): Promise<void> {
     let pending: Uint8Array[] = [];
+    let group = this.fileGroup;
+    const add = (g: string, records: readonly Uint8Array[]): void => {
+      if (records.length === 0) return;
+      if (g !== group) pending.push(groupRecord(g));
+      group = g;
+      for (const r of records) pending.push(r);
+    };
     for (const s of steps) {
       if (s.kind === 'append') {
-        pending.push(...s.records);
-        continue;
-      }
-      if (s.checkpoint !== null) {
-        // The old log must hold everything before the checkpoint, in case we crash between the two replacements.
-        await this.append(pending);
-        await writeFileAtomic(this.dir, CHECKPOINT_FILE, s.checkpoint, this.sync);
+        add(s.group, s.records);
+      } else if (s.kind === 'checkpoint') {
+        // The log must hold everything before the checkpoint, in case we crash before the new base is durable.
+        await this.append(pending, group);
+        pending = [];
+        await writeFileAtomic(this.dir, checkpointFileOf(s.group), s.file, this.sync);
         this.stats.checkpoints++;
+        add(s.group, s.records);
+      } else {
+        // The rewrite holds the pending records: they need not be appended first.
+        pending = [];
+        await this.replaceLog(s.log, s.lastGroup);
+        group = s.lastGroup;
+        this.stats.rewrites++;
       }
-      // A plain rewrite contains the pending records: they need not be appended first.
-      pending = [];
-      await this.replaceLog(s.log);
-      this.stats.rewrites++;
     }
-    await this.append(pending);
+    await this.append(pending, group);
   }
 
-  private async append(records: Uint8Array[]): Promise<void> {
+  private async append(records: Uint8Array[], lastGroup: string | null): Promise<void> {
     if (records.length === 0) return;
     const fd = this.fd;
     invariant(fd !== null, 'replica disk: append with no open log');
@@ -333,16 +418,18 @@ export class ReplicaFileDisk {
       n = bytes;
     }
     this.size += n;
+    this.fileGroup = lastGroup;
     this.stats.appends++;
   }
 
-  private async replaceLog(records: readonly Uint8Array[]): Promise<void> {
-    const bytes = concat([...records.slice(0, -1), markSyncPoint(records[records.length - 1])]);
+  private async replaceLog(records: readonly Uint8Array[], lastGroup: string | null): Promise<void> {
+    const bytes = records.length === 0 ? new Uint8Array(0) : concat([...records.slice(0, -1), markSyncPoint(records[records.length - 1])]);
     await writeFileAtomic(this.dir, LOG_FILE, bytes, this.sync);
     const old = this.fd;
     this.fd = await openFd(path.join(this.dir, LOG_FILE), this.logFlags);
     this.size = bytes.length;
     this.allocated = bytes.length;
+    this.fileGroup = lastGroup;
     if (old !== null) await closeFd(old);
   }
 }
@@ -398,12 +485,13 @@ async function writevAll(fd: number, parts: readonly Uint8Array[], position: num
 // ------------------------------------------------------------- recovery
 
 interface Recovered {
-  readonly image: DiskImage;
-  readonly gen: number;
-  /** Valid bytes and records of the log file as it is now (after truncating a torn tail). */
+  readonly groups: readonly { name: string; image: DiskImage; gen: number; records: number }[];
+  /** Valid bytes and records (group records not counted) of the log file as it is now (after truncating a torn tail). */
   readonly size: number;
   readonly records: number;
-  /** The log continues an older checkpoint (interrupted compaction): write a fresh one. */
+  /** The group of the last record in the file. */
+  readonly lastGroup: string | null;
+  /** A group's records continue an older checkpoint (a crash before its new base): rewrite the log. */
   readonly rewrite: boolean;
 }
 
@@ -417,53 +505,90 @@ async function readIfExists(file: string): Promise<Uint8Array | null> {
 }
 
 async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
-  const cpPath = path.join(dir, CHECKPOINT_FILE);
-  const logPath = path.join(dir, LOG_FILE);
-  const cpBytes = await readIfExists(cpPath);
-  let cp = { gen: 0, checkpoint: emptyImage().checkpoint };
-  if (cpBytes !== null) {
-    const s = scanRecords(cpBytes);
-    if (s.records.length !== 1 || s.end !== cpBytes.length || (s.records[0].type & ~SYNC_POINT) !== REC_CHECKPOINT) throw new DiskCorruptError(`${cpPath} is corrupt`);
-    cp = corruptOnThrow(cpPath, () => decodeCheckpointFile(s.records[0].payload));
+  const names = await fsp.readdir(dir, { withFileTypes: true });
+  // A leftover .tmp is a replacement that never got renamed: it never counted.
+  await Promise.all(names.filter((e) => e.name.endsWith('.tmp')).map((e) => fsp.rm(path.join(dir, e.name), { force: true })));
+  for (const e of names) {
+    if (e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'replica.log')))
+      throw new DiskCorruptError(`${dir} holds replica logs in the old layout (${e.name}/replica.log, one log per replica); remove ${dir} to let the replicas catch up from their peers`);
+  }
+  const checkpoints = new Map<string, { gen: number; checkpoint: DiskImage['checkpoint'] }>();
+  for (const e of names) {
+    if (!e.isFile() || !e.name.endsWith(CHECKPOINT_SUFFIX)) continue;
+    const group = e.name.slice(0, -CHECKPOINT_SUFFIX.length);
+    const file = path.join(dir, e.name);
+    if (!GROUP_NAME.test(group)) throw new DiskCorruptError(`${file}: not a checkpoint of a group this log can hold`);
+    const bytes = (await readIfExists(file))!;
+    const s = scanRecords(bytes);
+    if (s.records.length !== 1 || s.end !== bytes.length || (s.records[0].type & ~SYNC_POINT) !== REC_CHECKPOINT) throw new DiskCorruptError(`${file} is corrupt`);
+    checkpoints.set(group, corruptOnThrow(file, () => decodeCheckpointFile(s.records[0].payload)));
   }
 
+  const logPath = path.join(dir, LOG_FILE);
   let bytes = await readIfExists(logPath);
   if (bytes === null) {
-    if (cpBytes !== null) throw new DiskCorruptError(`${logPath} is missing but ${cpPath} exists`);
-    // A fresh directory.
-    const log = markSyncPoint(baseRecord({ gen: 0, sn: 0, version: 0 }));
-    await writeFileAtomic(dir, LOG_FILE, log, sync);
-    bytes = log;
+    if (checkpoints.size > 0) throw new DiskCorruptError(`${logPath} is missing but ${dir} holds checkpoints (${[...checkpoints.keys()].map(checkpointFileOf).join(', ')})`);
+    // A fresh directory: an empty log (written atomically, so that a log exists from here on).
+    bytes = new Uint8Array(0);
+    await writeFileAtomic(dir, LOG_FILE, bytes, sync);
   }
 
   const { records, end } = scanRecords(bytes);
   if (end < bytes.length) {
     const next = claimedEnd(bytes, end);
     const after = next === null ? [] : scanRecords(bytes.subarray(next)).records;
-    // An append ending before another record was fsynced (the next append starts only after that): acknowledged.
+    // An append ending before another record was written (the next append starts only after that): acknowledged.
     const acked = after.slice(0, -1).filter((r) => (r.type & SYNC_POINT) !== 0).length;
-    if (acked > 0) throw new DiskCorruptError(`${logPath}: bad record at byte ${end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${dir} to let the replica catch up from its peers)`);
+    if (acked > 0) throw new DiskCorruptError(`${logPath}: bad record at byte ${end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${dir} to let the replicas catch up from their peers)`);
   }
-  if (records.length === 0 || (records[0].type & ~SYNC_POINT) !== REC_BASE) throw new DiskCorruptError(`${logPath} has no base record`);
-  const base = corruptOnThrow(logPath, () => decodeBase(records[0].payload));
 
-  let image: DiskImage;
+  // Each group's records from its last base record on.
+  const streams = new Map<string, ScannedRecord[]>();
+  let current: string | null = null;
+  let counted = 0;
+  for (const rec of records) {
+    const type = rec.type & ~SYNC_POINT;
+    if (type === REC_GROUP) {
+      current = corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => decodeGroup(rec.payload));
+      continue;
+    }
+    counted++;
+    if (current === null) throw new DiskCorruptError(`${logPath} at byte ${rec.offset}: a record before any group record`);
+    if (type === REC_BASE) streams.set(current, [rec]);
+    else {
+      const s = streams.get(current);
+      if (s === undefined) throw new DiskCorruptError(`${logPath} at byte ${rec.offset}: ${current} has no base record before this one`);
+      s.push(rec);
+    }
+  }
+
+  const groups: { name: string; image: DiskImage; gen: number; records: number }[] = [];
   let rewrite = false;
-  if (base.gen === cp.gen) {
-    if (base.sn !== cp.checkpoint.sn || base.version !== cp.checkpoint.version)
-      throw new DiskCorruptError(`${logPath} continues checkpoint ${base.sn}@${base.version} but ${cpPath} holds ${cp.checkpoint.sn}@${cp.checkpoint.version}`);
-    image = startImage(cp.checkpoint);
-  } else if (base.gen + 1 === cp.gen) {
-    // Interrupted compaction: the old log, then the checkpoint record that replaced it. The old checkpoint's
-    // state is gone, but the fold of the entries, truncates and commits needs only its sn.
-    image = startImage({ sn: base.sn, version: base.version, kv: {} });
-    rewrite = true;
-  } else throw new DiskCorruptError(`${logPath} (generation ${base.gen}) does not belong to ${cpPath} (generation ${cp.gen})`);
+  for (const name of new Set([...streams.keys(), ...checkpoints.keys()])) {
+    const cpPath = path.join(dir, checkpointFileOf(name));
+    const stream = streams.get(name);
+    if (stream === undefined) throw new DiskCorruptError(`${logPath} holds nothing of ${name} but ${cpPath} exists`);
+    const cp = checkpoints.get(name) ?? { gen: 0, checkpoint: emptyImage().checkpoint };
+    const base = corruptOnThrow(logPath, () => decodeBase(stream[0].payload));
+    let image: DiskImage;
+    let behind = false;
+    if (base.gen === cp.gen) {
+      if (base.sn !== cp.checkpoint.sn || base.version !== cp.checkpoint.version)
+        throw new DiskCorruptError(`${logPath}: ${name} continues checkpoint ${base.sn}@${base.version} but ${cpPath} holds ${cp.checkpoint.sn}@${cp.checkpoint.version}`);
+      image = startImage(cp.checkpoint);
+    } else if (base.gen + 1 === cp.gen) {
+      // A crash between the checkpoint file and the group's new base: its old records, then the checkpoint record.
+      // The old checkpoint's state is gone, but the fold of the entries, truncates and commits needs only its sn.
+      image = startImage({ sn: base.sn, version: base.version, kv: {} });
+      behind = true;
+    } else throw new DiskCorruptError(`${logPath}: ${name} (generation ${base.gen}) does not belong to ${cpPath} (generation ${cp.gen})`);
+    for (const rec of stream.slice(1)) corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => applyRecord(image, decodeRecord(rec.type, rec.payload)));
+    if (behind) applyRecord(image, { kind: 'checkpoint', checkpoint: cp.checkpoint });
+    rewrite ||= behind;
+    groups.push({ name, image, gen: cp.gen, records: stream.length });
+  }
 
-  for (const rec of records.slice(1)) corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => applyRecord(image, decodeRecord(rec.type, rec.payload)));
-  if (rewrite) applyRecord(image, { kind: 'checkpoint', checkpoint: cp.checkpoint });
-
-  if (end < bytes.length && !rewrite) {
+  if (end < bytes.length) {
     // Cut the torn tail away so that appends continue from the last good record.
     const h = await fsp.open(logPath, 'r+');
     try {
@@ -473,7 +598,7 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
       await h.close();
     }
   }
-  return { image, gen: cp.gen, size: end, records: records.length, rewrite };
+  return { groups, size: end, records: counted, lastGroup: current, rewrite };
 }
 
 function corruptOnThrow<T>(where: string, f: () => T): T {

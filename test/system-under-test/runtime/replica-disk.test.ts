@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY_DISK, type Checkpoint, type GroupConfig, type LogEntry, type PersistRecord, type ReplicaDiskState } from '../../../system-under-test/pacifica/types.js';
-import { CHECKPOINT_FILE, DiskCorruptError, LOG_FILE, ReplicaFileDisk, type ReplicaDiskOptions } from '../../../system-under-test/runtime/replica-disk.js';
+import { DiskCorruptError, LOG_FILE, ReplicaLog, checkpointFileOf, type ReplicaDiskOptions, type ReplicaDiskStats } from '../../../system-under-test/runtime/replica-disk.js';
 import { PacificaDisk } from '../../../system-under-test/sim/pacifica-disk.js';
 
 const dirs: string[] = [];
@@ -33,20 +33,34 @@ function reference(batches: readonly (readonly PersistRecord[])[]): ReplicaDiskS
   return d.load();
 }
 
+/** Most tests use one group's store of the log: what one replica sees. */
+const G = 'g';
+const CHECKPOINT_FILE = checkpointFileOf(G);
+interface OneGroup {
+  readonly state: ReplicaDiskState;
+  readonly stats: ReplicaDiskStats;
+  write(records: readonly PersistRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+async function openOne(dir: string, o: ReplicaDiskOptions = {}): Promise<OneGroup> {
+  const log = await ReplicaLog.open(dir, o);
+  return { ...log.replica(G), close: () => log.close() };
+}
+
 async function reopen(dir: string, o: ReplicaDiskOptions = {}): Promise<ReplicaDiskState> {
-  const d = await ReplicaFileDisk.open(dir, o);
+  const d = await openOne(dir, o);
   await d.close();
   return d.state;
 }
 
-async function writeAll(dir: string, batches: readonly (readonly PersistRecord[])[], o: ReplicaDiskOptions = {}): Promise<ReplicaFileDisk> {
-  const d = await ReplicaFileDisk.open(dir, o);
+async function writeAll(dir: string, batches: readonly (readonly PersistRecord[])[], o: ReplicaDiskOptions = {}): Promise<OneGroup> {
+  const d = await openOne(dir, o);
   for (const b of batches) await d.write(b);
   await d.close();
   return d;
 }
 
-describe('ReplicaFileDisk: records and recovery', () => {
+describe('ReplicaLog, one group: records and recovery', () => {
   it('opens a fresh directory empty, and reopens it empty', async () => {
     const dir = path.join(tmp(), 'nested', 'replica');
     expect(await reopen(dir)).toEqual(EMPTY_DISK);
@@ -79,15 +93,16 @@ describe('ReplicaFileDisk: records and recovery', () => {
     expect(await reopen(dir)).toEqual({ ...EMPTY_DISK, entries: [entry(1), entry(2)], commit: 2 });
   });
 
-  it('a checkpoint goes to its own file and starts a log holding only what follows it', async () => {
+  it('a checkpoint goes to its own file and starts the group again from a base holding only what follows it', async () => {
     const dir = tmp();
-    const d = await ReplicaFileDisk.open(dir);
+    const d = await openOne(dir);
     await d.write([{ kind: 'config', config: cfg(3) }, ...entries(1, 50), { kind: 'commit', sn: 40 }]);
     const before = fs.statSync(path.join(dir, LOG_FILE)).size;
     await d.write([checkpoint(40, 1, { k0: 39, k1: 40, k2: 38 })]);
-    expect(d.stats).toMatchObject({ checkpoints: 1, rewrites: 1 });
+    expect(d.stats).toMatchObject({ checkpoints: 1, rewrites: 0 });
+    // Appended: a base naming the checkpoint, config, commit and entries 41-50 (the 50 before are dead).
     const after = fs.statSync(path.join(dir, LOG_FILE)).size;
-    expect(after).toBeLessThan(before / 3);
+    expect(after - before).toBeLessThan(before / 3);
     await d.write(entries(51, 52));
     await d.close();
     const back = await reopen(dir);
@@ -109,7 +124,7 @@ describe('ReplicaFileDisk: records and recovery', () => {
 
   it('rewrites a log full of dead records on its own, without a checkpoint', async () => {
     const dir = tmp();
-    const d = await ReplicaFileDisk.open(dir, { fsync: false, checkpointEvery: 20 });
+    const d = await openOne(dir, { fsync: false, checkpointEvery: 20 });
     const batches: PersistRecord[][] = [];
     for (let v = 1; v <= 60; v++) batches.push([{ kind: 'config', config: cfg(v) }, { kind: 'entry', entry: entry(1, v) }, { kind: 'truncate', after: 0 }]);
     for (const b of batches) await d.write(b);
@@ -139,7 +154,7 @@ describe('ReplicaFileDisk: records and recovery', () => {
     const dir = tmp();
     const log = path.join(dir, LOG_FILE);
     const batches = [[{ kind: 'config', config: cfg(1) } as const, ...entries(1, 3)], entries(4, 9), [{ kind: 'commit', sn: 9 } as const]];
-    const d = await ReplicaFileDisk.open(dir);
+    const d = await openOne(dir);
     for (const b of batches) await d.write(b);
     // The file as a crash would leave it: the records, then the zero tail.
     const crashed = fs.readFileSync(log);
@@ -184,8 +199,8 @@ describe('ReplicaFileDisk: records and recovery', () => {
     const dir = tmp();
     await writeAll(dir, [entries(1, 1), entries(2, 2), entries(3, 3), entries(4, 4)]);
     damage(dir, 2);
-    await expect(ReplicaFileDisk.open(dir)).rejects.toThrow(DiskCorruptError);
-    await expect(ReplicaFileDisk.open(dir)).rejects.toThrow(/followed by 1 acknowledged append/);
+    await expect(openOne(dir)).rejects.toThrow(DiskCorruptError);
+    await expect(openOne(dir)).rejects.toThrow(/followed by 1 acknowledged append/);
   });
 
   it('damage in the last append (pages of a crashed write land in any order) reads as a torn tail', async () => {
@@ -202,26 +217,26 @@ describe('ReplicaFileDisk: records and recovery', () => {
     const bytes = fs.readFileSync(cp);
     bytes[bytes.length - 2] ^= 1;
     fs.writeFileSync(cp, bytes);
-    await expect(ReplicaFileDisk.open(dir)).rejects.toThrow(/replica.checkpoint is corrupt/);
+    await expect(openOne(dir)).rejects.toThrow(/g.checkpoint is corrupt/);
     fs.rmSync(cp);
     await expect(reopen(dir)).rejects.toThrow(/does not belong|continues checkpoint/);
     const dir2 = tmp();
     await writeAll(dir2, [entries(1, 2), [{ kind: 'commit', sn: 2 }, checkpoint(2)]]);
     fs.rmSync(path.join(dir2, LOG_FILE));
-    await expect(ReplicaFileDisk.open(dir2)).rejects.toThrow(/replica.log is missing/);
+    await expect(openOne(dir2)).rejects.toThrow(/replicas.log is missing/);
   });
 
-  it('a crash between the checkpoint file and the new log recovers the state after the checkpoint', async () => {
+  it('a crash between the checkpoint file and the new base recovers the state after the checkpoint', async () => {
     const dir = tmp();
     const batches: PersistRecord[][] = [[{ kind: 'config', config: cfg(1) }, ...entries(1, 8)], [{ kind: 'commit', sn: 6 }, ...entries(9, 9), checkpoint(6), ...entries(10, 10)]];
-    // The log replacement fails before its rename: the checkpoint file is new, the log old.
+    // The append after the checkpoint file (the group's new base) never happens: the checkpoint file is new, the records old.
     let armed = false;
-    const d = await ReplicaFileDisk.open(dir, {
+    const d = await openOne(dir, {
       onSync: (f) => {
-        if (armed && f.endsWith(`${LOG_FILE}.tmp`)) throw new Error('crash');
+        if (f.endsWith(`${CHECKPOINT_FILE}.tmp`)) armed = true;
+        else if (armed && f === path.join(dir, LOG_FILE)) throw new Error('crash');
       },
     });
-    armed = true;
     await d.write(batches[0]);
     await expect(d.write(batches[1])).rejects.toThrow('crash');
     await d.close();
@@ -235,10 +250,10 @@ describe('ReplicaFileDisk: records and recovery', () => {
   });
 });
 
-describe('ReplicaFileDisk: group commit and fail-stop', () => {
+describe('ReplicaLog, one group: group commit and fail-stop', () => {
   it('calls in one turn share one append and one fsync, and resolve in call order', async () => {
     const dir = tmp();
-    const d = await ReplicaFileDisk.open(dir);
+    const d = await openOne(dir);
     const syncsAtOpen = d.stats.syncs;
     const order: number[] = [];
     await Promise.all(Array.from({ length: 64 }, (_, i) => d.write([{ kind: 'entry', entry: entry(i + 1) }]).then(() => order.push(i))));
@@ -253,9 +268,9 @@ describe('ReplicaFileDisk: group commit and fail-stop', () => {
     const dir = tmp();
     const late: Promise<void>[] = [];
     const order: string[] = [];
-    let d: ReplicaFileDisk | null = null;
+    let d: OneGroup | null = null;
     let first = true;
-    d = await ReplicaFileDisk.open(dir, {
+    d = await openOne(dir, {
       onSync: (f) => {
         if (!f.endsWith(LOG_FILE) || !first) return;
         first = false;
@@ -276,7 +291,7 @@ describe('ReplicaFileDisk: group commit and fail-stop', () => {
   it('a failed fsync rejects every waiting call and every later one', async () => {
     const dir = tmp();
     let fail = false;
-    const d = await ReplicaFileDisk.open(dir, {
+    const d = await openOne(dir, {
       onSync: () => {
         if (fail) throw new Error('EIO: injected');
       },
@@ -293,7 +308,7 @@ describe('ReplicaFileDisk: group commit and fail-stop', () => {
   });
 
   it('a record out of sequence fails the call and stops the disk', async () => {
-    const d = await ReplicaFileDisk.open(tmp());
+    const d = await openOne(tmp());
     await expect(d.write(entries(2, 2))).rejects.toThrow(/entry 2 after end 0/);
     await expect(d.write(entries(1, 1))).rejects.toThrow(/entry 2 after end 0/);
     await d.close();
@@ -402,7 +417,7 @@ function more(s: ReplicaDiskState): PersistRecord[] {
   return [{ kind: 'entry', entry: entry(end + 1, 99, 'more') }, { kind: 'entry', entry: entry(end + 2, 99, 'more') }, { kind: 'commit', sn: end + 1 }];
 }
 
-describe('ReplicaFileDisk: properties against PacificaDisk', () => {
+describe('ReplicaLog, one group: properties against PacificaDisk', () => {
   it('recovers exactly what PacificaDisk holds after the same writes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(intent, { maxLength: 60 }), fc.integer({ min: 1, max: 12 }), async (intents, checkpointEvery) => {
@@ -423,8 +438,9 @@ describe('ReplicaFileDisk: properties against PacificaDisk', () => {
         const states = prefixStates(batches);
         const dir = tmp();
         const log = path.join(dir, LOG_FILE);
-        // A replaced log is written whole before its rename (and the directory fsync after it): a crash can cut
-        // only what was appended since. Note the log's size at each directory fsync.
+        // A replaced log is written whole before its rename (and the directory fsync after it), and what precedes a
+        // checkpoint file was durable before it: a crash can cut only what was appended since the last directory
+        // fsync. Note the log's size at each.
         let replaced = 0;
         await writeAll(dir, batches, {
           fsync: false,
@@ -434,7 +450,6 @@ describe('ReplicaFileDisk: properties against PacificaDisk', () => {
           },
         });
         const size = fs.statSync(log).size;
-        expect(replaced).toBeGreaterThan(0);
         const cut = replaced + Math.floor(where * (size - replaced));
         fs.truncateSync(log, cut);
         const back = await reopen(dir, { fsync: false, checkpointEvery });
@@ -458,7 +473,7 @@ describe('ReplicaFileDisk: properties against PacificaDisk', () => {
         const dir = tmp();
         let syncs = 0;
         // onSync runs at every durability point also with fsync off (a crash does not need a real fsync).
-        const d = await ReplicaFileDisk.open(dir, {
+        const d = await openOne(dir, {
           fsync: false,
           checkpointEvery: 4,
           onSync: () => {
@@ -482,6 +497,193 @@ describe('ReplicaFileDisk: properties against PacificaDisk', () => {
         const k = prefixIndex(states, back);
         expect(k).toBeGreaterThanOrEqual(0);
         expect(k).toBeGreaterThanOrEqual(acked);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+// ------------------------------------------------------------ several groups in one log
+
+const GROUPS = ['g0', 'g1', 'g2'];
+
+/** Each group's batches, and an interleaving: the order (by group index) in which their batches are written. */
+const multi = fc.record({
+  intents: fc.tuple(...GROUPS.map(() => fc.array(intent, { maxLength: 30 }))),
+  order: fc.array(fc.nat(GROUPS.length - 1), { maxLength: 200 }),
+  // After a write, wait for it (and everything before) or not: writes not waited for share a flush.
+  waits: fc.array(fc.boolean(), { maxLength: 200 }),
+});
+
+/** The writes of every group, interleaved: the order's picks first, then what is left, group by group. */
+function interleave(batches: readonly PersistRecord[][][], order: readonly number[]): { group: number; batch: PersistRecord[] }[] {
+  const next = batches.map(() => 0);
+  const out: { group: number; batch: PersistRecord[] }[] = [];
+  for (const g of [...order, ...batches.flatMap((b, g) => b.map(() => g))]) {
+    if (next[g] >= batches[g].length) continue;
+    out.push({ group: g, batch: batches[g][next[g]++] });
+  }
+  return out;
+}
+
+/** Write them all through one log; the records of each group that were acknowledged. */
+async function writeInterleaved(log: ReplicaLog, writes: readonly { group: number; batch: PersistRecord[] }[], waits: readonly boolean[]): Promise<number[]> {
+  const stores = GROUPS.map((g) => log.replica(g));
+  const acked = GROUPS.map(() => 0);
+  let inFlight: Promise<void>[] = [];
+  let failed = false;
+  for (const [i, w] of writes.entries()) {
+    inFlight.push(stores[w.group].write(w.batch).then(() => void (acked[w.group] += w.batch.length), () => void (failed = true)));
+    if (waits[i] ?? true) {
+      await Promise.all(inFlight);
+      inFlight = [];
+      if (failed) break;
+    }
+  }
+  await Promise.all(inFlight);
+  return acked;
+}
+
+async function reopenAll(dir: string, o: ReplicaDiskOptions = {}): Promise<ReplicaDiskState[]> {
+  const log = await ReplicaLog.open(dir, o);
+  const states = GROUPS.map((g) => log.replica(g).state);
+  await log.close();
+  return states;
+}
+
+describe('ReplicaLog, several groups', () => {
+  it('writes of different groups in one turn share one append, and each group reads back its own', async () => {
+    const dir = tmp();
+    const log = await ReplicaLog.open(dir);
+    const stores = GROUPS.map((g) => log.replica(g));
+    const syncsAtOpen = log.stats.syncs;
+    await Promise.all(stores.flatMap((s, g) => Array.from({ length: 20 }, (_, i) => s.write([{ kind: 'entry', entry: entry(i + 1, g + 1) }]))));
+    expect(log.stats.appends).toBe(1);
+    expect(log.stats.syncs - syncsAtOpen).toBe(1);
+    await log.close();
+    const back = await reopenAll(dir);
+    for (const [g, s] of back.entries()) expect(s.entries).toEqual(Array.from({ length: 20 }, (_, i) => entry(i + 1, g + 1)));
+    const again = await ReplicaLog.open(dir);
+    expect(again.groupNames()).toEqual(GROUPS);
+    // A group the log never saw starts empty.
+    expect(again.replica('g9').state).toEqual(EMPTY_DISK);
+    await again.close();
+  });
+
+  it('hands out one store per group, and refuses group names that cannot be file names', async () => {
+    const log = await ReplicaLog.open(tmp());
+    log.replica('g0');
+    expect(() => log.replica('g0')).toThrow(/already taken/);
+    expect(() => log.replica('../x')).toThrow(/bad group name/);
+    await expect(log.write('a b', entries(1, 1))).rejects.toThrow(/bad group name/);
+    await log.close();
+  });
+
+  it('refuses a directory in the old layout (one log per replica), which it would otherwise read as empty', async () => {
+    const dir = tmp();
+    fs.mkdirSync(path.join(dir, 'g0'));
+    fs.writeFileSync(path.join(dir, 'g0', 'replica.log'), 'x');
+    await expect(ReplicaLog.open(dir)).rejects.toThrow(/old layout/);
+  });
+
+  it('a checkpoint of one group leaves the others alone, also across a crash before its new base', async () => {
+    const dir = tmp();
+    let armed = false;
+    const log = await ReplicaLog.open(dir, {
+      onSync: (f) => {
+        if (f.endsWith(`${checkpointFileOf('g1')}.tmp`)) armed = true;
+        else if (armed && f === path.join(dir, LOG_FILE)) throw new Error('crash');
+      },
+    });
+    const [g0, g1] = [log.replica('g0'), log.replica('g1')];
+    await Promise.all([g0.write(entries(1, 5)), g1.write([...entries(1, 5), { kind: 'commit', sn: 4 }])]);
+    // g0's write shares the flush whose last append fails (after g1's checkpoint file): not acknowledged.
+    const results = await Promise.allSettled([g1.write([checkpoint(4), ...entries(6, 6)]), g0.write(entries(6, 6))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    await log.close();
+    const back = await ReplicaLog.open(dir);
+    expect(back.replica('g0').state.entries.map((e) => e.sn)).toEqual([1, 2, 3, 4, 5]);
+    const s1 = back.replica('g1').state;
+    expect(s1.checkpoint.sn).toBe(4);
+    expect(s1.entries.map((e) => e.sn)).toEqual([5]);
+    expect(back.stats.rewrites).toBe(1); // recovery wrote g1's new base (a rewrite of the log)
+    await back.close();
+    expect((await reopenAll(dir)).slice(0, 2)).toEqual([reference([entries(1, 5)]), s1]);
+  });
+
+  it('recovers exactly what PacificaDisk holds for every group, however their writes interleave', async () => {
+    await fc.assert(
+      fc.asyncProperty(multi, fc.integer({ min: 1, max: 8 }), async ({ intents, order, waits }, checkpointEvery) => {
+        const batches = intents.map(toBatches);
+        const dir = tmp();
+        const log = await ReplicaLog.open(dir, { fsync: false, checkpointEvery });
+        await writeInterleaved(log, interleave(batches, order), waits);
+        await log.close();
+        expect(await reopenAll(dir)).toEqual(batches.map(reference));
+        fs.rmSync(dir, { recursive: true, force: true });
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it('after the log is cut at any byte, every group recovers a prefix of its writes and takes more', async () => {
+    await fc.assert(
+      fc.asyncProperty(multi, fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 8 }), async ({ intents, order, waits }, where, checkpointEvery) => {
+        const batches = intents.map(toBatches);
+        const states = batches.map(prefixStates);
+        const dir = tmp();
+        const file = path.join(dir, LOG_FILE);
+        let durable = 0; // the log's size at the last directory fsync (see the one-group property)
+        const log = await ReplicaLog.open(dir, { fsync: false, checkpointEvery, onSync: (f) => void (f === dir && (durable = fs.statSync(file).size)) });
+        await writeInterleaved(log, interleave(batches, order), waits);
+        await log.close();
+        const size = fs.statSync(file).size;
+        const cut = durable + Math.floor(where * (size - durable));
+        fs.truncateSync(file, cut);
+        const back = await reopenAll(dir, { fsync: false, checkpointEvery });
+        const ks = back.map((s, g) => prefixIndex(states[g], s));
+        for (const [g, k] of ks.entries()) {
+          expect(k, `${GROUPS[g]}: recovered state is no prefix of its writes (cut at ${cut} of ${size})`).toBeGreaterThanOrEqual(0);
+          if (cut === size) expect(back[g]).toEqual(states[g][states[g].length - 1]);
+        }
+        const extra = back.map(more);
+        const again = await ReplicaLog.open(dir, { fsync: false, checkpointEvery });
+        await Promise.all(GROUPS.map((g, i) => again.replica(g).write(extra[i])));
+        await again.close();
+        expect(await reopenAll(dir)).toEqual(batches.map((b, g) => reference([b.flat().slice(0, ks[g]), extra[g]])));
+        fs.rmSync(dir, { recursive: true, force: true });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('a failure at any fsync leaves every group a prefix including each of its acknowledged writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(multi, fc.nat(30), async ({ intents, order, waits }, failAt) => {
+        const batches = intents.map(toBatches);
+        const states = batches.map(prefixStates);
+        const dir = tmp();
+        let syncs = 0;
+        const log = await ReplicaLog.open(dir, {
+          fsync: false,
+          checkpointEvery: 3,
+          onSync: () => {
+            if (++syncs > failAt) throw new Error('crash');
+          },
+        }).catch(() => null);
+        let acked = GROUPS.map(() => 0);
+        if (log !== null) {
+          acked = await writeInterleaved(log, interleave(batches, order), waits);
+          await log.close();
+        }
+        if (log === null && !fs.existsSync(path.join(dir, LOG_FILE))) return; // the crash came before the log existed
+        const back = await reopenAll(dir, { fsync: false });
+        for (const [g, s] of back.entries()) {
+          const k = prefixIndex(states[g], s);
+          expect(k, `${GROUPS[g]}: no prefix`).toBeGreaterThanOrEqual(0);
+          expect(k, `${GROUPS[g]}: lost acknowledged records`).toBeGreaterThanOrEqual(acked[g]);
+        }
         fs.rmSync(dir, { recursive: true, force: true });
       }),
       { numRuns: 100 },
