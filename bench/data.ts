@@ -46,6 +46,23 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** The machine's CPU time by kind (/proc/stat's first line, in clock ticks); empty where there is none. */
+function machineCpu(): Record<string, number> {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { user: f[0] + f[1], system: f[2], idle: f[3] + f[4], irq: f[5] + f[6], steal: f[7] ?? 0 };
+  } catch {
+    return {};
+  }
+}
+
+/** How the machine's CPU time went between two machineCpu() readings, e.g. "user 52%, system 28%, ...". */
+function cpuSplit(a: Record<string, number>, b: Record<string, number>): string {
+  const d = Object.keys(a).map((k) => [k, b[k] - a[k]] as const);
+  const total = d.reduce((n, [, v]) => n + v, 0);
+  return total > 0 ? d.map(([k, v]) => `${k} ${Math.round((100 * v) / total)}%`).join(', ') : 'unknown';
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -148,6 +165,7 @@ async function main(): Promise<void> {
     const cpuOf = (): number[] => procs.map(([, p]) => cpuSeconds(p.pid)).map((s) => (Number.isNaN(s) ? 0 : s));
     const clusterCpu = (): number => cpuOf().reduce((a, b) => a + b, 0);
     const perProc0 = cpuOf();
+    const machine0 = machineCpu();
     const clusterCpu0 = clusterCpu();
     await new Promise((r) => setTimeout(r, f.seconds * 1000));
     measuring = false;
@@ -155,6 +173,7 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     const clusterCpuS = clusterCpu() - clusterCpu0;
     const perProc = cpuOf().map((c, i) => c - perProc0[i]);
+    const machine = cpuSplit(machine0, machineCpu());
     stop = true;
     await Promise.all(loops);
     const sorted = Float64Array.from(lat).sort();
@@ -166,6 +185,8 @@ async function main(): Promise<void> {
     ));
     say(`\nthe 6 cluster processes used ${clusterCpuS.toFixed(1)} CPU s (${(clusterCpuS / elapsed).toFixed(2)} cores), ${((clusterCpuS * 1e6) / Math.max(1, counts.ok)).toFixed(0)} µs of CPU per operation\n`);
     say(`per process (µs of CPU per operation): ${procs.map(([id], i) => `${id} ${((perProc[i] * 1e6) / Math.max(1, counts.ok)).toFixed(0)}`).join(', ')}\n`);
+    // Steal is time the hypervisor gave to other guests: a run with much of it measured a slower machine.
+    say(`the machine's CPU time while measuring: ${machine} (irq: hard and soft interrupts; steal: taken by the hypervisor)\n`);
     say(`${counts.reads} reads and ${counts.writes} writes ok in ${elapsed.toFixed(1)} s; the bench process itself used ${((cpu.user + cpu.system) / 1e6 / elapsed * 100).toFixed(0)}% of a core; load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
     // Batching at a glance: each data server's latest `stats` line (every 10 s), entries per disk write.
     for (const id of cluster.dataIds) {
