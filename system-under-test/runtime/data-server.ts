@@ -1,11 +1,14 @@
 // A data server as a real process component: one PacificaReplica per
-// replication group it hosts, each bound to its own ReplicaFileDisk
-// (DATA/GROUP/), a DataTransport shared by all of them, the OS clocks, and a
-// CmClient for what the replicas ask of the configuration manager.
+// replication group it hosts, each writing through its group's store of one
+// ReplicaLog (DATA/: one log for all of them, so that one disk write carries
+// every group's records of a flush), a DataTransport shared by all of them,
+// the OS clocks, and a CmClient for what the replicas ask of the
+// configuration manager.
 //
 // It drives the replica's Output contract (../pacifica/types.ts) exactly:
-//   `early` messages leave at once; `persist` goes to the disk, whose group
-//   commit folds every write queued during one fsync into the next; once a
+//   `early` messages leave at once; `persist` goes to the log, whose group
+//   commit folds every write queued (by any replica) during one append into
+//   the next; once a
 //   write is durable its Output's `messages` leave and `replica.persisted` is
 //   called — strictly in Output order (an Output without records still waits
 //   for the ones before it: an acknowledgement may cover entries they hold).

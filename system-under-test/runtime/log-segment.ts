@@ -1,5 +1,5 @@
 // The on-disk framing shared by the Raft node's FileDisk and the PacificA
-// replica's ReplicaFileDisk, and the atomic file replace both use:
+// replicas' ReplicaLog, and the atomic file replace both use:
 //
 //   record = [u32 len][u32 crc32][u8 type][payload]    (big-endian; len counts type + payload,
 //                                                       the CRC covers type + payload)
