@@ -115,8 +115,10 @@ class DataConnection {
 
   private readonly flush = (): void => {
     if (this.outbox.length === 0) return;
+    // Died between the queueing and this tick: nothing left, which fail() reports as not sent.
+    if (this.dead || this.socket.destroyed) return this.fail('connection-lost');
     const e = this.outbox.splice(0);
-    if (!this.dead && !this.socket.destroyed) this.socket.write(encodeFrame({ kind: 'json', value: { e } }));
+    this.socket.write(encodeFrame({ kind: 'json', value: { e } }));
   };
 
   close(): void {
@@ -126,6 +128,13 @@ class DataConnection {
 
   private fail(error: string): void {
     this.dead = true;
+    // Requests still in the outbox never reached the socket: certainly not done (a caller may retry them).
+    for (const env of this.outbox.splice(0)) {
+      const id = (env.msg as { id: string }).id;
+      this.pending.get(id)?.done({ kind: 'not-sent', error });
+      this.pending.delete(id);
+    }
+    // Written: the server may have acted on them.
     for (const p of this.pending.values()) p.done({ kind: 'lost', error });
     this.pending.clear();
   }

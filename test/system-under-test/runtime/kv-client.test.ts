@@ -104,6 +104,22 @@ describe('KvClient outcomes', () => {
     expect(requests).toHaveLength(1);
   });
 
+  it('an update queued on a connection that dies before the queue is written is retried (it never left)', async () => {
+    const { kv, requests } = await setup(() => ({ ok: true }));
+    expect(await kv.write('warm', 0)).toEqual({ type: 'ok' });
+    // The connection dies right after the request is queued, before the tick's write.
+    type Conn = { socket: net.Socket; write: (env: Envelope) => boolean };
+    const [conn] = [...(kv as unknown as { conns: Map<string, Conn> }).conns.values()];
+    const queue = conn.write.bind(conn);
+    conn.write = (env) => {
+      const queued = queue(env);
+      conn.socket.destroy();
+      return queued;
+    };
+    expect(await kv.write('x', 1)).toEqual({ type: 'ok' });
+    expect(requests.map((r) => (r.op as { key: string }).key)).toEqual(['warm', 'x']);
+  });
+
   it('a read with no answer is retried, and ends as info if never answered', async () => {
     const { kv, requests } = await setup((_r, n) => (n === 1 ? 'silent' : { ok: true, value: 'v' }), { timeoutMs: 2000 });
     expect(await kv.read('x')).toEqual({ type: 'ok', value: 'v' });
