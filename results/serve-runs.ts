@@ -47,7 +47,18 @@ export interface RunSummary {
 export interface ListOptions {
   /** ms since the epoch: a run without results modified this recently counts as running. */
   now?: number;
+  /** Summaries of checked runs from earlier listings (see RunCache); filled and pruned by listRuns. */
+  cache?: RunCache;
 }
+
+/**
+ * A checked run's summary depends only on its files, so it is kept (by the
+ * run's folder) while they are unchanged: a store of thousands of runs is then
+ * listed from stat() calls, not by parsing every results.json again on each
+ * request. Runs without results.json are never kept (their status moves with
+ * the clock).
+ */
+export type RunCache = Map<string, { readonly stamp: string; readonly summary: RunSummary }>;
 
 /**
  * A run without results.json and without endedAt whose files changed in the
@@ -60,12 +71,26 @@ export const RUNNING_WINDOW_MS = 5 * 60_000;
 /** Every run in the store, newest first. A store that does not exist lists nothing. */
 export function listRuns(store: string, opts: ListOptions = {}): RunSummary[] {
   const runs: RunSummary[] = [];
+  const seen = new Set<string>();
   for (const name of subdirs(store)) {
     for (const folder of subdirs(join(store, name))) {
       const dir = join(store, name, folder);
-      if (isFile(runPaths(dir).test)) runs.push(summarizeRun(dir, `${name}/${folder}`, opts));
+      if (!isFile(runPaths(dir).test)) continue;
+      const stamp = opts.cache === undefined ? null : checkedStamp(dir);
+      const hit = stamp === null ? undefined : opts.cache!.get(dir);
+      if (hit !== undefined && hit.stamp === stamp) {
+        runs.push(hit.summary);
+      } else {
+        const summary = summarizeRun(dir, `${name}/${folder}`, opts);
+        runs.push(summary);
+        if (stamp !== null) opts.cache!.set(dir, { stamp, summary });
+        else opts.cache?.delete(dir);
+      }
+      seen.add(dir);
     }
   }
+  // Forget runs that are gone.
+  if (opts.cache !== undefined) for (const dir of opts.cache.keys()) if (!seen.has(dir)) opts.cache.delete(dir);
   const key = (r: RunSummary) => r.startedAt ?? '';
   return runs.sort((a, b) => (key(a) === key(b) ? (a.path < b.path ? 1 : -1) : key(a) < key(b) ? 1 : -1));
 }
@@ -79,6 +104,21 @@ function subdirs(dir: string): string[] {
     return [];
   }
   return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+/** What a checked run's summary is made of (sizes and times of its files), or null if it has no results.json. */
+function checkedStamp(dir: string): string | null {
+  const paths = runPaths(dir);
+  const part = (p: string): string => {
+    try {
+      const st = statSync(p);
+      return `${st.size}@${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  };
+  const results = part(paths.results);
+  return results === '-' ? null : [results, part(paths.test), part(paths.report), part(paths.history)].join(' ');
 }
 
 function isFile(path: string): boolean {

@@ -8,7 +8,7 @@
 import { createReadStream, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
-import { listRuns } from './serve-runs.js';
+import { listRuns, type RunCache } from './serve-runs.js';
 import { renderDirectoryPage, renderRunsPage, type DirEntry } from './runs-page.js';
 
 export type ServeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -81,6 +81,8 @@ export function createServeHandler(storeDir: string, opts: ServeOptions = {}): S
   // Resolved once: every file served must resolve to somewhere under this.
   const storeReal = realpathSync(storeDir);
   const now = opts.now ?? Date.now;
+  // Checked runs' summaries, kept while their files are unchanged (listRuns).
+  const cache: RunCache = new Map();
 
   return (req, res) => {
     try {
@@ -102,10 +104,10 @@ export function createServeHandler(storeDir: string, opts: ServeOptions = {}): S
     // resolve `..` and `%2e%2e`, and we want to refuse them, not reinterpret them.
     const raw = (req.url ?? '').split(/[?#]/, 1)[0];
     if (raw === '/' || raw === '/index.html') {
-      return send(res, 200, 'text/html; charset=utf-8', renderRunsPage(listRuns(storeReal, { now: now() })), { 'Content-Security-Policy': PAGE_CSP });
+      return send(res, 200, 'text/html; charset=utf-8', renderRunsPage(listRuns(storeReal, { now: now(), cache })), { 'Content-Security-Policy': PAGE_CSP });
     }
     if (raw === '/api/runs') {
-      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ runs: listRuns(storeReal, { now: now() }) }, null, 2)}\n`);
+      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ runs: listRuns(storeReal, { now: now(), cache }) }, null, 2)}\n`);
     }
     if (raw === '/favicon.ico') {
       // Browsers ask for it on every page, the raw files included; we have none.

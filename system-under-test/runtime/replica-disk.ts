@@ -31,7 +31,8 @@
 // (about 150 µs here), input queues in the sockets, and the next turn's flush
 // takes all of it: the blocking is itself the group commit. (With one log per
 // replica the loop blocked three times as often and throughput fell; with one
-// log per server it rose.)
+// log per server it rose.) On a disk whose flush takes milliseconds the loop
+// blocks that long per append; the leases (a second by default) leave room.
 //
 // Preallocation (fsync on): an append that would grow the file also writes
 // PREALLOCATE zero bytes after its records, in the same write. The appends
@@ -61,8 +62,12 @@
 //
 // Recovery keeps the longest valid prefix of the log up to its last sync point
 // and truncates the file there: a torn tail is the unacknowledged end of the
-// last flush, and a crash leaves a prefix of the appends made. Each append marks its last record
-// as a sync point, and the next append starts only after that write returned;
+// last flush, and a crash leaves a prefix of the appends made. Only whole
+// appends count, also because what must stay together is appended together: a
+// group's new base and its image after a checkpoint (keeping the base without
+// the entries after it would drop entries its older records hold durably).
+// Each append marks its last record as a sync point, and the next append
+// starts only after that write returned;
 // so a bad record followed by a sync point that is followed by more records
 // means acknowledged data after damage. That is corruption, not a torn write,
 // and open() throws DiskCorruptError (as the Raft FileDisk does) rather than

@@ -3,7 +3,7 @@
 // attempts), and `undertow serve` as a real process from the built CLI.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopback } from '../../harness/commands/serve.js';
 import { renderRunsPage, showDuration } from '../../results/runs-page.js';
-import { listRuns, RUNNING_WINDOW_MS, type RunSummary } from '../../results/serve-runs.js';
+import { listRuns, RUNNING_WINDOW_MS, type RunCache, type RunSummary } from '../../results/serve-runs.js';
 import { createServeHandler, resolveInStore, storeSegments } from '../../results/serve.js';
 import { createRun, writeJson } from '../../results/store.js';
 import { fixtureStore, type FixtureStore } from './serve-store.js';
@@ -127,6 +127,36 @@ describe('run summaries', () => {
       // Folders without test.json are not runs.
       mkdirSync(join(store, 'notes', 'misc'), { recursive: true });
       expect(listRuns(store, { now }).map((r) => r.name)).toEqual(['broken', 'inflight']);
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+
+  it('with a cache, a checked run is summarized again only when its files change, and a removed run is forgotten', () => {
+    const store = mkdtempSync(join(tmpdir(), 'undertow-serve-'));
+    try {
+      const a = createRun(store, 'a', new Date('2026-05-01T08:00:00Z'));
+      writeJson(a.test, { name: 'a', workload: 'register' });
+      writeJson(a.results, { verdict: 'valid', results: { linear: { verdict: 'valid' } } });
+      const b = createRun(store, 'b', new Date('2026-05-02T08:00:00Z'));
+      writeJson(b.test, { name: 'b', workload: 'set' }); // no results: never cached
+      const cache: RunCache = new Map();
+      const first = listRuns(store, { cache });
+      expect(first).toEqual(listRuns(store));
+      expect([...cache.keys()]).toEqual([join(store, 'a', '20260501T080000.000Z')]);
+      // Unchanged files: the kept summary is served (a marker put in its place shows it was not rebuilt).
+      const [key, entry] = [...cache][0];
+      cache.set(key, { stamp: entry.stamp, summary: { ...entry.summary, workload: 'from the cache' } });
+      expect(listRuns(store, { cache }).find((r) => r.name === 'a')?.workload).toBe('from the cache');
+      // A changed results.json (other size, later time) is read again.
+      writeJson(a.results, { verdict: 'invalid', results: { linear: { verdict: 'invalid' } } });
+      utimesSync(a.results, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+      const again = listRuns(store, { cache }).find((r) => r.name === 'a')!;
+      expect(again).toMatchObject({ verdict: 'invalid', workload: 'register', checkers: { linear: 'invalid' } });
+      // A run that is gone is dropped from the cache too.
+      rmSync(join(store, 'a'), { recursive: true });
+      expect(listRuns(store, { cache }).map((r) => r.name)).toEqual(['b']);
+      expect(cache.size).toBe(0);
     } finally {
       rmSync(store, { recursive: true, force: true });
     }
