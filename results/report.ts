@@ -59,8 +59,6 @@ function jsonForScript(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-const show = (v: unknown): string => (v === null || v === undefined ? 'nil' : typeof v === 'string' ? v : JSON.stringify(v));
-
 const badge = (v: Verdict | string) => `<span class="verdict ${escapeHtml(String(v))}">${escapeHtml(String(v))}</span>`;
 
 /** A link that shows the event's op on the timeline. */

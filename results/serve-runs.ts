@@ -76,16 +76,7 @@ export function listRuns(store: string, opts: ListOptions = {}): RunSummary[] {
     for (const folder of subdirs(join(store, name))) {
       const dir = join(store, name, folder);
       if (!isFile(runPaths(dir).test)) continue;
-      const stamp = opts.cache === undefined ? null : checkedStamp(dir);
-      const hit = stamp === null ? undefined : opts.cache!.get(dir);
-      if (hit !== undefined && hit.stamp === stamp) {
-        runs.push(hit.summary);
-      } else {
-        const summary = summarizeRun(dir, `${name}/${folder}`, opts);
-        runs.push(summary);
-        if (stamp !== null) opts.cache!.set(dir, { stamp, summary });
-        else opts.cache?.delete(dir);
-      }
+      runs.push(opts.cache === undefined ? summarizeRun(dir, `${name}/${folder}`, opts) : cachedSummary(opts.cache, dir, `${name}/${folder}`, opts));
       seen.add(dir);
     }
   }
@@ -104,6 +95,17 @@ function subdirs(dir: string): string[] {
     return [];
   }
   return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+/** A checked run's summary from the cache while its files are unchanged; anything else summarized afresh. */
+function cachedSummary(cache: RunCache, dir: string, path: string, opts: ListOptions): RunSummary {
+  const stamp = checkedStamp(dir);
+  const hit = cache.get(dir);
+  if (stamp !== null && hit?.stamp === stamp) return hit.summary;
+  const summary = summarizeRun(dir, path, opts);
+  if (stamp === null) cache.delete(dir);
+  else cache.set(dir, { stamp, summary });
+  return summary;
 }
 
 /** What a checked run's summary is made of (sizes and times of its files), or null if it has no results.json. */

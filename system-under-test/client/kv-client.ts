@@ -115,8 +115,9 @@ class DataConnection {
 
   private readonly flush = (): void => {
     if (this.outbox.length === 0) return;
-    // Died between the queueing and this tick: nothing left, which fail() reports as not sent.
-    if (this.dead || this.socket.destroyed) return this.fail('connection-lost');
+    // Destroyed between the queueing and this tick (its 'close' comes later): nothing left, which fail()
+    // reports as not sent.
+    if (this.socket.destroyed) return this.fail('connection-lost');
     const e = this.outbox.splice(0);
     this.socket.write(encodeFrame({ kind: 'json', value: { e } }));
   };

@@ -25,7 +25,6 @@
 // (fail-stop: its state can no longer be trusted); garbage from the network
 // never does.
 
-import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { GroupConfig } from '../cm/state.js';
 import { keysOf } from '../pacifica/kv.js';
@@ -92,8 +91,6 @@ export class DataServer {
   private readonly transport: DataTransport;
   private readonly cm: CmClient;
   private readonly hosted = new Map<string, Hosted>();
-  /** Groups whose replica is being opened. */
-  private readonly opening = new Set<string>();
   private addresses: Record<string, string> = {};
   private ticker: NodeJS.Timeout | null = null;
   private poller: NodeJS.Timeout | null = null;
@@ -184,7 +181,7 @@ export class DataServer {
     // Every server asks; the first wins and the others get group-exists. `unknown-server`: not all registered yet.
     await retry('createGroups', () => this.cm.request({ op: 'createGroups', groups: layout }), (r) => r.ok || r.error === 'group-exists');
     const got = await retry('get', () => this.cm.request({ op: 'get' }), (r) => r.ok);
-    await this.onCmState(got as unknown as GetResponse, layout);
+    this.onCmState(got as unknown as GetResponse, layout);
     this.ticker = setInterval(() => this.guard(() => this.onTick()), this.o.tickMs ?? 20);
     this.poller = setInterval(() => void this.poll(), this.o.pollMs ?? 150);
     this.log.info({ event: 'ready', groups: [...this.hosted.keys()] }, 'replicas open');
@@ -195,7 +192,7 @@ export class DataServer {
     this.polling = true;
     try {
       const r = await this.cm.request({ op: 'get' });
-      if (r.ok && !this.stopped) await this.onCmState(r as unknown as GetResponse);
+      if (r.ok && !this.stopped) this.onCmState(r as unknown as GetResponse);
     } catch (e) {
       this.guard(() => {
         throw e;
@@ -206,9 +203,8 @@ export class DataServer {
   }
 
   /** Learn addresses; open replicas for groups we belong to; feed newer configurations. */
-  private async onCmState(st: GetResponse, layout?: Record<string, { primary: string; secondaries: readonly string[] }>): Promise<void> {
+  private onCmState(st: GetResponse, layout?: Record<string, { primary: string; secondaries: readonly string[] }>): void {
     this.addresses = Object.fromEntries(Object.values(st.servers).map((s) => [s.id, s.address]));
-    const opens: Promise<void>[] = [];
     for (const [g, cfg] of Object.entries(st.groups)) {
       const h = this.hosted.get(g);
       if (h !== undefined) {
@@ -217,40 +213,35 @@ export class DataServer {
       }
       const inLayout = layout?.[g] !== undefined && [layout[g].primary, ...layout[g].secondaries].includes(this.o.id);
       const member = cfg.primary === this.o.id || cfg.secondaries.includes(this.o.id);
-      if ((inLayout || member) && !this.opening.has(g)) opens.push(this.open(g, cfg));
+      if (inLayout || member) this.open(g, cfg);
     }
-    await Promise.all(opens);
   }
 
-  private async open(group: string, cfg: GroupConfig): Promise<void> {
-    this.opening.add(group);
-    try {
-      if (this.stopped || this.disk === null) return;
-      const store = this.disk.replica(group);
-      const lease = this.o.leaseMs ?? 1000;
-      const grace = this.o.graceMs ?? 1500;
-      const replica = new PacificaReplica({
-        id: this.o.id,
-        group,
-        disk: store.state,
-        // A fresh disk starts from what the CM holds now (version 1 at bootstrap; a later one makes it a learner).
-        initialConfig: cfg,
-        now: now(),
-        lease,
-        grace,
-        beaconInterval: this.o.beaconMs ?? 200,
-        cmRetry: grace,
-        checkpointEvery: this.o.checkpointEvery ?? 5000,
-        bugs: this.o.bugs,
-      });
-      const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastWriteAt: 0, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
-      this.hosted.set(group, h);
-      const st = replica.status(now());
-      this.log.info({ event: 'replica-open', group, role: st.role, version: st.version, commit: st.commit, logEnd: st.logEnd, checkpoint: st.checkpoint }, `replica of ${group} open`);
-      this.guard(() => this.drain(h));
-    } finally {
-      this.opening.delete(group);
-    }
+  /** Host a replica of `group` on its store of the (already recovered) log. */
+  private open(group: string, cfg: GroupConfig): void {
+    if (this.stopped || this.disk === null) return;
+    const store = this.disk.replica(group);
+    const lease = this.o.leaseMs ?? 1000;
+    const grace = this.o.graceMs ?? 1500;
+    const replica = new PacificaReplica({
+      id: this.o.id,
+      group,
+      disk: store.state,
+      // A fresh disk starts from what the CM holds now (version 1 at bootstrap; a later one makes it a learner).
+      initialConfig: cfg,
+      now: now(),
+      lease,
+      grace,
+      beaconInterval: this.o.beaconMs ?? 200,
+      cmRetry: grace,
+      checkpointEvery: this.o.checkpointEvery ?? 5000,
+      bugs: this.o.bugs,
+    });
+    const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastWriteAt: 0, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
+    this.hosted.set(group, h);
+    const st = replica.status(now());
+    this.log.info({ event: 'replica-open', group, role: st.role, version: st.version, commit: st.commit, logEnd: st.logEnd, checkpoint: st.checkpoint }, `replica of ${group} open`);
+    this.guard(() => this.drain(h));
   }
 
   private async askCm(h: Hosted, m: Extract<PMessage, { kind: 'cm-get' | 'cm-reconfigure' }>): Promise<void> {

@@ -258,16 +258,17 @@ export class ReplicaLog {
 
   /** The store of one group's replica (once per group): its recovered state, and writes into this log. */
   replica(group: string): ReplicaStore {
-    invariant(GROUP_NAME.test(group), () => `replica disk: bad group name ${JSON.stringify(group)}`);
     const g = this.groupOf(group);
     invariant(!g.taken, () => `replica disk: the store of ${group} was already taken`);
     g.taken = true;
     return { state: g.recovered, write: (records) => this.write(group, records), stats: this.stats };
   }
 
+  /** The group's state, created (empty) the first time; its name becomes a file name, so it is checked then. */
   private groupOf(group: string): Group {
     let g = this.groups.get(group);
     if (g === undefined) {
+      invariant(GROUP_NAME.test(group), () => `replica disk: bad group name ${JSON.stringify(group)}`);
       g = { name: group, tip: emptyImage(), gen: 0, records: 0, recovered: EMPTY_DISK, taken: false };
       this.groups.set(group, g);
     }
@@ -280,7 +281,6 @@ export class ReplicaLog {
     if (this.closed) return Promise.reject(new Error(`replica disk ${this.dir}: write after close`));
     let steps: Step[];
     try {
-      invariant(GROUP_NAME.test(group), () => `replica disk: bad group name ${JSON.stringify(group)}`);
       steps = this.plan(this.groupOf(group), records);
     } catch (e) {
       // The image may be half-updated: nothing after this can be trusted.

@@ -13,7 +13,7 @@ import { HISTORY_FILE, NEMESIS_FILE, Recorder } from '../../harness/recorder.js'
 import { runWorkers, TIMED_OUT, type Client, type ClientResult, type Nemesis } from '../../harness/workers.js';
 import { pairOps } from '../../history/pair.js';
 import { readHistoryFileSync } from '../../history/read.js';
-import { NEMESIS, type Value } from '../../history/types.js';
+import { NEMESIS } from '../../history/types.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'undertow-workers-'));
 
