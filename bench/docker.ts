@@ -16,7 +16,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectEngine } from '../docker/engine.js';
 import { imageFor } from '../docker/image.js';
-import { projectRoot } from '../harness/project-root.js';
+import { referenceDeployment } from '../adapters/reference/index.js';
+import { projectRoot } from '../harness/core/project-root.js';
 import { dockerProvider, type DockerCluster } from '../docker/provider.js';
 
 const ROUNDS = 5;
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
       });
       const runDir = path.join(dir, `r${i}`);
       const t0 = performance.now();
-      current = await provider.up({ ...spec, runDir, runId: `bench${process.pid.toString(36)}${i}` });
+      current = await provider.up({ deployment: referenceDeployment(spec), runDir, runId: `bench${process.pid.toString(36)}${i}` });
       const up = performance.now() - t0;
       const t1 = performance.now();
       await current.teardown();
@@ -82,8 +83,7 @@ async function main(): Promise<void> {
     ['network', 'network created'],
     ['containers', 'containers created'],
     ['start', 'containers started'],
-    ['cm-leader', 'CM leader seen'],
-    ['cm-first-op', 'first CM op answered'],
+    ['ready', 'the system says ready'],
     ['up', 'cluster ready (up resolved)'],
     ['teardown', 'teardown'],
   ];

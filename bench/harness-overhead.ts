@@ -9,12 +9,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clients, timeLimit } from '../harness/generator/index.js';
+import { clients, timeLimit } from '../harness/core/generator/index.js';
 import { localProvider } from '../harness/providers/local.js';
-import { Recorder } from '../harness/recorder.js';
-import { runWorkers } from '../harness/workers.js';
+import { Recorder } from '../harness/core/recorder.js';
+import { runWorkers } from '../harness/run/workers.js';
+import { invokerFor } from '../adapters/reference/client.js';
+import { referenceDeployment } from '../adapters/reference/index.js';
 import { KvClient } from '../system-under-test/client/index.js';
-import { makeWorkload, workloadClient } from '../workloads/index.js';
+import { register } from '../workloads/index.js';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -36,8 +38,10 @@ const median = (xs: number[]) => quantile(xs, 0.5);
 // Many keys and a long window: the point is the client path, not contention.
 const params = { keys: 100, opsPerKey: 1_000_000, rate: 1e9 };
 
+const deployment = referenceDeployment({ cm: 3, data: 3, groups: 3, replication: 3 });
+
 async function bare(cm: readonly string[]): Promise<Sample> {
-  const w = makeWorkload('register', params);
+  const invoke = invokerFor('register', {});
   const latencies: number[] = [];
   const cpu0 = process.cpuUsage();
   const end = performance.now() + SECONDS * 1000;
@@ -51,7 +55,7 @@ async function bare(cm: readonly string[]): Promise<Sample> {
         const f = ['read', 'write', 'cas'][i % 3];
         const op = { f, key, value: f === 'cas' ? [i % 5, (i + 1) % 5] : f === 'write' ? i % 5 : null, process: p, time: 0 };
         const t = performance.now();
-        await w.invoke(kv, op as never, signal);
+        await invoke(kv, op as never, signal);
         latencies.push(performance.now() - t);
         n++;
       }
@@ -62,8 +66,9 @@ async function bare(cm: readonly string[]): Promise<Sample> {
   return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
 }
 
-async function harness(cm: readonly string[]): Promise<Sample> {
-  const w = makeWorkload('register', params);
+async function harness(nodes: Parameters<typeof deployment.client>[1]['nodes']): Promise<Sample> {
+  const w = register.make(params);
+  const cm = deployment.clientNodes(nodes);
   const dir = mkdtempSync(join(tmpdir(), 'undertow-overhead-'));
   const recorder = new Recorder({ dir });
   const cpu0 = process.cpuUsage();
@@ -72,7 +77,7 @@ async function harness(cm: readonly string[]): Promise<Sample> {
     concurrency: CONCURRENCY,
     seed: 1,
     nodes: cm,
-    newClient: () => workloadClient(w, { cm, configLeaseMs: 5000 }),
+    newClient: () => deployment.client('register', { nodes, opTimeoutMs: 3000, workloadOptions: w.options }),
     recorder,
     opTimeoutMs: 3000,
   });
@@ -94,13 +99,14 @@ async function main() {
   mkdirSync(join(runDir, 'nodes'), { recursive: true });
   const provider = localProvider();
   await provider.cleanupLeftovers();
-  const cluster = await provider.up({ cm: 3, data: 3, groups: 3, replication: 3, bugs: [], runDir, runId: `ovh${process.pid}` });
+  const cluster = await provider.up({ deployment, runDir, runId: `ovh${process.pid}` });
+  const cm = deployment.clientNodes(cluster.nodes);
   const results: Record<string, Sample[]> = { bare: [], harness: [] };
   try {
-    await bare(cluster.cmAddresses); // warm-up
+    await bare(cm); // warm-up
     for (let r = 0; r < RUNS; r++) {
-      results.bare.push(await bare(cluster.cmAddresses));
-      results.harness.push(await harness(cluster.cmAddresses));
+      results.bare.push(await bare(cm));
+      results.harness.push(await harness(cluster.nodes));
     }
   } finally {
     await cluster.teardown();

@@ -11,9 +11,10 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clients, fromFn, mix, timeLimit } from '../harness/generator/index.js';
-import { HISTORY_FILE, Recorder } from '../harness/recorder.js';
-import { runWorkers, type Client } from '../harness/workers.js';
+import { clients, fromFn, mix, timeLimit } from '../harness/core/generator/index.js';
+import { HISTORY_FILE, Recorder } from '../harness/core/recorder.js';
+import type { Client } from '../harness/core/client.js';
+import { runWorkers } from '../harness/run/workers.js';
 
 const SECONDS = 2;
 const RUNS = 3;

@@ -25,7 +25,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { projectRoot } from '../harness/project-root.js';
+import { projectRoot } from '../harness/core/project-root.js';
+import type { ImageSpec } from '../harness/core/system.js';
 import { InputError } from '../history/input-error.js';
 
 /** Bump when the way the images are put together changes: it is part of every tag. */
@@ -90,26 +91,39 @@ export async function lddLibraries(binary: string): Promise<string[]> {
 }
 
 export interface BaseInputs {
-  readonly node: string;
+  /** The image's repository. */
+  readonly repo: string;
+  /** Host programs and where each goes in the image (node becomes /usr/bin/node; others keep their path). */
+  readonly programs: readonly { readonly host: string; readonly image: string }[];
   readonly faketime: string;
   /** Every file of the root file system that comes from the host, as absolute paths. */
   readonly files: readonly string[];
 }
 
-/** What the base image is made of on this machine. */
-export async function baseInputs(): Promise<BaseInputs> {
-  const node = fs.realpathSync(process.execPath);
+/**
+ * What a base image is made of on this machine: `programs` (default: this
+ * Node, as /usr/bin/node), every library they and libfaketime load.
+ */
+export async function baseInputs(programs?: readonly string[], repo = BASE_REPO): Promise<BaseInputs> {
+  const hosts = (programs ?? [process.execPath]).map((p) => {
+    if (!fs.existsSync(p)) throw new InputError(`${p} is not installed on this machine, and the image needs it`);
+    return fs.realpathSync(p);
+  });
   const faketime = HOST_FAKETIME_CANDIDATES.find((p) => fs.existsSync(p));
   if (faketime === undefined) throw new Error('libfaketime is not installed (apt-get install -y faketime)');
-  const libs = new Set([...(await lddLibraries(node)), ...(await lddLibraries(faketime))]);
-  return { node, faketime, files: [node, ...[...libs].sort()] };
+  const libs = new Set<string>(await lddLibraries(faketime));
+  // A static program (Go's, say) has no libraries: ldd says so and exits 1.
+  for (const h of hosts) for (const l of await lddLibraries(h).catch(() => [])) libs.add(l);
+  const place = (host: string, given: string) => (programs === undefined ? '/usr/bin/node' : given);
+  const programsIn = hosts.map((host, i) => ({ host, image: place(host, (programs ?? [])[i] ?? host) }));
+  return { repo, programs: programsIn, faketime, files: [...hosts, ...[...libs].filter((l) => !hosts.includes(l)).sort()] };
 }
 
-/** The base image's tag: a hash of the recipe and of every host file that goes into it. */
+/** The base image's tag: a hash of the recipe and of every host file that goes into it (and where). */
 export function baseTag(inputs: BaseInputs): string {
-  const h = createHash('sha256').update(`${RECIPE}\0base\0`);
+  const h = createHash('sha256').update(`${RECIPE}\0base\0${inputs.programs.map((p) => `${p.host}>${p.image}`).join('\0')}\0`);
   hashFiles(h, '/', [...inputs.files, inputs.faketime].map((f) => f.slice(1)));
-  return `${BASE_REPO}:${h.digest('hex').slice(0, 16)}`;
+  return `${inputs.repo}:${h.digest('hex').slice(0, 16)}`;
 }
 
 /** Builds the base image with `docker import` unless its tag exists. */
@@ -126,13 +140,14 @@ export async function ensureBaseImage(docker: Docker, inputs: BaseInputs): Promi
     // libfaketime at the same path in both image variants (see docker/Dockerfile).
     fs.mkdirSync(path.join(stage, 'usr', 'lib', 'faketime'), { recursive: true });
     fs.copyFileSync(inputs.faketime, path.join(stage, IMAGE_FAKETIME_LIBRARY));
-    // The libraries keep their host paths (the loader looks there); the node binary becomes /usr/bin/node.
-    const libs = inputs.files.filter((f) => f !== inputs.node).map((f) => f.slice(1));
-    const nodeRel = inputs.node.slice(1);
-    const rename = nodeRel === 'usr/bin/node' ? [] : [`--transform=s|^${nodeRel.replace(/[.[\]*^$\\|]/g, '\\$&')}$|usr/bin/node|`];
+    // The libraries keep their host paths (the loader looks there); a program goes where the image wants it.
+    const programs = inputs.programs.map((p) => p.host);
+    const libs = inputs.files.filter((f) => !programs.includes(f)).map((f) => f.slice(1));
+    const escape = (x: string) => x.replace(/[.[\]*^$\\|]/g, '\\$&');
+    const rename = inputs.programs.filter((p) => p.host !== p.image).map((p) => `--transform=s|^${escape(p.host.slice(1))}$|${p.image.slice(1)}|`);
     // -h: store what symlinks point at (/lib64/ld-linux-x86-64.so.2, /lib -> usr/lib), so the image needs no links.
-    const tar = tarStream([...rename, '-h', '-C', stage, 'etc', 'tmp', 'usr', '-C', '/', nodeRel, ...libs]);
-    const progress = await docker.importImage(tar.stream, { repo: BASE_REPO, tag: tag.split(':')[1] } as object);
+    const tar = tarStream([...rename, '-h', '-C', stage, 'etc', 'tmp', 'usr', '-C', '/', ...programs.map((p) => p.slice(1)), ...libs]);
+    const progress = await docker.importImage(tar.stream, { repo: inputs.repo, tag: tag.split(':')[1] } as object);
     await Promise.all([follow(docker, progress as Readable), tar.done]);
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
@@ -243,6 +258,21 @@ async function buildNodeImage(docker: Docker, root: string, ctx: NodeContext, do
     fs.rmSync(stage, { recursive: true, force: true });
   }
   if (!(await imageExists(docker, ctx.tag))) throw new Error(`docker build finished but ${ctx.tag} does not exist`);
+}
+
+/**
+ * The image a system's deployment asks for: this project's node image (the
+ * reference system), or an image of the host programs it names (etcd: the
+ * etcd binary and what it loads), built with docker import unless its
+ * content-hash tag exists.
+ */
+export async function imageOf(docker: Docker, spec: ImageSpec, opts: ImageOptions = {}): Promise<ImageResult> {
+  if (spec.project === true) return imageFor(docker, opts);
+  const t0 = performance.now();
+  const inputs = await baseInputs(spec.binaries, `undertow-${spec.name}`);
+  const cached = await imageExists(docker, baseTag(inputs));
+  const tag = await ensureBaseImage(docker, inputs);
+  return { tag, source: cached ? 'cached' : 'offline', ms: Math.round(performance.now() - t0) };
 }
 
 export interface ImageOptions {

@@ -1,5 +1,5 @@
-// The Docker provider: every node (CM and data servers) an `undertow-node`
-// container on a bridge network of its own (`undertow-RUNID`, a private /24
+// The Docker provider: every node a container (of the system's offline image,
+// running the command line its deployment gives) on a bridge network of its own (`undertow-RUNID`, a private /24
 // picked free among the engine's networks), with a fixed address, its data
 // and its libfaketime offset file bind-mounted from the run's folder (so a
 // killed and restarted container keeps both), and its output streamed to
@@ -27,14 +27,10 @@ import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { faketimeEnv, writeOffset } from '../nemesis/clock.js';
 import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
-import { ClusterView, fullyReplicated } from '../harness/cluster-view.js';
-import { nodeArgs, nodeNames } from '../harness/node-args.js';
-import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../harness/provider.js';
+import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../harness/core/provider.js';
 import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
-import { IMAGE_FAKETIME_LIBRARY, imageFor } from './image.js';
+import { IMAGE_FAKETIME_LIBRARY, imageOf } from './image.js';
 
-/** Every node listens on this port of its own address. */
-export const NODE_PORT = 7000;
 /** Inside each container: the node's data and its clock file's folder (bind mounts). */
 const DATA_MOUNT = '/data';
 const CLOCK_MOUNT = '/undertow/clock';
@@ -107,12 +103,10 @@ interface NodeHandle {
   log?: { stream: NodeJS.ReadableStream; file: Writable };
 }
 
-/** Creates a node's container with extra `undertow-node` flags (for `startFresh`). */
-export type CreateNode = (node: NodeInfo, extraArgs: readonly string[]) => Promise<Docker.Container>;
+/** Creates a node's container; `join`: launched to join a running cluster (for `startFresh`). */
+export type CreateNode = (node: NodeInfo, join: boolean) => Promise<Docker.Container>;
 
 export class DockerCluster implements Cluster {
-  readonly cmAddresses: readonly string[];
-  readonly layout: { readonly groups: number; readonly replication: number };
   private readonly handles = new Map<string, NodeHandle>();
   private readonly chain: string;
   private grudge: Grudge | null = null;
@@ -130,11 +124,9 @@ export class DockerCluster implements Cluster {
     private readonly detached: boolean,
     private readonly createNode?: CreateNode,
   ) {
-    this.cmAddresses = nodes.filter((n) => n.role === 'cm').map((n) => n.address);
-    this.layout = { groups: spec.groups, replication: spec.replication };
     this.chain = chainName(spec.runId);
     for (const info of nodes) {
-      this.handles.set(info.name, { info, ip: info.address.replace(/:\d+$/, ''), container: containers.get(info.name)!, running: false, paused: false, starts: 0 });
+      this.handles.set(info.name, { info, ip: info.host, container: containers.get(info.name)!, running: false, paused: false, starts: 0 });
     }
     this.unhook = detached ? () => undefined : hookProcessExit(this);
   }
@@ -172,7 +164,6 @@ export class DockerCluster implements Cluster {
     if (this.tornDown) throw new Error('the cluster is torn down');
     const h = this.handle(node);
     if (h.running) throw new Error(`${node} is running: stop it before starting it on an empty disk`);
-    if (o.join === true && h.info.role !== 'cm') throw new Error(`${node} is a data server: only a CM node joins with --join`);
     // Empty the bind-mounted folder (not the folder itself: it is the mount's source).
     const dataDir = path.join(nodeDir(this.spec.runDir, node), 'data');
     for (const f of fs.readdirSync(dataDir)) fs.rmSync(path.join(dataDir, f), { recursive: true, force: true });
@@ -180,7 +171,7 @@ export class DockerCluster implements Cluster {
       // The command is part of the container: a new one with the same name, address and mounts.
       if (this.createNode === undefined) throw new Error('this cluster cannot recreate containers (it was not started by this process)');
       await removeContainer(this.docker, h.container.id);
-      h.container = await this.createNode(h.info, ['--join']);
+      h.container = await this.createNode(h.info, true);
     }
     await this.start(node);
   }
@@ -380,7 +371,7 @@ function hookProcessExit(c: DockerCluster): () => void {
 // --- the provider --------------------------------------------------------------------
 
 export interface DockerProviderOptions {
-  /** The node image's tag (default: imageFor(), which builds it if needed). */
+  /** The image's tag (default: the deployment's image, built if needed). */
   readonly image?: string;
   /** How long `up` waits for a ready cluster. */
   readonly readyTimeoutMs?: number;
@@ -388,7 +379,7 @@ export interface DockerProviderOptions {
   readonly detached?: boolean;
   /**
    * Called after each step of `up` with its name and duration: image, network,
-   * containers, start, cm-leader, cm-first-op (a CM `get` answered), ready.
+   * containers, start, ready (the deployment's view says so).
    */
   readonly onStep?: (step: string, ms: number) => void;
 }
@@ -417,35 +408,31 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
       const docker = await connectEngine();
       const dead = await deadRuns(docker);
       if (dead.length > 0) await removeRuns(docker, dead);
-      const image = o.image ?? (await imageFor(docker)).tag;
+      const d = spec.deployment;
+      const image = o.image ?? (await imageOf(docker, d.image)).tag;
       step('image');
 
       const labels = { [LABEL.run]: spec.runId, [LABEL.owner]: o.detached ? DETACHED : ownerToken(), [LABEL.runDir]: path.resolve(spec.runDir) };
       const net = await createNetwork(docker, spec.runId, labels);
       step('network');
-      const names = nodeNames(spec);
-      // CM nodes at .11, .12, ...; data servers at .101, .102, ...
-      let cmIdx = 0;
-      let dataIdx = 0;
-      const nodes: NodeInfo[] = names.map((n) => ({ ...n, address: `${net.prefix}.${n.role === 'cm' ? 11 + cmIdx++ : 101 + dataIdx++}:${NODE_PORT}` }));
+      // The nodes at .11, .12, ... in the deployment's order.
+      const nodes: NodeInfo[] = d.nodes.map((n, i) => ({ name: n.name, role: n.role, host: `${net.prefix}.${11 + i}`, address: `${net.prefix}.${11 + i}:${d.ports.client}` }));
 
       const containers = new Map<string, Docker.Container>();
       let cluster: DockerCluster | undefined;
-      const view = new ClusterView(nodes);
+      const view = d.view(nodes);
       try {
         const created = await Promise.allSettled(nodes.map(async (n) => containers.set(n.name, await createNodeContainer(docker, spec, nodes, n, image, labels))));
         const failed = created.find((r) => r.status === 'rejected');
         if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
         step('containers');
-        const createNode: CreateNode = (n, extraArgs) => createNodeContainer(docker, spec, nodes, n, image, labels, extraArgs);
+        const createNode: CreateNode = (n, join) => createNodeContainer(docker, spec, nodes, n, image, labels, join);
         cluster = new DockerCluster(docker, spec, nodes, net.id, containers, o.detached ?? false, createNode);
         if (!o.detached) await cluster.watchDeaths();
         await Promise.all(nodes.map((n) => cluster!.start(n.name)));
         step('start');
         const timeout = o.readyTimeoutMs ?? 30_000;
         const deadline = performance.now() + timeout;
-        let leader = false;
-        let answered = false;
         for (let round = 0; ; round++) {
           if (signal?.aborted) throw new Error('interrupted while the cluster was starting');
           // A node that exited (bad flags, a crash) will never answer: fail now, pointing at its log.
@@ -457,18 +444,7 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
             }
           }
           // Bounded: a connect to an address whose container is gone is never refused, only unanswered.
-          if (!leader && (await within(view.cmLeader(), 2000)) != null) {
-            leader = true;
-            step('cm-leader');
-          }
-          if (leader) {
-            const groups = await within(view.groups(), 2000);
-            if (groups != null && !answered) {
-              answered = true;
-              step('cm-first-op');
-            }
-            if (groups != null && (spec.data === 0 || fullyReplicated(groups, spec.groups, spec.replication))) break;
-          }
+          if ((await within(view.ready().catch(() => false), 2000)) === true) break;
           if (performance.now() > deadline) {
             throw new Error(`the docker cluster was not ready within ${timeout} ms (see the node logs in ${path.join(spec.runDir, 'nodes')})`);
           }
@@ -488,18 +464,19 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
   };
 }
 
-async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: readonly NodeInfo[], n: NodeInfo, image: string, labels: Record<string, string>, extraArgs: readonly string[] = []): Promise<Docker.Container> {
+async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: readonly NodeInfo[], n: NodeInfo, image: string, labels: Record<string, string>, join = false): Promise<Docker.Container> {
   const dir = nodeDir(spec.runDir, n.name);
   const dataDir = path.resolve(dir, 'data');
   const clockDir = path.resolve(dir, 'clock');
   fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(clockDir, { recursive: true });
-  const env: string[] = [];
+  const launch = spec.deployment.launch({ provider: 'docker', node: n, nodes, dataDir: DATA_MOUNT, join });
+  const env: string[] = Object.entries(launch.env ?? {}).map(([k, v]) => `${k}=${v}`);
   if (spec.fakeClock && !fs.existsSync(path.join(clockDir, CLOCK_FILE))) writeOffset(path.join(clockDir, CLOCK_FILE), 0);
   if (spec.fakeClock) {
     for (const [k, v] of Object.entries(faketimeEnv(`${CLOCK_MOUNT}/${CLOCK_FILE}`, IMAGE_FAKETIME_LIBRARY))) env.push(`${k}=${v}`);
   }
-  const ip = n.address.replace(/:\d+$/, '');
+  const ip = n.host;
   const netName = networkName(spec.runId);
   // Run as the harness's user, so that the files in the run's folder are its own.
   const user = process.getuid && process.getgid ? `${process.getuid()}:${process.getgid()}` : undefined;
@@ -507,7 +484,8 @@ async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: rea
     name: containerName(spec.runId, n.name),
     Hostname: n.name,
     Image: image,
-    Cmd: [...nodeArgs(spec, nodes, n, DATA_MOUNT), ...extraArgs],
+    Entrypoint: [...launch.argv],
+    Cmd: [],
     Env: env,
     User: user,
     Labels: { ...labels, [LABEL.node]: n.name },

@@ -3,36 +3,41 @@
 // and a stop op; `heal-all` ends whatever is in force, before the final
 // quiet phase and the final reads.
 //
-//   kill  {random|primary|cm-leader}  / start    kill -9, then restart on the same data
-//   pause {random|primary|cm-leader}  / resume   SIGSTOP (freezer), then SIGCONT
+//   kill  {random|primary|leader}  / start    kill -9, then restart on the same data
+//   pause {random|primary|leader}  / resume   SIGSTOP (freezer), then SIGCONT
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
-//   partition {halves|one|primary|ring|bridge}   / heal     iptables
-//   member-remove {data|data-secondary|cm} / member-add {data|cm}   membership (./membership.ts)
+//   partition {halves|one|primary|primary-alone|ring|bridge} / heal   iptables
+//   member-remove TARGET / member-add TARGET   the system's own membership changes
 //
-// The op's completion value says exactly what was done (the nodes, the
-// grudge), so the history alone explains a run.
+// Roles (the leader, a group's primary and secondaries) come from the
+// system's view, the membership changes from its adapter: the nemesis knows
+// no system. The op's completion value says exactly what was done (the
+// nodes, the grudge), so the history alone explains a run.
 
-import type { Invocation } from '../harness/generator/index.js';
-import { Random } from '../harness/generator/random.js';
-import type { ClusterView } from '../harness/cluster-view.js';
-import type { Cluster, Grudge } from '../harness/provider.js';
-import type { Nemesis } from '../harness/workers.js';
+import type { Invocation } from '../harness/core/generator/index.js';
+import { Random } from '../harness/core/generator/random.js';
+import type { Cluster, Grudge } from '../harness/core/provider.js';
+import type { MembershipFaults, MembershipContext, SystemView } from '../harness/core/system.js';
+import type { Nemesis } from '../harness/core/client.js';
 import type { Value } from '../history/types.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
-import { membership } from './membership.js';
-import { MEMBER_TARGETS, type MemberTarget } from './membership-plan.js';
 
 export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export type Target = 'random' | 'primary' | 'cm-leader';
-export const TARGETS: readonly Target[] = ['random', 'primary', 'cm-leader'];
+/** Whom kill and pause aim at: any node, a group's primary, the node that leads the cluster. */
+export type Target = 'random' | 'primary' | 'leader';
+export const TARGETS: readonly Target[] = ['random', 'primary', 'leader'];
 export const PARTITIONS = ['halves', 'one', 'primary', 'primary-alone', 'ring', 'bridge'] as const;
 export type PartitionShape = (typeof PARTITIONS)[number];
 
 export interface FaultsOptions {
   cluster: Cluster;
-  view: ClusterView;
+  view: SystemView;
+  /** The system's membership changes, when it has them (the `member` fault). */
+  membership?: (ctx: MembershipContext) => MembershipFaults;
+  /** The roles a `random` target and the partitions pick from (default: every node). */
+  faultRoles?: readonly string[];
   seed: number;
   /** Called with every fault's description, for the log and the progress line. */
   log?: (what: string, value: unknown) => void;
@@ -50,7 +55,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export function faultsNemesis(o: FaultsOptions): Nemesis {
   const { cluster, view } = o;
   const random = Random.seeded(o.seed);
-  const names = cluster.nodes.map((n) => n.name);
+  const names = cluster.nodes.filter((n) => o.faultRoles === undefined || o.faultRoles.includes(n.role)).map((n) => n.name);
   const killed = new Set<string>();
   const paused = new Set<string>();
   const skewed = new Set<string>();
@@ -62,21 +67,21 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
 
   // Membership faults: nodes taken out stay out of the other faults' reach (and the other way round),
   // so that no restart by another fault brings back a node the CM no longer counts.
-  const members = membership({ cluster, view, pick, busy: () => new Set([...killed, ...paused]) });
+  const members: MembershipFaults | undefined = o.membership?.({ cluster, view, pick, busy: () => new Set([...killed, ...paused]) });
   let membershipChanged = false;
 
   /** The node a target names right now; null when the cluster cannot say (e.g. no CM leader). */
   const resolveTarget = async (target: Target, held: ReadonlySet<string>): Promise<string | null> => {
-    const except = new Set([...held, ...members.removed.keys()]);
+    const except = new Set([...held, ...(members?.removed.keys() ?? [])]);
     const candidates = names.filter((n) => !except.has(n));
     if (candidates.length === 0) return null;
-    if (target === 'cm-leader') {
-      const leader = await view.cmLeader().catch(() => null);
+    if (target === 'leader') {
+      const leader = await view.leader().catch(() => null);
       return leader !== null && !except.has(leader) ? leader : null;
     }
     if (target === 'primary') {
       const groups = await view.groups().catch(() => null);
-      const primaries = groups ? Object.values(groups).map((g) => g.primary).filter((p) => p !== '' && !except.has(p)) : [];
+      const primaries = groups ? groups.map((g) => g.primary).filter((p) => p !== '' && !except.has(p)) : [];
       return primaries.length > 0 ? pick([...new Set(primaries)].sort()) : null;
     }
     return pick(candidates);
@@ -95,12 +100,13 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         // The primary of a group loses its secondaries ('primary': it still
         // reaches the CM, so it should win and drop them) or every other node
         // ('primary-alone': a secondary should take over). Clients reach it either way.
+        // A primary with nobody to cut it from (no secondaries) would be a partition that does nothing: refused below.
         const groups = await view.groups().catch(() => null);
-        const all = groups ? Object.entries(groups).filter(([, g]) => g.primary !== '') : [];
+        const all = (groups ?? []).filter((g) => g.primary !== '' && (shape === 'primary-alone' || g.secondaries.length > 0));
         if (all.length === 0) return { grudge: isolateOne(names, pick(names)), about: 'no primary known: one node isolated' };
-        const [group, g] = pick(all.sort(([a], [b]) => a.localeCompare(b)));
-        const peers = shape === 'primary' ? g.secondaries : names.filter((n) => n !== g.primary);
-        return { grudge: isolateFromPeers(g.primary, peers), about: `primary ${g.primary} of ${group} cut off from ${peers.join(', ')}` };
+        const g = pick([...all].sort((a, b) => a.group.localeCompare(b.group)));
+        const peers = shape === 'primary' ? [...g.secondaries] : names.filter((n) => n !== g.primary);
+        return { grudge: isolateFromPeers(g.primary, peers), about: `primary ${g.primary} of ${g.group} cut off from ${peers.join(', ')}` };
       }
       case 'ring':
         return { grudge: majoritiesRing(names, random), about: 'majorities ring' };
@@ -195,10 +201,12 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'heal':
         return { healed: await healNet() };
       case 'member-remove':
+        if (!members) throw new Error('this system has no membership changes');
         membershipChanged = true;
-        return members.remove((MEMBER_TARGETS as readonly unknown[]).includes(op.value) ? (op.value as MemberTarget) : 'data');
+        return members.remove(String(op.value ?? ''));
       case 'member-add':
-        return members.add(op.value === 'cm' || op.value === 'data' ? op.value : undefined);
+        if (!members) throw new Error('this system has no membership changes');
+        return members.add(op.value === undefined || op.value === null ? undefined : String(op.value));
       case 'heal-all': {
         const healed = await healNet();
         const clocks = await resetClocks();
@@ -206,7 +214,7 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         const started = await startAll();
         // Membership last, on a healed cluster; and only in runs that changed it (it waits for full replication).
         if (!membershipChanged) return { partition: healed, clocks, resumed, started };
-        return { partition: healed, clocks, resumed, started, membership: await members.restoreAll(40_000) };
+        return { partition: healed, clocks, resumed, started, membership: (await members?.restoreAll(40_000)) ?? null };
       }
       default:
         throw new Error(`unknown nemesis op ${op.f}`);

@@ -4,8 +4,8 @@
 // nothing to drop are left out, lists sorted) so that equal partitions compare
 // equal and read the same in nemesis.jsonl.
 
-import type { Random } from '../harness/generator/random.js';
-import type { Grudge } from '../harness/provider.js';
+import type { Random } from '../harness/core/generator/random.js';
+import type { Grudge } from '../harness/core/provider.js';
 
 export type { Grudge };
 

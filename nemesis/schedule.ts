@@ -6,9 +6,8 @@
 // Targets and clock offsets are drawn here, from the generator's seeded
 // random, so they are in the history's invocations and a seed replays them.
 
-import { any, fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/generator/index.js';
+import { any, fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/core/generator/index.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
-import { MEMBER_TARGETS } from './membership-plan.js';
 
 export interface ScheduleOptions {
   kinds: readonly FaultKind[];
@@ -17,8 +16,10 @@ export interface ScheduleOptions {
   quietMs: number;
   /** Partition shapes to draw from (default: all). */
   partitions?: readonly PartitionShape[];
-  /** Whom kill and pause aim at (default: all of random, primary, cm-leader). */
+  /** Whom kill and pause aim at (default: all of random, primary, leader). */
   targets?: readonly Target[];
+  /** What the system's membership fault can take out (its adapter's targets); required for `member`. */
+  memberTargets?: readonly string[];
   /** The mean time a fault is held; each hold is drawn from [0.25, 1.75) of it. */
   holdMs: number;
   /** One schedule per kind, run side by side (faults of different kinds overlap). Default: one fault at a time. */
@@ -42,11 +43,11 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
     case 'partition':
       return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
     case 'member': {
-      // A data server out of every group (stopped, then removed by compare-and-set) and back (it
-      // rejoins as a learner); a running one out of the groups where it is a secondary (it
-      // rejoins by itself); or a CM member out and back by joint consensus.
-      const target = pick(ctx, MEMBER_TARGETS);
-      return [{ f: 'member-remove', value: target }, { f: 'member-add', value: target === 'cm' ? 'cm' : 'data' }];
+      // One of the system's membership changes out, and back (the reference system: a data server
+      // out of its groups, a running one out of the groups where it is a secondary, a CM member).
+      const target = pick(ctx, o.memberTargets ?? []);
+      if (target === undefined) throw new Error('the member fault needs memberTargets (the system has no membership changes)');
+      return [{ f: 'member-remove', value: target }, { f: 'member-add', value: target }];
     }
     case 'clock': {
       const nodes = someNodes(ctx, o.nodes);

@@ -2,29 +2,23 @@
 // rolling keys; the append checker wants one total order per key, no
 // duplicates, no lost acknowledged append, and reads in real-time order.
 
-import { fromFn, mix, type Context } from '../harness/generator/index.js';
-import { counted, rollingKey, windowNsFor } from './generators.js';
-import { asList, completion } from './outcome.js';
-import type { Workload, WorkloadParams } from './types.js';
+import { appendChecker } from '../checkers/index.js';
+import { fromFn, mix, type Context } from '../harness/core/generator/index.js';
+import type { WorkloadDefinition } from '../harness/core/workload.js';
+import { counted, rollingKey, windowNsFor, withStatsAndPerf } from './generators.js';
 
-export function appendWorkload(p: WorkloadParams): Workload {
-  const windowNs = windowNsFor(p);
-  const key = (ctx: Context) => rollingKey('l', p.keys, windowNs, ctx);
-  return {
-    name: 'append',
-    options: { keys: p.keys, opsPerKey: p.opsPerKey },
-    generator: mix([counted((n, ctx) => ({ f: 'append', key: key(ctx), value: n })), fromFn((ctx) => ({ f: 'read', key: key(ctx) }))]),
-    final: null,
-    async invoke(kv, op, signal) {
-      const k = String(op.key);
-      switch (op.f) {
-        case 'append':
-          return completion(await kv.append(k, op.value as number, signal));
-        case 'read':
-          return completion(await kv.read(k, signal), asList);
-        default:
-          throw new Error(`append: unknown op ${op.f}`);
-      }
-    },
-  };
-}
+export const append: WorkloadDefinition = {
+  name: 'append',
+  summary: 'append unique elements to per-key lists, read lists; one order per key, nothing lost',
+  make(p) {
+    const windowNs = windowNsFor(p);
+    const key = (ctx: Context) => rollingKey('l', p.keys, windowNs, ctx);
+    return {
+      name: 'append',
+      options: { keys: p.keys, opsPerKey: p.opsPerKey },
+      generator: mix([counted((n, ctx) => ({ f: 'append', key: key(ctx), value: n })), fromFn((ctx) => ({ f: 'read', key: key(ctx) }))]),
+      final: null,
+    };
+  },
+  checkers: () => withStatsAndPerf({ append: appendChecker }),
+};

@@ -1,7 +1,8 @@
 // Op sources shared by the workloads.
 
-import { fillIn, pending } from '../harness/generator/basic.js';
-import type { Context, Generator, OpSpec } from '../harness/generator/index.js';
+import { perfChecker, statsChecker, type Checker } from '../checkers/index.js';
+import { fillIn, pending } from '../harness/core/generator/basic.js';
+import type { Context, Generator, OpSpec } from '../harness/core/generator/index.js';
 
 /**
  * Ops made from a counter: the n-th op gets n (unique values for sets and
@@ -34,3 +35,6 @@ export function rollingKey(prefix: string, keys: number, windowNs: number, ctx: 
 export function windowNsFor(p: { keys: number; opsPerKey: number; rate: number }): number {
   return Math.max(1e8, Math.round(((p.opsPerKey * p.keys) / p.rate) * 1e9));
 }
+
+/** Every workload's own checkers, plus stats (ok, fail and info counts per f) and perf (latency and throughput). */
+export const withStatsAndPerf = (own: Record<string, Checker>): Record<string, Checker> => ({ ...own, stats: statsChecker, perf: perfChecker });

@@ -1,29 +1,20 @@
-// Jepsen's set: clients add unique elements (appends to one list), and after
-// the faults are healed every worker reads the whole set until one read
-// succeeds. Lost, unexpected and recovered elements.
+// Jepsen's set: clients add unique elements, and after the faults are healed
+// every worker reads the whole set until one read succeeds. Lost, unexpected
+// and recovered elements.
 
-import { eachThread, limit, repeat, untilOk } from '../harness/generator/index.js';
-import { counted } from './generators.js';
-import { asList, completion } from './outcome.js';
-import type { Workload } from './types.js';
+import { setChecker } from '../checkers/index.js';
+import { eachThread, limit, repeat, untilOk } from '../harness/core/generator/index.js';
+import type { WorkloadDefinition } from '../harness/core/workload.js';
+import { counted, withStatsAndPerf } from './generators.js';
 
-export const SET_KEY = 'set';
-
-export function setWorkload(): Workload {
-  return {
+export const set: WorkloadDefinition = {
+  name: 'set',
+  summary: 'add unique elements, then final reads; lost, unexpected and recovered elements',
+  make: () => ({
     name: 'set',
     options: {},
     generator: counted((n) => ({ f: 'add', value: n })),
     final: eachThread(limit(20, untilOk(repeat({ f: 'read' })))),
-    async invoke(kv, op, signal) {
-      switch (op.f) {
-        case 'add':
-          return completion(await kv.append(SET_KEY, op.value as number, signal));
-        case 'read':
-          return completion(await kv.read(SET_KEY, signal), asList);
-        default:
-          throw new Error(`set: unknown op ${op.f}`);
-      }
-    },
-  };
-}
+  }),
+  checkers: () => withStatsAndPerf({ set: setChecker }),
+};

@@ -5,12 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import type { ComposedResult } from '../../checkers/index.js';
-import { pairOps } from '../../history/pair.js';
-import type { History } from '../../history/types.js';
-import { readHistoryFile } from '../../history/read.js';
 import { renderReport } from '../../results/report.js';
-import { DEFAULT_STORE, readJson, resolveRun, writeJson, type RunPaths } from '../../results/store.js';
-import { checkWorkload, type TestSpec } from '../../workloads/checkers.js';
+import { DEFAULT_STORE, readJson, resolveRun } from '../../results/store.js';
+import { analyzeRun, describeRun, loadRun, type StoredTest } from '../run/analysis.js';
 
 interface RunArgs {
   run?: string;
@@ -18,31 +15,6 @@ interface RunArgs {
 }
 
 const EXIT = { valid: 0, invalid: 1, unknown: 2 } as const;
-
-type StoredTest = TestSpec & Record<string, unknown>;
-
-async function loadHistory(paths: RunPaths) {
-  const { ops, lines } = await readHistoryFile(paths.history);
-  return { history: ops, operations: pairOps(ops, { file: paths.history, lines }) };
-}
-
-async function loadRun(paths: RunPaths) {
-  return { test: readJson<StoredTest>(paths.test, 'test description'), ...(await loadHistory(paths)) };
-}
-
-/** results.json and report.html of a run. */
-export function writeResults(paths: RunPaths, test: StoredTest, history: History, results: ComposedResult): void {
-  writeJson(paths.results, results);
-  writeFileSync(paths.report, renderReport({ test, history, results }));
-}
-
-/** Checks a run's history.jsonl with its workload's checkers and writes the results: `undertow analyze`, and the end of every `undertow test`. */
-export async function analyzeRun(paths: RunPaths, test: StoredTest): Promise<ComposedResult> {
-  const { history, operations } = await loadHistory(paths);
-  const results = checkWorkload(test, history, operations);
-  writeResults(paths, test, history, results);
-  return results;
-}
 
 export function analyzeCommand(setExit: (code: number) => void): CommandModule<object, RunArgs> {
   return {
@@ -78,11 +50,4 @@ export function reportCommand(): CommandModule<object, RunArgs> {
       process.stdout.write(`report: ${paths.report}\n`);
     },
   };
-}
-
-export function describeRun(paths: RunPaths, test: TestSpec, results: ComposedResult): string {
-  const lines = [`${results.verdict}: ${paths.dir} (workload ${test.workload})`];
-  for (const [name, r] of Object.entries(results.results)) lines.push(`  ${name.padEnd(14)} ${r.verdict}`);
-  lines.push(`results: ${paths.results}`, `report:  ${paths.report}`);
-  return lines.join('\n');
 }

@@ -1,5 +1,6 @@
-// `undertow cluster up|status|down`: a Docker cluster of the reference system
-// to poke at by hand (undertow-node admin, a client, iptables). `up` starts a
+// `undertow cluster up|status|down`: a Docker cluster of any system (the
+// reference system by default) to poke at by hand (undertow-node admin,
+// etcdctl, a client, iptables). `up` starts a
 // named cluster and leaves it running (it outlives the command: its owner
 // label says "detached", so no later run takes it for a leftover); `status`
 // lists every container of ours and asks each cluster's CM; `down` removes
@@ -15,17 +16,20 @@ import type { Argv, CommandModule } from 'yargs';
 const engine = () => import('../../docker/engine.js');
 import { InputError } from '../../history/input-error.js';
 import { DEFAULT_STORE } from '../../results/store.js';
-import { ClusterView } from '../cluster-view.js';
-import { checkBugs, KNOWN_BUGS } from '../node-args.js';
-import type { NodeInfo, NodeRole } from '../provider.js';
+import { DEFAULT_SYSTEM, SYSTEMS } from '../../adapters/index.js';
+import type { NodeInfo } from '../core/provider.js';
+import { deploySystem, parseOpts } from '../run/deploy.js';
 
 interface ClusterArgs {
   action: string;
   name?: string;
-  cm: number;
-  data: number;
-  groups: number;
-  replication: number;
+  system: string;
+  opt: string[];
+  nodes?: number;
+  cm?: number;
+  data?: number;
+  groups?: number;
+  replication?: number;
   bug: string[];
   store: string;
   'fake-clock': boolean;
@@ -38,46 +42,48 @@ function checkName(name: string): string {
   return name;
 }
 
-function checkSpec(a: ClusterArgs): void {
-  if (a.cm !== 3 && a.cm !== 5) throw new InputError(`--cm must be 3 or 5, got ${a.cm}`);
-  for (const [flag, v, min] of [['data', a.data, 0], ['groups', a.groups, 1], ['replication', a.replication, 1]] as const) {
-    if (!Number.isInteger(v) || v < min) throw new InputError(`--${flag} must be an integer >= ${min}, got ${v}`);
+/** What `up` starts, as `undertow test` would deploy it (every mistake one line). */
+function deployment(a: ClusterArgs) {
+  const options = parseOpts(a.opt);
+  const shorthands = { cm: 'cm-nodes', groups: 'groups', replication: 'replication' } as const;
+  for (const [flag, key] of Object.entries(shorthands) as [keyof typeof shorthands, string][]) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    if (a.system !== 'reference') throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`);
+    if (!Number.isInteger(v) || v < 1) throw new InputError(`--${flag} must be an integer >= 1, got ${v}`);
+    options[key] = String(v);
   }
-  if (a.data > 0 && a.replication > a.data) throw new InputError(`--replication ${a.replication} needs at least that many data servers (--data ${a.data})`);
-  checkBugs(a.bug);
+  if (a.data !== undefined && a.nodes !== undefined) throw new InputError('--data and --nodes are the same setting: give one');
+  const nodes = a.nodes ?? a.data ?? 3;
+  if (!Number.isInteger(nodes) || nodes < (a.system === 'reference' ? 0 : 1)) throw new InputError(`--nodes must be a positive integer, got ${nodes}`);
+  return deploySystem({ system: a.system, nodes, options, bugs: a.bug, workload: 'register', faults: a['fake-clock'] ? ['clock'] : [] });
 }
 
 async function up(a: ClusterArgs): Promise<void> {
   const name = checkName(a.name ?? 'dev');
-  checkSpec(a);
-  const [{ connectEngine }, { imageFor }, { containerName, dockerProvider }] = await Promise.all([engine(), import('../../docker/image.js'), import('../../docker/provider.js')]);
+  const { deployment: d, options } = deployment(a);
+  const [{ connectEngine }, { imageOf }, { containerName, dockerProvider }] = await Promise.all([engine(), import('../../docker/image.js'), import('../../docker/provider.js')]);
   const docker = await connectEngine();
   if ((await ourContainers(docker)).some((c) => c.run === name)) {
     throw new InputError(`cluster ${name} exists already`, {}, `remove it with undertow cluster down --name ${name}, or pick another --name`);
   }
-  const image = await imageFor(docker);
+  const image = await imageOf(docker, d.image);
   if (image.source !== 'cached') process.stderr.write(`undertow: built ${image.tag} (${image.source}, ${(image.ms / 1000).toFixed(1)} s)\n`);
   const runDir = path.resolve(a.store, 'clusters', name);
   fs.mkdirSync(runDir, { recursive: true });
-  const cluster = await dockerProvider({ image: image.tag, detached: true }).up({
-    cm: a.cm, data: a.data, groups: a.groups, replication: a.replication, bugs: a.bug, runDir, runId: name, fakeClock: a['fake-clock'],
-  });
-  const lines = cluster.nodes.map((n) => `  ${n.name.padEnd(4)} ${n.role.padEnd(4)} ${n.address.padEnd(20)} ${containerName(name, n.name)}`);
-  process.stdout.write(
-    [
-      `cluster ${name} is up (run folder ${runDir}):`,
-      ...lines,
-      `try:  npx undertow-node admin --cm ${cluster.cmAddresses.join(',')} status`,
-      `stop: npx undertow cluster down --name ${name}`,
-      '',
-    ].join('\n'),
-  );
+  const cluster = await dockerProvider({ image: image.tag, detached: true }).up({ deployment: d, runDir, runId: name, fakeClock: a['fake-clock'] });
+  // What `status` needs to ask this cluster how it is.
+  fs.writeFileSync(path.join(runDir, CLUSTER_FILE), `${JSON.stringify({ system: a.system, options, bugs: a.bug, nodes: cluster.nodes }, null, 2)}\n`);
+  const lines = cluster.nodes.map((n) => `  ${n.name.padEnd(4)} ${n.role.padEnd(6)} ${n.address.padEnd(20)} ${containerName(name, n.name)}`);
+  const hint = a.system === 'reference' ? `try:  npx undertow-node admin --cm ${cluster.nodes.filter((n) => n.role === 'cm').map((n) => n.address).join(',')} status` : `clients: ${d.clientNodes(cluster.nodes).join(',')}`;
+  process.stdout.write([`cluster ${name} (${a.system}) is up (run folder ${runDir}):`, ...lines, hint, `stop: npx undertow cluster down --name ${name}`, ''].join('\n'));
 }
+
+const CLUSTER_FILE = 'cluster.json';
 
 interface OurContainer {
   run: string;
   node: string;
-  role: NodeRole;
   state: string;
   ip: string;
   owner: string;
@@ -92,9 +98,9 @@ async function ourContainers(docker: Docker): Promise<OurContainer[]> {
     .map((c) => {
       const ip = Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAMConfig?.IPv4Address ?? Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress ?? '';
       const node = c.Labels[LABEL.node] ?? '?';
-      return { run: c.Labels[LABEL.run], node, role: (node.startsWith('n') ? 'cm' : 'data') as NodeRole, state: c.State, ip, owner: c.Labels[LABEL.owner] ?? '', runDir: c.Labels[LABEL.runDir] ?? '', id: c.Id };
+      return { run: c.Labels[LABEL.run], node, state: c.State, ip, owner: c.Labels[LABEL.owner] ?? '', runDir: c.Labels[LABEL.runDir] ?? '', id: c.Id };
     })
-    .sort((x, y) => x.run.localeCompare(y.run) || x.role.localeCompare(y.role) || x.node.localeCompare(y.node, 'en', { numeric: true }));
+    .sort((x, y) => x.run.localeCompare(y.run) || x.node.localeCompare(y.node, 'en', { numeric: true }));
 }
 
 async function status(a: ClusterArgs): Promise<void> {
@@ -109,17 +115,21 @@ async function status(a: ClusterArgs): Promise<void> {
     const mine = all.filter((c) => c.run === run);
     process.stdout.write(`${run} (${mine[0].owner === DETACHED ? 'cluster up' : `test run, owner ${mine[0].owner}`}, ${mine[0].runDir}):\n`);
     for (const c of mine) process.stdout.write(`  ${c.node.padEnd(4)} ${c.state.padEnd(8)} ${c.ip}\n`);
-    const nodes: NodeInfo[] = mine.filter((c) => c.state === 'running' && c.ip !== '').map((c) => ({ name: c.node, role: c.role, address: `${c.ip}:7000` }));
-    if (nodes.some((n) => n.role === 'cm')) {
-      const view = new ClusterView(nodes);
-      try {
-        const leader = await view.cmLeader();
-        const groups = leader === null ? null : await view.groups();
-        const described = groups === null ? 'unknown' : `${Object.keys(groups).length}`;
-        process.stdout.write(`  cm leader: ${leader ?? 'none'}; groups: ${described}\n`);
-      } finally {
-        view.close();
-      }
+    // A cluster of `undertow cluster up` says what it is; a test run's containers are only listed.
+    const file = path.join(mine[0].runDir, CLUSTER_FILE);
+    if (mine[0].runDir === '' || !fs.existsSync(file)) continue;
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { system: string; options: Record<string, string>; bugs: string[]; nodes: NodeInfo[] };
+    const running = new Set(mine.filter((c) => c.state === 'running').map((c) => c.node));
+    const nodes = saved.nodes.filter((n) => running.has(n.name));
+    if (nodes.length === 0 || !Object.hasOwn(SYSTEMS, saved.system)) continue;
+    const { deployment: d } = deploySystem({ system: saved.system, nodes: saved.nodes.length, options: saved.options, bugs: saved.bugs, workload: 'register', faults: [] });
+    const view = d.view(nodes);
+    try {
+      const leader = await view.leader().catch(() => null);
+      const groups = leader === null ? null : await view.groups().catch(() => null);
+      process.stdout.write(`  ${saved.system}: leader ${leader ?? 'none'}; groups: ${groups === null ? 'unknown' : groups.map((g) => `${g.group} ${g.primary}+[${g.secondaries.join(',')}]`).join(' ')}\n`);
+    } finally {
+      view.close();
     }
   }
 }
@@ -160,19 +170,23 @@ async function down(a: ClusterArgs): Promise<void> {
 export function clusterCommand(): CommandModule<object, ClusterArgs> {
   return {
     command: 'cluster <action>',
-    describe: 'Start, inspect or remove a Docker cluster of the reference system by hand (up, status, down)',
+    describe: 'Start, inspect or remove a Docker cluster of a system by hand (up, status, down)',
     builder: (y: Argv) =>
       y
         .positional('action', { type: 'string', choices: ['up', 'status', 'down'], demandOption: true, describe: 'up: start and leave running; status: list ours; down: remove ours' })
         .option('name', { type: 'string', describe: 'the cluster (default for up: dev; status and down: every cluster of ours)' })
-        .option('cm', { type: 'number', default: 3, describe: 'CM nodes (3 or 5)' })
-        .option('data', { type: 'number', default: 3, describe: 'data servers' })
-        .option('groups', { type: 'number', default: 4, describe: 'replication groups' })
-        .option('replication', { type: 'number', default: 3, describe: 'replicas per group' })
-        .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs: ${KNOWN_BUGS.join(', ')}` })
+        .option('system', { type: 'string', default: DEFAULT_SYSTEM, describe: `the system: ${Object.keys(SYSTEMS).join(', ')}` })
+        .option('opt', { type: 'string', array: true, default: [] as string[], describe: 'a system option KEY=VALUE (repeatable; see undertow test --help)' })
+        .option('nodes', { type: 'number', describe: "the system's nodes (default 3)" })
+        .option('cm', { type: 'number', describe: 'reference system: CM nodes (default 3)' })
+        .option('data', { type: 'number', describe: 'reference system: data servers (the same as --nodes; 0 for a CM alone)' })
+        .option('groups', { type: 'number', describe: 'reference system: replication groups (default 3)' })
+        .option('replication', { type: 'number', describe: 'reference system: replicas per group (default 3)' })
+        .option('bug', { type: 'string', array: true, default: [] as string[], describe: 'seeded bugs (see undertow test --help)' })
         .option('fake-clock', { type: 'boolean', default: false, describe: 'start the nodes under libfaketime (offset files in RUN/nodes/NODE/clock)' })
         .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'the cluster folder is STORE/clusters/NAME' })
-        .example('$0 cluster up --name demo --data 5 --groups 8', 'a cluster to poke at')
+        .example('$0 cluster up --name demo --data 5 --groups 8', 'a reference cluster to poke at')
+        .example('$0 cluster up --name e --system etcd', 'an etcd cluster')
         .example('$0 cluster down', 'remove every container and network of ours') as unknown as Argv<ClusterArgs>,
     handler: async (a) => {
       if (a.name !== undefined) checkName(a.name);

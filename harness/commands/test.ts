@@ -9,12 +9,13 @@ import { FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, 
 import { faketimeLibrary } from '../../nemesis/clock.js';
 import { iptablesUsable } from '../../nemesis/iptables.js';
 import { DEFAULT_STORE } from '../../results/store.js';
-import { WORKLOADS } from '../../workloads/index.js';
-import { describeRun } from './analyze.js';
-import { checkBugs, KNOWN_BUGS } from '../node-args.js';
-import type { Provider } from '../provider.js';
+import { DEFAULT_SYSTEM, SYSTEMS, systemNamed } from '../../adapters/index.js';
+import { WORKLOAD_NAMES } from '../../workloads/index.js';
+import type { Provider } from '../core/provider.js';
 import { localProvider } from '../providers/local.js';
-import { runTest, type TestConfig } from '../run-test.js';
+import { describeRun } from '../run/analysis.js';
+import { deploySystem, parseOpts } from '../run/deploy.js';
+import { runTest, type TestConfig } from '../run/run-test.js';
 
 export const PROVIDERS: Record<string, () => Promise<Provider>> = {
   local: async () => localProvider(),
@@ -27,15 +28,17 @@ export const PROVIDERS: Record<string, () => Promise<Provider>> = {
 };
 
 interface TestArgs {
+  system: string;
+  opt: string[];
   workload: string;
   nemesis: string;
   partitions: string;
   targets: string;
   provider: string;
   nodes: number;
-  'cm-nodes': number;
-  groups: number;
-  replication: number;
+  'cm-nodes'?: number;
+  groups?: number;
+  replication?: number;
   concurrency: number;
   rate: number;
   'time-limit': number;
@@ -74,17 +77,19 @@ function parseList<T extends string>(text: string, known: readonly T[], flag: st
 export const parseNemesis = (text: string): FaultKind[] =>
   text.trim() === '' || text === 'none' ? [] : parseList(text, FAULT_KINDS, 'nemesis', 'fault', ' (or none)');
 export const parsePartitions = (text: string): PartitionShape[] => parseList(text, PARTITIONS, 'partitions', 'partition');
-export const parseTargets = (text: string): Target[] => parseList(text, TARGETS, 'targets', 'target');
+/** `cm-leader`, the name before systems other than the reference one, is `leader`. */
+export const parseTargets = (text: string): Target[] => [...new Set(parseList(text.replace(/\bcm-leader\b/g, 'leader'), TARGETS, 'targets', 'target'))];
+
+/**
+ * The reference system's own flags, kept as shorthands for its options
+ * (--cm-nodes 5 is --opt cm-nodes=5); with another system they are refused.
+ */
+const REFERENCE_SHORTHANDS = ['cm-nodes', 'groups', 'replication', 'lease-ms', 'grace-ms'] as const;
 
 /** Flags to a TestConfig; every mistake is one InputError line. */
 export function testConfig(a: TestArgs): TestConfig {
-  if (!(WORKLOADS as readonly string[]).includes(a.workload)) throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOADS.join(', ')}`);
   if (!(a.provider in PROVIDERS)) throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
   positiveInt('nodes', a.nodes);
-  positiveInt('cm-nodes', a['cm-nodes']);
-  positiveInt('groups', a.groups);
-  positiveInt('replication', a.replication);
-  if (a.replication > a.nodes) throw new InputError(`--replication ${a.replication} needs at least that many data nodes (--nodes ${a.nodes})`);
   positiveInt('concurrency', a.concurrency);
   positive('rate', a.rate);
   positive('time-limit', a['time-limit']);
@@ -96,22 +101,31 @@ export function testConfig(a: TestArgs): TestConfig {
   positiveInt('ops-per-key', a['ops-per-key']);
   if (!(a.reads >= 0 && a.reads <= 1)) throw new InputError(`--reads must be a fraction between 0 and 1, got ${a.reads}`);
   if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
-  checkBugs(a.bug);
-  const dataArgs: string[] = [];
-  if (a['lease-ms'] !== undefined) dataArgs.push('--lease-ms', String(a['lease-ms']));
-  if (a['grace-ms'] !== undefined) dataArgs.push('--grace-ms', String(a['grace-ms']));
+  if (!WORKLOAD_NAMES.includes(a.workload)) throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOAD_NAMES.join(', ')}`);
+  systemNamed(a.system);
+  const systemOptions = parseOpts(a.opt);
+  for (const flag of REFERENCE_SHORTHANDS) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    if (a.system !== 'reference') throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`, {}, `see its options with undertow test --help`);
+    positiveInt(flag, v);
+    if (Object.hasOwn(systemOptions, flag)) throw new InputError(`--${flag} and --opt ${flag}= are the same setting: give one`);
+    systemOptions[flag] = String(v);
+  }
   const nemesis = parseNemesis(a.nemesis);
+  // Every system mistake (unknown system, option, bug, a workload or fault it cannot take) is one line now, not at run time.
+  deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: nemesis });
+  const prefix = a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`;
   return {
-    name: a.name ?? `${a.workload}${nemesis.length > 0 ? `-${nemesis.join('-')}` : ''}${a.bug.length > 0 ? `-bug-${a.bug.join('-')}` : ''}`,
+    name: a.name ?? `${prefix}${a.workload}${nemesis.length > 0 ? `-${nemesis.join('-')}` : ''}${a.bug.length > 0 ? `-bug-${a.bug.join('-')}` : ''}`,
+    system: a.system,
+    systemOptions,
     workload: a.workload,
     provider: a.provider,
     nemesis,
     partitions: parsePartitions(a.partitions),
     targets: parseTargets(a.targets),
-    cmNodes: a['cm-nodes'],
-    dataNodes: a.nodes,
-    groups: a.groups,
-    replication: a.replication,
+    nodes: a.nodes,
     concurrency: a.concurrency,
     rate: a.rate,
     timeLimit: a['time-limit'],
@@ -124,7 +138,6 @@ export function testConfig(a: TestArgs): TestConfig {
     keys: a.keys,
     opsPerKey: a['ops-per-key'],
     readFraction: a.reads,
-    dataArgs,
     store: a.store,
   };
 }
@@ -145,21 +158,30 @@ async function checkMachine(test: TestConfig): Promise<void> {
 
 const RANK = { valid: 0, unknown: 1, invalid: 2 } as const;
 
+const systemsHelp = () => Object.values(SYSTEMS).map((s) => `${s.name} (${s.summary})`).join('; ');
+const optionsHelp = () =>
+  Object.values(SYSTEMS)
+    .map((s) => `${s.name}: ${Object.entries(s.options).map(([k, o]) => `${k} (${o.describe}${o.default !== '' ? `; default ${o.default}` : ''})`).join(', ') || 'none'}`)
+    .join('; ');
+const bugsHelp = () => Object.values(SYSTEMS).map((s) => `${s.name}: ${s.bugs.map((b) => b.name).join(', ') || 'none'}`).join('; ');
+
 export function testCommand(setExit: (code: number) => void): CommandModule<object, TestArgs> {
   return {
     command: 'test',
     describe: 'Run a test: start a cluster, run a workload under faults, check the history, write results and a report',
     builder: (y) =>
       y
-        .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOADS.join(', ')}` })
+        .option('system', { type: 'string', default: DEFAULT_SYSTEM, describe: `the system under test: ${systemsHelp()}` })
+        .option('opt', { type: 'string', array: true, default: [] as string[], describe: `a system option KEY=VALUE (repeatable): ${optionsHelp()}` })
+        .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
         .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
         .option('partitions', { type: 'string', default: PARTITIONS.join(','), describe: 'partition shapes to draw from: halves (random halves), one (one node alone), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge' })
-        .option('targets', { type: 'string', default: TARGETS.join(','), describe: 'whom kill and pause aim at: random (any node), primary (of a group), cm-leader' })
+        .option('targets', { type: 'string', default: TARGETS.join(','), describe: "whom kill and pause aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same)" })
         .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
-        .option('nodes', { type: 'number', default: 3, describe: 'data servers' })
-        .option('cm-nodes', { type: 'number', default: 3, describe: 'configuration manager (Raft) nodes' })
-        .option('groups', { type: 'number', default: 3, describe: 'replication groups (keys hash to groups)' })
-        .option('replication', { type: 'number', default: 3, describe: 'replicas per group' })
+        .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
+        .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
+        .option('groups', { type: 'number', describe: 'reference system: replication groups (--opt groups=N; default 3)' })
+        .option('replication', { type: 'number', describe: 'reference system: replicas per group (--opt replication=N; default 3)' })
         .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
         .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
         .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
@@ -169,16 +191,17 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
         .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })
         .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'where runs are written (store/NAME/TIMESTAMP)' })
-        .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on in the reference system: ${KNOWN_BUGS.join(', ')}` })
+        .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on: ${bugsHelp()}` })
         .option('test-count', { type: 'number', default: 1, describe: 'run the test this many times (a new seed each)' })
         .option('name', { type: 'string', describe: 'the run folder name (default: from the workload, faults and bugs)' })
         .option('keys', { type: 'number', default: 4, describe: 'register/append: keys in use at a time' })
         .option('ops-per-key', { type: 'number', default: 100, describe: 'register/append: about this many ops per key before it is retired' })
         .option('reads', { type: 'number', default: 1 / 3, describe: 'register: the share of reads (the rest is split between write and cas)' })
-        .option('lease-ms', { type: 'number', describe: 'data servers: lease period (ms)' })
-        .option('grace-ms', { type: 'number', describe: 'data servers: grace period (ms, >= lease)' })
+        .option('lease-ms', { type: 'number', describe: 'reference system: lease period of the data servers (ms; --opt lease-ms=N)' })
+        .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
         .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')
-        .example('$0 test --nemesis pause --bug read-without-lease', 'catch a seeded bug'),
+        .example('$0 test --nemesis pause --bug read-without-lease', 'a seeded bug of the reference system')
+        .example('$0 test --system etcd --nemesis partition --partitions one --opt reads=serializable', "etcd's serializable reads under partitions"),
     handler: async (args) => {
       const first = testConfig(args);
       await checkMachine(first);

@@ -1,11 +1,15 @@
-// The local provider: every node an `undertow-node` OS process on its own
-// loopback address (127.A.B.x, a block picked at random per run, so runs and
-// tests side by side do not collide), its data and log under the run's
-// folder. Faults act on the processes directly: SIGKILL and a fresh spawn on
-// the same data, SIGSTOP/SIGCONT, a libfaketime offset file per process, and
-// iptables rules on loopback (nodes bind their outgoing connections to their
-// own address, so a rule "127.A.B.2 -> 127.A.B.3" cuts exactly that link;
-// the harness's clients come from 127.0.0.1 and are never cut).
+// The local provider: every node an OS process (the command line its
+// system's deployment gives) on its own loopback address (127.A.B.x, a block
+// picked at random per run, so runs and tests side by side do not collide),
+// its data and log under the run's folder. Faults act on the processes
+// directly: SIGKILL and a fresh spawn on the same data, SIGSTOP/SIGCONT, a
+// libfaketime offset file per process, and iptables rules on loopback. How a
+// rule tells nodes apart depends on the system (`localPartitioning`): nodes
+// that bind their outgoing connections to their own address are told apart
+// by source address ("127.A.B.2 -> 127.A.B.3" cuts exactly that link); for
+// the others each node runs as a user of its own and rules match the
+// sender's owner. The harness's clients are never cut: they come from
+// 127.0.0.1 and run as the harness's user.
 //
 // Cleanup: teardown kills every process and removes the iptables chain; a
 // registry file per run (in the OS temp dir) names the harness pid and the
@@ -13,28 +17,17 @@
 // SIGKILLed harness left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
-import { chainName, grudgeDrops, hostNetfilter, installDrops, leftoverChains, removeChain } from '../../nemesis/iptables.js';
-import { ClusterView, fullyReplicated } from '../cluster-view.js';
-import { nodeArgs, nodeNames } from '../node-args.js';
-import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../provider.js';
+import { chainName, grudgeDrops, hostNetfilter, installDrops, leftoverChains, ownerDrops, removeChain } from '../../nemesis/iptables.js';
+import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
-const PORT = 7000;
-
-/** `node undertow-node.js`: next to us when built, else the project's dist/. */
-export function nodeProgram(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const built = resolve(here, '..', '..', 'system-under-test', 'bin', 'undertow-node.js');
-  const program = existsSync(built) ? built : resolve(here, '..', '..', 'dist', 'system-under-test', 'bin', 'undertow-node.js');
-  if (!existsSync(program)) throw new Error(`undertow-node is not built (${program} is missing): run npm run build`);
-  return [process.execPath, program];
-}
+/** Nodes that run as users of their own (owner partitioning) get uids from here up. */
+export const NODE_UID_BASE = 47_000;
 
 interface Registry {
   harnessPid: number;
@@ -52,11 +45,11 @@ const alive = (pid: number) => {
   }
 };
 
-/** A process is ours if its command line runs undertow-node on this run's folder. */
+/** A process is ours if its command line names this run's folder (every node's data dir is in it). */
 function ownedBy(pid: number, runDir: string): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('undertow-node') && cmdline.includes(runDir);
+    return cmdline.includes(runDir);
   } catch {
     return false;
   }
@@ -70,12 +63,12 @@ async function canListen(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A /24 block of 127/8 where every node's port is free. */
-async function pickBlock(count: number): Promise<string> {
+/** A /24 block of 127/8 where every node's ports are free. */
+async function pickBlock(count: number, ports: readonly number[]): Promise<string> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const block = `127.${100 + Math.floor(Math.random() * 150)}.${1 + Math.floor(Math.random() * 250)}`;
     const hosts = Array.from({ length: count }, (_, i) => `${block}.${i + 2}`);
-    if ((await Promise.all(hosts.map((h) => canListen(h, PORT)))).every(Boolean)) return block;
+    if ((await Promise.all(hosts.flatMap((h) => ports.map((p) => canListen(h, p))))).every(Boolean)) return block;
   }
   throw new Error('no free loopback block for the cluster after 20 tries');
 }
@@ -101,11 +94,9 @@ async function waitForState(pid: number, ok: (state: string) => boolean, ms = 20
 }
 
 class LocalCluster implements Cluster {
-  readonly cmAddresses: readonly string[];
-  readonly layout: { readonly groups: number; readonly replication: number };
   private readonly procs = new Map<string, ChildProcess>();
-  /** Flags a node was given by `startFresh` (`--join`), kept for its later restarts. */
-  private readonly extraArgs = new Map<string, string[]>();
+  /** Nodes started by `startFresh` with `join`: they keep joining on their later restarts. */
+  private readonly joined = new Set<string>();
   private readonly paused = new Set<string>();
   private readonly chain: string;
   private readonly registryFile: string;
@@ -115,10 +106,7 @@ class LocalCluster implements Cluster {
   constructor(
     private readonly spec: ClusterSpec,
     readonly nodes: readonly NodeInfo[],
-    private readonly program: readonly string[],
   ) {
-    this.cmAddresses = nodes.filter((n) => n.role === 'cm').map((n) => n.address);
-    this.layout = { groups: spec.groups, replication: spec.replication };
     this.chain = chainName(spec.runId);
     this.registryFile = join(REGISTRY, `${spec.runId}.json`);
   }
@@ -129,6 +117,12 @@ class LocalCluster implements Cluster {
 
   private clockFile(node: string): string {
     return join(this.nodeDir(node), 'faketime');
+  }
+
+  /** The node's own uid when nodes are told apart by owner, else undefined (it runs as the harness). */
+  private uid(node: string): number | undefined {
+    if (this.spec.deployment.localPartitioning !== 'owner') return undefined;
+    return NODE_UID_BASE + this.nodes.findIndex((n) => n.name === node) + 1;
   }
 
   private info(node: string): NodeInfo {
@@ -149,17 +143,22 @@ class LocalCluster implements Cluster {
     if (this.isRunning(node)) return;
     const info = this.info(node);
     const dir = this.nodeDir(node);
-    mkdirSync(join(dir, 'data'), { recursive: true });
+    const dataDir = join(dir, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const uid = this.uid(node);
+    // A node of its own user must own its data.
+    if (uid !== undefined) chownSync(dataDir, uid, uid);
     const log = openSync(join(dir, `${node}.log`), 'a');
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const launch = this.spec.deployment.launch({ provider: 'local', node: info, nodes: this.nodes, dataDir, join: this.joined.has(node) });
+    const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
     if (this.spec.fakeClock) {
       if (!existsSync(this.clockFile(node))) writeOffset(this.clockFile(node), 0);
       Object.assign(env, faketimeEnv(this.clockFile(node)));
     }
-    const args = [...nodeArgs(this.spec, this.nodes, info, join(dir, 'data')), ...(this.extraArgs.get(node) ?? [])];
-    const child = spawn(this.program[0], [...this.program.slice(1), ...args], {
+    const child = spawn(launch.argv[0], launch.argv.slice(1), {
       stdio: ['ignore', log, log],
       env,
+      ...(uid !== undefined ? { uid, gid: uid } : {}),
     });
     closeSync(log);
     child.on('error', () => undefined);
@@ -171,10 +170,9 @@ class LocalCluster implements Cluster {
   async startFresh(node: string, o: { readonly join?: boolean } = {}): Promise<void> {
     if (this.tornDown) throw new Error('the cluster is torn down');
     const info = this.info(node);
-    if (this.isRunning(node)) throw new Error(`${node} is running: stop it before starting it on an empty disk`);
-    if (o.join === true && info.role !== 'cm') throw new Error(`${node} is a data server: only a CM node joins with --join`);
+    if (this.isRunning(node)) throw new Error(`${info.name} is running: stop it before starting it on an empty disk`);
     rmSync(join(this.nodeDir(node), 'data'), { recursive: true, force: true });
-    if (o.join === true) this.extraArgs.set(node, ['--join']);
+    if (o.join === true) this.joined.add(node);
     await this.start(node);
   }
 
@@ -211,9 +209,10 @@ class LocalCluster implements Cluster {
   }
 
   async partition(grudge: Grudge): Promise<void> {
-    const ip = (node: string) => this.info(node).address.replace(/:\d+$/, '');
+    const ip = (node: string) => this.info(node).host;
     this.partitioned = true;
-    await installDrops(hostNetfilter(), this.chain, grudgeDrops(grudge, ip));
+    const drops = this.spec.deployment.localPartitioning === 'owner' ? ownerDrops(grudge, (n) => this.uid(n)!, ip) : grudgeDrops(grudge, ip);
+    await installDrops(hostNetfilter(), this.chain, drops);
   }
 
   async heal(): Promise<void> {
@@ -253,8 +252,6 @@ class LocalCluster implements Cluster {
 }
 
 export interface LocalProviderOptions {
-  /** How to run undertow-node (default: the built program with this node). */
-  program?: readonly string[];
   /** How long `up` waits for a ready cluster. */
   readyTimeoutMs?: number;
 }
@@ -302,19 +299,23 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       if (spec.fakeClock && faketimeLibrary() === null) {
         throw new Error('clock faults need libfaketime: apt-get install -y faketime');
       }
-      const block = await pickBlock(spec.cm + spec.data);
-      const nodes: NodeInfo[] = nodeNames(spec).map((n, i) => ({ ...n, address: `${block}.${i + 2}:${PORT}` }));
-      const cluster = new LocalCluster(spec, nodes, o.program ?? nodeProgram());
-      const view = new ClusterView(nodes);
+      const d = spec.deployment;
+      if (d.localPartitioning === 'owner' && process.getuid?.() !== 0) {
+        throw new Error('this system runs each node as a user of its own on the local provider (so partitions can tell them apart), which needs root');
+      }
+      const ports = [d.ports.client, ...(d.ports.peer !== undefined ? [d.ports.peer] : [])];
+      const block = await pickBlock(d.nodes.length, ports);
+      const nodes: NodeInfo[] = d.nodes.map((n, i) => ({ name: n.name, role: n.role, host: `${block}.${i + 2}`, address: `${block}.${i + 2}:${d.ports.client}` }));
+      const cluster = new LocalCluster(spec, nodes);
+      const view = d.view(nodes);
       try {
-        for (const n of nodes) if (n.role === 'cm') await cluster.start(n.name);
-        for (const n of nodes) if (n.role === 'data') await cluster.start(n.name);
+        for (const n of nodes) await cluster.start(n.name);
         const deadline = performance.now() + (o.readyTimeoutMs ?? 30_000);
         for (;;) {
           if (signal?.aborted) throw new Error('interrupted while the cluster was starting');
           const dead = nodes.filter((n) => !cluster.isRunning(n.name));
           if (dead.length > 0) throw new Error(`node ${dead[0].name} exited while starting: see ${join(spec.runDir, 'nodes', dead[0].name, `${dead[0].name}.log`)}`);
-          if (spec.data === 0 ? (await view.cmLeader()) !== null : fullyReplicated(await view.groups(), spec.groups, spec.replication)) break;
+          if (await view.ready().catch(() => false)) break;
           if (performance.now() > deadline) throw new Error(`the cluster was not ready within ${o.readyTimeoutMs ?? 30_000} ms (see the node logs in ${join(spec.runDir, 'nodes')})`);
           await sleep(100);
         }

@@ -11,11 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import { connectEngine, LABEL, ownerToken, removeRuns } from '../../docker/engine.js';
 import { imageExists, imageFor, nodeContext } from '../../docker/image.js';
-import { projectRoot } from '../../harness/project-root.js';
+import { projectRoot } from '../../harness/core/project-root.js';
 import { dockerProvider, type DockerCluster } from '../../docker/provider.js';
-import { ClusterView, fullyReplicated } from '../../harness/cluster-view.js';
+import { referenceDeployment } from '../../adapters/reference/index.js';
+import { ClusterView, fullyReplicated } from '../../adapters/reference/view.js';
 import { chainName } from '../../nemesis/iptables.js';
-import type { ClusterSpec, NodeInfo } from '../../harness/provider.js';
+import type { ClusterSpec, NodeInfo } from '../../harness/core/provider.js';
 import type { StatusResponse } from '../../system-under-test/runtime/client.js';
 import { CmClient } from '../../system-under-test/runtime/client.js';
 import { hasDataRole, testEngine } from './engine.js';
@@ -116,7 +117,7 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
     docker = await connectEngine();
     image = (await imageFor(docker)).tag;
     spec = {
-      cm: 3, data: withData ? 3 : 0, groups: 3, replication: 3, bugs: [],
+      deployment: referenceDeployment({ cm: 3, data: withData ? 3 : 0, groups: 3, replication: 3 }),
       runDir: tmp('undertow-docker-run-'), runId: runId('p'), fakeClock: true,
     };
     cluster = await dockerProvider({ image, readyTimeoutMs: 45_000 }).up(spec);
@@ -274,7 +275,7 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
       }, 30_000);
       expect(promoted.primary).toMatch(/^d[123]$/);
       await cluster.start(g.primary);
-      await until('every group fully replicated again', async () => (fullyReplicated(await view.groups(), spec.groups, spec.replication) ? true : undefined), 45_000);
+      await until('every group fully replicated again', async () => (fullyReplicated(await view.groups(), 3, 3) ? true : undefined), 45_000);
     } finally {
       view.close();
     }
@@ -318,7 +319,8 @@ describe.skipIf(skip)(`docker cleanup when the harness dies${skip ? ` (skipped: 
   async function harness(run: string, runDir: string, image: string): Promise<ReturnType<typeof spawn>> {
     const script = `
       const { dockerProvider } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'docker', 'provider.js'))});
-      await dockerProvider({ image: ${JSON.stringify(image)} }).up({ cm: 3, data: 0, groups: 1, replication: 1, bugs: [], runDir: ${JSON.stringify(runDir)}, runId: ${JSON.stringify(run)} });
+      const { referenceDeployment } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'adapters', 'reference', 'index.js'))});
+      await dockerProvider({ image: ${JSON.stringify(image)} }).up({ deployment: referenceDeployment({ cm: 3, data: 0, groups: 1, replication: 1 }), runDir: ${JSON.stringify(runDir)}, runId: ${JSON.stringify(run)} });
       console.log('ready');
       setInterval(() => undefined, 1000);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clients, limit } from '../../harness/generator/index.js';
-import { Recorder } from '../../harness/recorder.js';
-import { runWorkers } from '../../harness/workers.js';
+import { clients, limit } from '../../harness/core/generator/index.js';
+import { Recorder } from '../../harness/core/recorder.js';
+import { runWorkers } from '../../harness/run/workers.js';
 import { createRun, writeJson } from '../../results/store.js';
 import { registerOps, registerSystem } from './register-system.js';
 

@@ -19,7 +19,7 @@ import {
   timeLimit,
   untilOk,
   type Generator,
-} from '../../harness/generator/index.js';
+} from '../../harness/core/generator/index.js';
 import { pairOps } from '../../history/pair.js';
 import { NEMESIS, type History } from '../../history/types.js';
 import { MS, clientInvokes, completions, invokes, randomResponses } from './sim.js';

@@ -24,7 +24,7 @@ import {
   startStopCycle,
   untilOk,
   type Generator,
-} from '../../harness/generator/index.js';
+} from '../../harness/core/generator/index.js';
 import { pairOps } from '../../history/pair.js';
 import { NEMESIS, type Op } from '../../history/types.js';
 import { MS, clientInvokes, completions, invokes, randomResponses } from './sim.js';

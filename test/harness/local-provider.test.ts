@@ -7,9 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterView } from '../../harness/cluster-view.js';
-import type { Cluster } from '../../harness/provider.js';
-import { localProvider, nodeProgram } from '../../harness/providers/local.js';
+import { referenceDeployment } from '../../adapters/reference/index.js';
+import { nodeProgram } from '../../adapters/reference/launch.js';
+import { ClusterView } from '../../adapters/reference/view.js';
+import type { Cluster } from '../../harness/core/provider.js';
+import { localProvider } from '../../harness/providers/local.js';
 import { until } from '../../system-under-test/runtime/local-cluster.js';
 
 const root = mkdtempSync(join(tmpdir(), 'undertow-local-'));
@@ -39,7 +41,7 @@ async function upCm(name: string) {
   const runDir = join(root, name);
   mkdirSync(runDir, { recursive: true });
   const provider = localProvider();
-  const cluster = await provider.up({ cm: 3, data: 0, groups: 1, replication: 1, bugs: [], runDir, runId: `t${name}${process.pid}` });
+  const cluster = await provider.up({ deployment: referenceDeployment({ cm: 3, data: 0, groups: 1, replication: 1 }), runDir, runId: `t${name}${process.pid}` });
   clusters.push(cluster);
   return { cluster, runDir, view: new ClusterView(cluster.nodes) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Progress } from '../../harness/progress.js';
+import { Progress } from '../../harness/run/progress.js';
 import type { Op } from '../../history/types.js';
 
 const op = (index: number, type: Op['type'], f: string, process: Op['process'], value: Op['value'] = null): Op => ({ index, type, f, process, value, time: index });

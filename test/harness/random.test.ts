@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Random } from '../../harness/generator/random.js';
+import { Random } from '../../harness/core/generator/random.js';
 
 const take = (r: Random, n: number) => Array.from({ length: n }, () => r.nextUint32());
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkLinearizable, modelNamed } from '../../checkers/linearizability/index.js';
-import { clients, limit } from '../../harness/generator/index.js';
-import { HISTORY_FILE, Recorder } from '../../harness/recorder.js';
-import { runWorkers } from '../../harness/workers.js';
+import { clients, limit } from '../../harness/core/generator/index.js';
+import { HISTORY_FILE, Recorder } from '../../harness/core/recorder.js';
+import { runWorkers } from '../../harness/run/workers.js';
 import { pairOps } from '../../history/pair.js';
 import { registerOps, registerSystem } from './register-system.js';
 

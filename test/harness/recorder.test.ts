@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_FILE, NEMESIS_FILE, Recorder } from '../../harness/recorder.js';
+import { HISTORY_FILE, NEMESIS_FILE, Recorder } from '../../harness/core/recorder.js';
 import { readHistoryFile, readHistoryFileSync } from '../../history/read.js';
 import { transpileTree } from './transpile.js';
 

@@ -3,8 +3,8 @@
 // and (optionally) stale reads.
 
 import { valueEqual } from '../../checkers/linearizability/model.js';
-import { fromFn, mix, Random, type Context, type Invocation } from '../../harness/generator/index.js';
-import type { Client, ClientResult } from '../../harness/workers.js';
+import { fromFn, mix, Random, type Context, type Invocation } from '../../harness/core/generator/index.js';
+import type { Client, ClientResult } from '../../harness/core/client.js';
 import type { Value } from '../../history/types.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

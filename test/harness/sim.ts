@@ -2,7 +2,7 @@
 
 import type { History, Op } from '../../history/types.js';
 import { NEMESIS } from '../../history/types.js';
-import type { Responder } from '../../harness/generator/simulate.js';
+import type { Responder } from '../../harness/core/generator/simulate.js';
 
 export const MS = 1_000_000;
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Random } from '../../harness/generator/random.js';
-import type { Grudge } from '../../harness/provider.js';
+import { Random } from '../../harness/core/generator/random.js';
+import type { Grudge } from '../../harness/core/provider.js';
 import {
   bridge, complete, describeGrudge, isolateFromPeers, isolateOne, majoritiesRing, majority, normalizeGrudge, randomHalves, reachableFrom, shuffle,
 } from '../../nemesis/grudge.js';

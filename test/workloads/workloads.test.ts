@@ -1,14 +1,18 @@
 // The workloads' op generators (seeded, bounded per key, unique values) and
-// their mapping of the client library's outcomes onto history completions.
+// the reference system's client: its library's outcomes as history completions.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clients, clientsAndNemesis, phases, simulate, stagger, timeLimit } from '../../harness/generator/index.js';
-import type { Invocation } from '../../harness/generator/index.js';
+import { clients, clientsAndNemesis, phases, simulate, stagger, timeLimit } from '../../harness/core/generator/index.js';
+import type { Invocation } from '../../harness/core/generator/index.js';
 import type { KvOutcome } from '../../system-under-test/client/index.js';
-import { makeWorkload, type Workload } from '../../workloads/index.js';
+import { invokerFor } from '../../adapters/reference/client.js';
+import type { Workload } from '../../harness/core/workload.js';
+import { workloadNamed } from '../../workloads/index.js';
+
+const makeWorkload = (name: string, p: typeof params) => workloadNamed(name).make(p);
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
-import { nemesis as onNemesis } from '../../harness/generator/index.js';
+import { nemesis as onNemesis } from '../../harness/core/generator/index.js';
 import { healerOf } from '../../results/report-data.js';
 
 const params = { keys: 4, opsPerKey: 50, rate: 200 };
@@ -122,9 +126,9 @@ function fakeKv(answer: (call: string, args: unknown[]) => KvOutcome) {
 const op = (f: string, value: unknown, key?: string): Invocation => ({ f, value: value as never, key, process: 0, time: 0 });
 const signal = new AbortController().signal;
 
-describe('workload clients', () => {
+describe('the reference system\'s workload clients', () => {
   it('map ok, fail and info honestly, and shape read values', async () => {
-    const reg = makeWorkload('register', params);
+    const reg = { invoke: invokerFor('register', {}) };
     const calls: unknown[] = [];
     const kv = fakeKv((name, args) => {
       calls.push([name, ...args]);
@@ -137,12 +141,13 @@ describe('workload clients', () => {
     expect(await reg.invoke(kv, op('write', 4, 'r1'), signal)).toEqual({ type: 'info', error: 'timeout' });
     expect(calls).toEqual([['read', 'r1'], ['cas', 'r1', 1, 2], ['write', 'r1', 4]]);
 
-    const set = makeWorkload('set', params);
+    const set = { invoke: invokerFor('set', {}) };
     const empty = fakeKv(() => ({ type: 'ok', value: null }));
     expect(await set.invoke(empty, op('read', null), signal)).toEqual({ type: 'ok', value: [] });
 
-    const bank = makeWorkload('bank', params);
-    const accounts = bank.options.accounts as string[];
+    const bankWorkload = makeWorkload('bank', params);
+    const accounts = bankWorkload.options.accounts as string[];
+    const bank = { invoke: invokerFor('bank', bankWorkload.options) };
     const partial = fakeKv(() => ({ type: 'ok', value: { [accounts[0]]: 60, [accounts[1]]: 40 } }));
     const read = await bank.invoke(partial, op('read', null), signal);
     expect(read.type).toBe('ok');
@@ -150,18 +155,20 @@ describe('workload clients', () => {
     expect(Object.keys(read.value as object)).toEqual(accounts);
   });
 
-  it('bank setup writes the opening balances (summing to the total), retrying unknown outcomes', async () => {
+  it('bank setup writes the opening balances (summing to the total), which the client carries out as writes', async () => {
     const bank = makeWorkload('bank', params);
+    const accounts = bank.options.accounts as string[];
+    expect(bank.setup!.map((o) => o.f)).toEqual(accounts.map(() => 'write'));
+    expect(bank.setup!.map((o) => o.key)).toEqual(accounts);
+    expect(bank.setup!.reduce((a, o) => a + (o.value as number), 0)).toBe(bank.options.total);
     const written = new Map<string, number>();
-    let n = 0;
     const kv = fakeKv((name, args) => {
       if (name !== 'write') throw new Error(name);
-      if (n++ % 3 === 1) return { type: 'info', error: 'timeout' };
       written.set(args[0] as string, args[1] as number);
       return { type: 'ok' };
     });
-    await bank.setup!(kv, signal);
+    const invoke = invokerFor('bank', bank.options);
+    for (const o of bank.setup!) expect(await invoke(kv, op(o.f, o.value, o.key as string), signal)).toEqual({ type: 'ok' });
     expect([...written.values()].reduce((a, b) => a + b, 0)).toBe(bank.options.total);
-    expect(written.size).toBe((bank.options.accounts as string[]).length);
   });
 });

@@ -1,11 +1,12 @@
 // What the harness asks the reference system's CM about the cluster: who
 // leads the CM, each group's configuration, and whether the cluster is ready
-// for a test (a CM leader, every group fully replicated, every group serving).
-// The nemesis uses it to aim faults (the primary of a group, the CM leader).
+// for a test (a CM leader, every group fully replicated). The nemesis uses it
+// (as a SystemView) to aim faults at the primary of a group or the CM leader.
 
-import type { GroupConfig } from '../system-under-test/cm/state.js';
-import { CmClient, type GetResponse, type StatusResponse } from '../system-under-test/runtime/client.js';
-import type { NodeInfo } from './provider.js';
+import type { NodeInfo } from '../../harness/core/provider.js';
+import type { GroupRoles, SystemView } from '../../harness/core/system.js';
+import type { GroupConfig } from '../../system-under-test/cm/state.js';
+import { CmClient, type GetResponse, type StatusResponse } from '../../system-under-test/runtime/client.js';
 
 export class ClusterView {
   private readonly cm: CmClient;
@@ -59,4 +60,26 @@ export function leaderOf(statuses: readonly (StatusResponse | null)[]): StatusRe
   let best: StatusResponse | null = null;
   for (const a of statuses) if (a && a.leader !== null && (best === null || a.term > best.term)) best = a;
   return best;
+}
+
+/** The SystemView of a reference cluster of `groups` groups of `replication` replicas (none: the CM alone). */
+export function referenceView(nodes: readonly NodeInfo[], layout: { groups: number; replication: number }): SystemView & { readonly cluster: ClusterView } {
+  const cluster = new ClusterView(nodes);
+  const hasData = nodes.some((n) => n.role === 'data');
+  return {
+    cluster,
+    async ready() {
+      if (!hasData) return (await cluster.cmLeader()) !== null;
+      return fullyReplicated(await cluster.groups(), layout.groups, layout.replication);
+    },
+    leader: () => cluster.cmLeader(),
+    async groups(): Promise<GroupRoles[] | null> {
+      const gs = await cluster.groups();
+      if (gs === null) return null;
+      return Object.keys(gs)
+        .sort()
+        .map((group) => ({ group, primary: gs[group].primary, secondaries: [...gs[group].secondaries] }));
+    },
+    close: () => cluster.close(),
+  };
 }

@@ -12,32 +12,11 @@
 // cannot even open never sent the op, which therefore certainly did not
 // happen: `fail`.
 
-import { NEMESIS, type Value } from '../history/types.js';
-import { Scheduler } from './generator/scheduler.js';
-import type { GenLike, Invocation } from './generator/types.js';
-import type { EventFields, Recorder } from './recorder.js';
-
-export interface ClientResult {
-  type: 'ok' | 'fail' | 'info';
-  /** The completion's value (a read's result); the invocation's value when left out. */
-  value?: Value;
-  error?: Value;
-}
-
-export interface Client {
-  /** Connects to `node`; called once per process, before its first op. */
-  open(node: string): Promise<void>;
-  /** `signal` is aborted when the op times out: stop waiting for it. */
-  invoke(op: Invocation, signal: AbortSignal): Promise<ClientResult>;
-  close(): Promise<void>;
-}
-
-export interface Nemesis {
-  /** Starts or stops a fault; the value describes what it did (e.g. the nodes it killed). */
-  invoke(op: Invocation): Promise<{ value?: Value }>;
-  /** Heals whatever is left and releases the nemesis's resources. */
-  teardown(): Promise<void>;
-}
+import { NEMESIS } from '../../history/types.js';
+import type { Client, ClientResult, Nemesis } from '../core/client.js';
+import { Scheduler } from '../core/generator/scheduler.js';
+import type { GenLike, Invocation } from '../core/generator/types.js';
+import type { EventFields, Recorder } from '../core/recorder.js';
 
 export interface WorkerPoolOptions {
   generator: GenLike;

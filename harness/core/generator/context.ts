@@ -4,7 +4,7 @@
 // filters its parent's only when someone asks. With 100 workers, building
 // them eagerly was most of the harness's time per op.
 
-import type { Process } from '../../history/types.js';
+import type { Process } from '../../../history/types.js';
 import type { Random } from './random.js';
 import { threadOf, type Context, type Thread } from './types.js';
 

@@ -1,7 +1,7 @@
 // Combinators that decide which generator goes next and how long a generator
 // lasts: limit, cycle, any, mix, synchronize, phases, untilOk.
 
-import type { Process } from '../../history/types.js';
+import type { Process } from '../../../history/types.js';
 import { empty, pending, toGen, withNext } from './basic.js';
 import { EXHAUSTED, type Context, type GenLike, type Generator, type Step } from './types.js';
 

@@ -31,18 +31,23 @@
 // Every op's value says what was done: the node, the configurations before
 // and after, which compare-and-sets won, and whether the change completed.
 
-import type { ClusterView } from '../harness/cluster-view.js';
-import type { Cluster, NodeRole } from '../harness/provider.js';
-import type { Value } from '../history/types.js';
-import type { GroupConfig } from '../system-under-test/cm/state.js';
-import { CmClient, type CmResponse } from '../system-under-test/runtime/client.js';
-import { cmAddDone, cmRemovalDone, dataRemovalPlan, freshestLeader, fullMembership, groupsHolding, type MemberTarget } from './membership-plan.js';
+import type { Cluster } from '../../harness/core/provider.js';
+import type { MembershipFaults } from '../../harness/core/system.js';
+import type { Value } from '../../history/types.js';
+import type { GroupConfig } from '../../system-under-test/cm/state.js';
+import { CmClient, type CmResponse } from '../../system-under-test/runtime/client.js';
+import type { ClusterView } from './view.js';
+import { cmAddDone, cmRemovalDone, dataRemovalPlan, freshestLeader, fullMembership, groupsHolding, MEMBER_TARGETS, type MemberTarget } from './membership-plan.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type NodeRole = 'cm' | 'data';
 
 export interface MembershipOptions {
   cluster: Cluster;
   view: ClusterView;
+  /** The replication groups and replicas per group the cluster was started with: what full replication means. */
+  layout: { readonly groups: number; readonly replication: number };
   /** Picks one of `xs` (the nemesis's seeded random). */
   pick: <T>(xs: readonly T[]) => T;
   /** Nodes other faults hold (killed, paused): not chosen, so that no other fault restarts a removed node. */
@@ -51,26 +56,19 @@ export interface MembershipOptions {
   waitMs?: number;
 }
 
-export interface Membership {
-  /** Nodes taken out of membership and not yet back. */
-  readonly removed: ReadonlyMap<string, NodeRole>;
-  remove(target: MemberTarget): Promise<Value>;
-  add(role: NodeRole | undefined, waitMs?: number): Promise<Value>;
-  /** Brings every removed node back and waits (up to `waitMs`) for full replication; what was done and the final membership. */
-  restoreAll(waitMs: number): Promise<Value>;
-}
 
 type Groups = Record<string, GroupConfig>;
 const layoutOf = (g: GroupConfig): Value => ({ version: g.version, primary: g.primary, secondaries: [...g.secondaries] });
 const groupsValue = (groups: Groups | null): Value => (groups === null ? null : Object.fromEntries(Object.keys(groups).sort().map((k) => [k, layoutOf(groups[k])])));
 
-export function membership(o: MembershipOptions): Membership {
+export function membership(o: MembershipOptions): MembershipFaults {
   const { cluster, view } = o;
   const waitMs = o.waitMs ?? 15_000;
   const removed = new Map<string, NodeRole>();
   const cmNodes = cluster.nodes.filter((n) => n.role === 'cm').map((n) => n.name);
   const addressOf = (node: string) => cluster.nodes.find((n) => n.name === node)!.address;
-  const cmClient = () => new CmClient(cluster.cmAddresses, { timeoutMs: 3000, attemptMs: 1000 });
+  const cmAddresses = cluster.nodes.filter((n) => n.role === 'cm').map((n) => n.address);
+  const cmClient = () => new CmClient(cmAddresses, { timeoutMs: 3000, attemptMs: 1000 });
 
   const groups = async (): Promise<Groups | null> => view.groups().catch(() => null);
 
@@ -198,7 +196,7 @@ export function membership(o: MembershipOptions): Membership {
     // Nothing to ask for: its replicas rejoin as learners and the primaries add them.
     const back = await until(ms, async () => {
       after = await groups();
-      return fullMembership(after, await view.cmStatuses(), cluster.layout, cmNodes.filter((n) => !removed.has(n)));
+      return fullMembership(after, await view.cmStatuses(), o.layout, cmNodes.filter((n) => !removed.has(n)));
     });
     return { role: 'data', node, restarted: !wasRunning, before: groupsValue(before), after: groupsValue(after), rejoined: after === null ? [] : groupsHolding(after, node), complete: back, ms: Math.round(performance.now() - t0) };
   };
@@ -311,8 +309,9 @@ export function membership(o: MembershipOptions): Membership {
 
   return {
     removed,
-    remove,
-    add,
+    remove: (target) => remove((MEMBER_TARGETS as readonly string[]).includes(target) ? (target as MemberTarget) : 'data'),
+    // A data server taken out either way comes back as a data server.
+    add: (target) => add(target === undefined ? undefined : target === 'cm' ? 'cm' : 'data'),
     async restoreAll(ms: number): Promise<Value> {
       const end = performance.now() + ms;
       const restored: Value[] = [];
@@ -322,7 +321,7 @@ export function membership(o: MembershipOptions): Membership {
       }
       let g: Groups | null = null;
       let statuses = {} as Awaited<ReturnType<ClusterView['cmStatuses']>>;
-      const full = await until(Math.max(0, end - performance.now()), async () => fullMembership((g = await groups()), (statuses = await view.cmStatuses()), cluster.layout, cmNodes));
+      const full = await until(Math.max(0, end - performance.now()), async () => fullMembership((g = await groups()), (statuses = await view.cmStatuses()), o.layout, cmNodes));
       const leader = freshestLeader(statuses);
       return { restored, fullyReplicated: full, groups: groupsValue(g), cmVoters: leader ? [...leader.config.voters] : null };
     },

@@ -11,8 +11,8 @@
 
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatOp } from '../history/jsonl.js';
-import { NEMESIS, type Key, type Op, type OpType, type Process, type Value } from '../history/types.js';
+import { formatOp } from '../../history/jsonl.js';
+import { NEMESIS, type Key, type Op, type OpType, type Process, type Value } from '../../history/types.js';
 
 /** Monotonic nanoseconds from an arbitrary origin. */
 export type Clock = () => bigint;

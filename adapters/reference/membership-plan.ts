@@ -2,9 +2,9 @@
 // from the CM's answers that a change is done. No sockets, no timers: the
 // nemesis (./membership.ts) reads the cluster, calls these, and acts.
 
-import type { GroupConfig, GroupLayout } from '../system-under-test/cm/state.js';
-import type { Membership } from '../system-under-test/raft/types.js';
-import type { StatusResponse } from '../system-under-test/runtime/client.js';
+import type { GroupConfig, GroupLayout } from '../../system-under-test/cm/state.js';
+import type { Membership } from '../../system-under-test/raft/types.js';
+import type { StatusResponse } from '../../system-under-test/runtime/client.js';
 
 /**
  * What a member fault takes out: a data server (stopped, then out of every

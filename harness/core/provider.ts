@@ -1,42 +1,38 @@
-// The provider interface: what starts a cluster of the reference system (or
-// of any system with the same roles) and hands the nemesis its handles. Two
-// providers implement it: `local` (plain processes on 127.0.0.x) and `docker`
-// (one container per node on a private network the harness creates). The
-// harness and the nemeses only ever talk to a cluster through this interface.
+// The provider protocol: what starts a system's nodes somewhere and hands the
+// nemesis its handles. Two providers implement it: `local` (plain processes on
+// 127.x addresses, harness/providers/local.ts) and `docker` (one container per
+// node on a private network the harness creates, docker/provider.ts). A
+// provider knows no system: what to run on each node, on which ports, and
+// when the cluster is ready come from the system's `Deployment`
+// (./system.ts). The harness and the nemesis only ever talk to a cluster
+// through this interface.
 //
 // Cleanup is part of correctness: `teardown` is idempotent, and a provider
 // also removes the leftovers of a dead run (`cleanupLeftovers`) before it
 // starts, because a SIGKILLed harness cannot clean up after itself.
 
-export type NodeRole = 'cm' | 'data';
+import type { Deployment } from './system.js';
 
 export interface NodeInfo {
-  /** n1, n2, ... for CM nodes; d1, d2, ... for data servers. */
+  /** The system's name for the node (n1, d2, e3, ...). */
   readonly name: string;
-  readonly role: NodeRole;
-  /** host:port that the other nodes and the harness's clients use. */
+  /** The system's role for the node (cm, data, member, ...). */
+  readonly role: string;
+  /** The node's own IPv4 address (127.A.B.x locally, the container's address under Docker). */
+  readonly host: string;
+  /** host:port of its client port: what clients and the harness use. */
   readonly address: string;
 }
 
 export interface ClusterSpec {
-  /** Number of CM nodes (3 or 5). */
-  readonly cm: number;
-  /** Number of data servers. */
-  readonly data: number;
-  /** Replication groups and replicas per group. */
-  readonly groups: number;
-  readonly replication: number;
-  /** Seeded bugs passed to every node as --bug NAME. */
-  readonly bugs: readonly string[];
-  /** The run's folder: node logs go to RUN/nodes/NODE/*.log. */
+  /** What runs on the nodes: names, roles, ports, command lines, readiness. */
+  readonly deployment: Deployment;
+  /** The run's folder: node logs go to RUN/nodes/NODE/*.log, data to RUN/nodes/NODE/data. */
   readonly runDir: string;
   /** Labels every process, container, network and iptables chain of this run. */
   readonly runId: string;
   /** Start every node under libfaketime, so that `setClockOffset` works (clock faults). */
   readonly fakeClock?: boolean;
-  /** Extra flags for the nodes (timing: lease, grace, tick), passed through verbatim. */
-  readonly cmArgs?: readonly string[];
-  readonly dataArgs?: readonly string[];
 }
 
 /**
@@ -48,8 +44,6 @@ export type Grudge = Readonly<Record<string, readonly string[]>>;
 
 export interface Cluster {
   readonly nodes: readonly NodeInfo[];
-  /** Addresses of the CM nodes, for clients. */
-  readonly cmAddresses: readonly string[];
   /** kill -9; the node's data stays for `start`. */
   kill(node: string): Promise<void>;
   /** Starts a killed (or never started) node on its old data. */
@@ -67,16 +61,13 @@ export interface Cluster {
   isRunning(node: string): boolean;
   /**
    * Starts a stopped node on an empty data dir (its old data deleted), as a
-   * replacement server would start; with `join`, a CM node starts with
-   * `--join` (no configuration until a member adds it as a learner, then a
-   * voter); it keeps the flag for its later restarts (`--join` only matters
-   * on an empty disk). The caller must know the node is no longer a
-   * member anywhere: a wiped member would have lost what it acknowledged.
-   * Throws if the node is running.
+   * replacement server would start; with `join`, its command line is the
+   * deployment's `launch` with `join: true` (it joins a running cluster
+   * instead of bootstrapping one), kept for its later restarts. The caller
+   * must know the node is no longer a member anywhere: a wiped member would
+   * have lost what it acknowledged. Throws if the node is running.
    */
   startFresh(node: string, o?: { readonly join?: boolean }): Promise<void>;
-  /** The replication groups and replicas per group it was started with: what full replication means. */
-  readonly layout: { readonly groups: number; readonly replication: number };
   /** Stops every node and removes everything of this run; idempotent, safe after a partial start. */
   teardown(): Promise<void>;
 }
@@ -85,6 +76,6 @@ export interface Provider {
   readonly name: string;
   /** Removes whatever dead runs of ours left behind (processes, containers, networks, rules). */
   cleanupLeftovers(): Promise<void>;
-  /** Starts the cluster, bootstraps the CM and the groups, and resolves once every group serves. */
+  /** Starts every node and resolves once the deployment says the cluster is ready. */
   up(spec: ClusterSpec, signal?: AbortSignal): Promise<Cluster>;
 }

@@ -9,34 +9,36 @@
 
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ComposedResult } from '../checkers/index.js';
-import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../nemesis/faults.js';
-import { faultSchedule, HEAL_ALL } from '../nemesis/schedule.js';
-import { createRun, writeJson, type RunPaths } from '../results/store.js';
-import { KvClient } from '../system-under-test/client/index.js';
-import { makeWorkload, workloadClient, type TestSpec } from '../workloads/index.js';
-import { analyzeRun, writeResults } from './commands/analyze.js';
-import { ClusterView } from './cluster-view.js';
-import { clients, clientsAndNemesis, nemesis as onNemesis, phases, sleep, stagger, timeLimit } from './generator/index.js';
+import type { ComposedResult } from '../../checkers/index.js';
+import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
+import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
+import { createRun, writeJson, type RunPaths } from '../../results/store.js';
+import { workloadNamed } from '../../workloads/index.js';
+import type { Client } from '../core/client.js';
+import { clients, clientsAndNemesis, nemesis as onNemesis, phases, sleep, stagger, timeLimit, type OpSpec } from '../core/generator/index.js';
+import { undertowVersion } from '../core/project-root.js';
+import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
+import type { TestSpec } from '../core/workload.js';
+import { Recorder } from '../core/recorder.js';
+import { analyzeRun, writeResults } from './analysis.js';
+import { deploySystem } from './deploy.js';
 import { Progress } from './progress.js';
-import { undertowVersion } from './project-root.js';
-import type { Cluster, ClusterSpec, Provider } from './provider.js';
-import { Recorder } from './recorder.js';
 import { runWorkers, type RunSummary } from './workers.js';
 
 /** The test as run: test.json. A plain value, printable, replayable by seed. */
 export interface TestConfig extends TestSpec {
   name: string;
+  /** The system under test (an adapter's name) and its options (--opt), as given. */
+  system: string;
+  systemOptions: Record<string, string>;
   provider: string;
   nemesis: FaultKind[];
   /** Partition shapes the partition fault draws from. */
   partitions: PartitionShape[];
   /** Whom kill and pause aim at. */
   targets: Target[];
-  cmNodes: number;
-  dataNodes: number;
-  groups: number;
-  replication: number;
+  /** The system's nodes of its main role (the reference system's data servers, etcd's members). */
+  nodes: number;
   concurrency: number;
   /** Client ops per second over all workers. */
   rate: number;
@@ -55,8 +57,6 @@ export interface TestConfig extends TestSpec {
   opsPerKey: number;
   /** register: the share of reads. */
   readFraction: number;
-  /** Extra `undertow-node data` flags (lease and grace timing). */
-  dataArgs: string[];
   store: string;
 }
 
@@ -74,12 +74,21 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   const paths = createRun(test.store, test.name, startedAt);
   const runDir = resolve(paths.dir);
   const runId = `${startedAt.getTime().toString(36)}${process.pid.toString(36)}`.slice(-10);
-  const workload = makeWorkload(test.workload, { keys: test.keys, opsPerKey: test.opsPerKey, rate: test.rate, readFraction: test.readFraction });
-  const asRun = { ...test, workloadOptions: workload.options, runId, startedAt: startedAt.toISOString(), versions: { undertow: undertowVersion(), node: process.version } };
+  const workload = workloadNamed(test.workload).make({ keys: test.keys, opsPerKey: test.opsPerKey, rate: test.rate, readFraction: test.readFraction });
+  const { deployment, options } = deploySystem({ system: test.system, nodes: test.nodes, options: test.systemOptions, bugs: test.bugs, workload: test.workload, faults: test.nemesis });
+  const asRun = {
+    ...test,
+    systemOptions: options,
+    systemSettings: deployment.settings,
+    workloadOptions: workload.options,
+    runId,
+    startedAt: startedAt.toISOString(),
+    versions: { undertow: undertowVersion(), node: process.version },
+  };
   writeJson(paths.test, asRun);
   const log: Logger = pino({ base: { run: runId } }, pino.destination({ dest: paths.harnessLog, sync: true }));
   log.info({ test: asRun }, 'test starting');
-  out.write(`undertow: ${test.name} (${test.workload}; faults: ${test.nemesis.join(',') || 'none'}; ${test.provider}) in ${paths.dir}\n`);
+  out.write(`undertow: ${test.name} (${test.system}; ${test.workload}; faults: ${test.nemesis.join(',') || 'none'}; ${test.provider}) in ${paths.dir}\n`);
 
   const recorder = new Recorder({ dir: paths.dir });
   const progress = new Progress(() => recorder.history, test.timeLimit, out);
@@ -91,29 +100,33 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   process.once('exit', onExit);
   try {
     await provider.cleanupLeftovers();
-    const spec: ClusterSpec = {
-      cm: test.cmNodes, data: test.dataNodes, groups: test.groups, replication: test.replication, bugs: test.bugs,
-      runDir, runId, fakeClock: test.nemesis.includes('clock'), dataArgs: test.dataArgs,
-    };
+    const spec: ClusterSpec = { deployment, runDir, runId, fakeClock: test.nemesis.includes('clock') };
     const t0 = performance.now();
     cluster = await provider.up(spec, stop);
     log.info({ nodes: cluster.nodes, ms: Math.round(performance.now() - t0) }, 'cluster up');
-    const cm = cluster.cmAddresses;
-    // Clients cache a group's configuration for seconds, as a deployment would (Chubby leases are 12 s):
-    // safety must come from the primary's leases, not from clients asking the CM often.
-    const clientOptions = { cm, timeoutMs: Math.max(500, test.opTimeoutMs - 500), configLeaseMs: 5000 };
-    if (workload.setup) {
-      const kv = new KvClient(clientOptions);
-      try {
-        await workload.setup(kv, stop);
-      } finally {
-        await kv.close();
-      }
-    }
-    const view = new ClusterView(cluster.nodes);
-    const nemesis = faultsNemesis({ cluster, view, seed: test.seed + 1, log: (f, value) => log.info({ f, value }, 'fault') });
+    const nodes = cluster.nodes;
+    const newClient = (): Client => deployment.client(test.workload, { nodes, opTimeoutMs: test.opTimeoutMs, workloadOptions: workload.options });
+    if (workload.setup) await runSetup(workload.setup, newClient, deployment.clientNodes(nodes), stop, log);
+    const view = deployment.view(nodes);
+    const nemesis = faultsNemesis({
+      cluster,
+      view,
+      membership: deployment.membership?.faults,
+      faultRoles: deployment.faultRoles,
+      seed: test.seed + 1,
+      log: (f, value) => log.info({ f, value }, 'fault'),
+    });
     const limitNs = test.timeLimit * 1e9;
-    const schedule = faultSchedule({ kinds: test.nemesis, nodes: cluster.nodes.map((n) => n.name), quietMs: test.nemesisInterval * 1000, partitions: test.partitions, targets: test.targets, holdMs: test.nemesisInterval * 1000, overlap: test.nemesisOverlap });
+    const schedule = faultSchedule({
+      kinds: test.nemesis,
+      nodes: nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
+      quietMs: test.nemesisInterval * 1000,
+      partitions: test.partitions,
+      targets: test.targets,
+      memberTargets: deployment.membership?.targets,
+      holdMs: test.nemesisInterval * 1000,
+      overlap: test.nemesisOverlap,
+    });
     const generator = phases(
       clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
       onNemesis(HEAL_ALL),
@@ -126,8 +139,8 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
         generator,
         concurrency: test.concurrency,
         seed: test.seed,
-        nodes: cm,
-        newClient: () => workloadClient(workload, clientOptions),
+        nodes: deployment.clientNodes(nodes),
+        newClient,
         nemesis,
         recorder,
         opTimeoutMs: test.opTimeoutMs,
@@ -168,4 +181,34 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   log.info({ verdict: results?.verdict ?? null, failure }, 'test done');
   log.flush?.();
   return { paths, results, summary, failure, interrupted: stop.aborted };
+}
+
+/**
+ * The workload's setup ops (the bank's opening balances), before the test and
+ * outside its history: each through a fresh client until it is ok. Setup ops
+ * are repeatable by contract, so an unknown outcome is simply tried again.
+ */
+async function runSetup(ops: readonly OpSpec[], newClient: () => Client, nodes: readonly string[], stop: AbortSignal, log: Logger): Promise<void> {
+  for (const [i, spec] of ops.entries()) {
+    let last = '';
+    for (let attempt = 0; ; attempt++) {
+      if (stop.aborted) throw new Error('interrupted during the workload setup');
+      if (attempt >= 50) throw new Error(`workload setup: ${spec.f} ${String(spec.key ?? '')} did not succeed in 50 attempts (last: ${last})`);
+      const client = newClient();
+      const signal = AbortSignal.timeout(5000);
+      try {
+        await client.open(nodes[(i + attempt) % nodes.length]);
+        const op = { process: 0, f: spec.f, value: spec.value ?? null, ...(spec.key !== undefined ? { key: spec.key } : {}) } as Parameters<Client['invoke']>[0];
+        const r = await client.invoke(op, signal);
+        if (r.type === 'ok') break;
+        last = `${r.type} ${JSON.stringify(r.error ?? null)}`;
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+      log.warn({ op: spec, attempt, last }, 'setup op not ok yet');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

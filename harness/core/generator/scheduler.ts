@@ -8,8 +8,8 @@
 // caller records the invocation and reports it with `invoked`, and later
 // reports the completion with `completed`.
 
-import type { Op, Process } from '../../history/types.js';
-import { NEMESIS } from '../../history/types.js';
+import type { Op, Process } from '../../../history/types.js';
+import { NEMESIS } from '../../../history/types.js';
 import { toGen } from './basic.js';
 import { makeContext } from './context.js';
 import { Random } from './random.js';

@@ -3,8 +3,8 @@
 // next thing that happens. For tests (determinism, timing semantics) and for
 // previewing what a test's generator will do, in milliseconds.
 
-import type { History, Value } from '../../history/types.js';
-import { NEMESIS } from '../../history/types.js';
+import type { History, Value } from '../../../history/types.js';
+import { NEMESIS } from '../../../history/types.js';
 import { Recorder } from '../recorder.js';
 import { Random } from './random.js';
 import { Scheduler } from './scheduler.js';

@@ -12,8 +12,8 @@
 // a copy and keeps its draws only when it keeps the answer, so a discarded
 // answer leaves no trace and the same seed replays the same choices.
 
-import type { Key, Op, Process, Value } from '../../history/types.js';
-import { NEMESIS } from '../../history/types.js';
+import type { Key, Op, Process, Value } from '../../../history/types.js';
+import { NEMESIS } from '../../../history/types.js';
 import type { Random } from './random.js';
 
 /**

@@ -3,7 +3,7 @@
 // transformations that keep a generator's shape (repeat, map, filter,
 // onUpdate).
 
-import type { Op } from '../../history/types.js';
+import type { Op } from '../../../history/types.js';
 import { EXHAUSTED, type Context, type GenFn, type GenLike, type Generator, type Invocation, type OpSpec, type Step } from './types.js';
 
 /** The generator that has nothing, ever. */

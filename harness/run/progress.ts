@@ -3,8 +3,8 @@
 // every second; elsewhere (CI=true, a pipe) it prints a plain line every few
 // seconds, so logs stay readable.
 
-import { NEMESIS, type Op } from '../history/types.js';
-import { HEAL_ALL, healerOf } from '../results/report-data.js';
+import { NEMESIS, type Op } from '../../history/types.js';
+import { HEAL_ALL, healerOf } from '../../results/report-data.js';
 
 export class Progress {
   private next = 0;

@@ -1,8 +1,8 @@
 // Which workers a generator serves: clients only, the nemesis only, both (each
 // side its own generator), or a separate copy per worker or per process.
 
-import type { Op, Process } from '../../history/types.js';
-import { NEMESIS } from '../../history/types.js';
+import type { Op, Process } from '../../../history/types.js';
+import { NEMESIS } from '../../../history/types.js';
 import { empty, pending, toGen } from './basic.js';
 import { only, restrict } from './context.js';
 import { any, soonest } from './control.js';
