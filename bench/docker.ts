@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectEngine } from '../docker/engine.js';
 import { imageFor } from '../docker/image.js';
-import { referenceDeployment } from '../adapters/reference/index.js';
+import { REFERENCE_IMAGE, referenceDeployment } from '../adapters/reference/index.js';
 import { projectRoot } from '../harness/core/project-root.js';
 import { dockerProvider, type DockerCluster } from '../docker/provider.js';
 
@@ -35,7 +35,7 @@ const median = (xs: number[]) => {
 async function main(): Promise<void> {
   const docker = await connectEngine();
   const root = projectRoot();
-  const image = await imageFor(docker, { root });
+  const image = await imageFor(docker, { root, project: REFERENCE_IMAGE.project! });
   const withData = hasDataRole(path.join(root, 'dist', 'system-under-test', 'bin', 'undertow-node.js'));
   const spec = { cm: 3, data: withData ? 5 : 0, groups: 5, replication: 3, bugs: [] as string[] };
   const info = (await docker.info()) as { ServerVersion: string; Driver: string; NCPU: number };

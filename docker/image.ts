@@ -6,13 +6,15 @@
 //    libfaketime itself, a minimal /etc/passwd and /etc/group, and /tmp. No
 //    shell, no package manager, no iptables: partitions are applied from the
 //    host into each container's network namespace.
-// 2. The node image (`undertow-node:HASH`): the base plus the built reference
-//    system (dist/system-under-test), a package.json that makes it ESM, and
-//    the production node_modules it imports at run time, with undertow-node
-//    as the entry point.
+// 2. The node image (`undertow-node:HASH`): the base plus a system built in
+//    this project (its folder of dist/, the reference system's), a
+//    package.json that makes it ESM, and the production node_modules it
+//    imports at run time, with its program as the entry point.
 //
-// docker/Dockerfile builds the same node image (same paths, same entry
-// point) from the official Node image where a registry is reachable.
+// The system's Dockerfile (ImageSpec.project.dockerfile) builds the same node
+// image (same paths, same entry point) from the official Node image where a
+// registry is reachable. A system not written here (etcd) gets a base image of
+// its own programs alone (`imageOf`).
 // `imageFor` uses an existing tag first, then the offline build, then the
 // Dockerfile. Tags are content hashes, so nothing is rebuilt unless the
 // project (dist, the lock file, the recipe) or the host's binaries changed.
@@ -26,7 +28,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { projectRoot } from '../harness/core/project-root.js';
-import type { ImageSpec } from '../harness/core/system.js';
+import { IMAGE_PROJECT, type ImageSpec } from '../harness/core/system.js';
 import { InputError } from '../history/input-error.js';
 
 /** Bump when the way the images are put together changes: it is part of every tag. */
@@ -34,8 +36,6 @@ const RECIPE = 'undertow-image-v1';
 
 /** Where libfaketime lives inside both variants of the node image. */
 export const IMAGE_FAKETIME_LIBRARY = '/usr/lib/faketime/libfaketime.so.1';
-/** The program every container runs. */
-export const IMAGE_ENTRY = '/app/dist/system-under-test/bin/undertow-node.js';
 
 const BASE_REPO = 'undertow-base';
 const NODE_REPO = 'undertow-node';
@@ -137,7 +137,7 @@ export async function ensureBaseImage(docker: Docker, inputs: BaseInputs): Promi
     fs.writeFileSync(path.join(stage, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
     fs.mkdirSync(path.join(stage, 'tmp'));
     fs.chmodSync(path.join(stage, 'tmp'), 0o1777);
-    // libfaketime at the same path in both image variants (see docker/Dockerfile).
+    // libfaketime at the same path in both image variants (see the system's Dockerfile).
     fs.mkdirSync(path.join(stage, 'usr', 'lib', 'faketime'), { recursive: true });
     fs.copyFileSync(inputs.faketime, path.join(stage, IMAGE_FAKETIME_LIBRARY));
     // The libraries keep their host paths (the loader looks there); a program goes where the image wants it.
@@ -209,23 +209,24 @@ export interface NodeContext {
   readonly tag: string;
 }
 
-const BUILT_PROGRAM = path.join('dist', 'system-under-test', 'bin', 'undertow-node.js');
+type ProjectImage = NonNullable<ImageSpec['project']>;
 
 /** What goes into the node image, and its tag: a hash of the built system, the lock file and both recipes. */
-export function nodeContext(root: string): NodeContext {
-  if (!fs.existsSync(path.join(root, BUILT_PROGRAM))) {
-    throw new InputError(`${BUILT_PROGRAM} does not exist`, {}, 'run npm run build first');
+export function nodeContext(root: string, project: ProjectImage): NodeContext {
+  const program = path.join('dist', project.folder, project.entry);
+  if (!fs.existsSync(path.join(root, program))) {
+    throw new InputError(`${program} does not exist`, {}, 'run npm run build first');
   }
-  const sut = path.join('dist', 'system-under-test');
-  const files = walk(root, sut).filter((f) => !f.endsWith('.d.ts'));
-  const modules = runtimeClosure(root, importedPackages(path.join(root, sut)));
-  const h = createHash('sha256').update(`${RECIPE}\0node\0${offlineDockerfile('BASE')}\0`);
-  hashFiles(h, root, [...files, 'package-lock.json', path.join('docker', 'Dockerfile')]);
+  const built = path.join('dist', project.folder);
+  const files = walk(root, built).filter((f) => !f.endsWith('.d.ts'));
+  const modules = runtimeClosure(root, importedPackages(path.join(root, built)));
+  const h = createHash('sha256').update(`${RECIPE}\0node\0${offlineDockerfile('BASE', project)}\0`);
+  hashFiles(h, root, [...files, 'package-lock.json', project.dockerfile]);
   return { files, modules, tag: `${NODE_REPO}:${h.digest('hex').slice(0, 16)}` };
 }
 
 /** The Dockerfile of the offline variant: no RUN (the base has no shell), only copies. */
-function offlineDockerfile(base: string): string {
+function offlineDockerfile(base: string, project: ProjectImage): string {
   return [
     `FROM ${base}`,
     'COPY package.json /app/package.json',
@@ -233,7 +234,7 @@ function offlineDockerfile(base: string): string {
     'COPY node_modules /app/node_modules',
     'ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production',
     'WORKDIR /app',
-    `ENTRYPOINT ["node", "${IMAGE_ENTRY}"]`,
+    `ENTRYPOINT ["node", "${IMAGE_PROJECT}/dist/${project.folder}/${project.entry}"]`,
     '',
   ].join('\n');
 }
@@ -266,8 +267,8 @@ async function buildNodeImage(docker: Docker, root: string, ctx: NodeContext, do
  * etcd binary and what it loads), built with docker import unless its
  * content-hash tag exists.
  */
-export async function imageOf(docker: Docker, spec: ImageSpec, opts: ImageOptions = {}): Promise<ImageResult> {
-  if (spec.project === true) return imageFor(docker, opts);
+export async function imageOf(docker: Docker, spec: ImageSpec, opts: Omit<ImageOptions, 'project'> = {}): Promise<ImageResult> {
+  if (spec.project !== undefined) return imageFor(docker, { ...opts, project: spec.project });
   const t0 = performance.now();
   const inputs = await baseInputs(spec.binaries, `undertow-${spec.name}`);
   const cached = await imageExists(docker, baseTag(inputs));
@@ -277,6 +278,8 @@ export async function imageOf(docker: Docker, spec: ImageSpec, opts: ImageOption
 
 export interface ImageOptions {
   readonly root?: string;
+  /** What of the project the image holds (the system's ImageSpec.project). */
+  readonly project: ProjectImage;
   /** Skip the offline build (to try the Dockerfile path alone). */
   readonly offline?: boolean;
   /** Allow the Dockerfile build (needs a registry); default true. */
@@ -285,20 +288,20 @@ export interface ImageOptions {
 
 /**
  * The node image's tag: an existing one if the project did not change, else
- * an offline build, else a build from docker/Dockerfile. Throws with both
+ * an offline build, else a build from the system's Dockerfile. Throws with both
  * reasons when neither build works.
  */
-export async function imageFor(docker: Docker, opts: ImageOptions = {}): Promise<ImageResult> {
+export async function imageFor(docker: Docker, opts: ImageOptions): Promise<ImageResult> {
   const t0 = performance.now();
   const root = opts.root ?? projectRoot();
-  const ctx = nodeContext(root);
+  const ctx = nodeContext(root, opts.project);
   const ms = () => Math.round(performance.now() - t0);
   if (await imageExists(docker, ctx.tag)) return { tag: ctx.tag, source: 'cached', ms: ms() };
   const failures: string[] = [];
   if (opts.offline !== false) {
     try {
       const base = await ensureBaseImage(docker, await baseInputs());
-      await buildNodeImage(docker, root, ctx, { text: offlineDockerfile(base) });
+      await buildNodeImage(docker, root, ctx, { text: offlineDockerfile(base, opts.project) });
       return { tag: ctx.tag, source: 'offline', ms: ms() };
     } catch (e) {
       failures.push(`offline build: ${(e as Error).message}`);
@@ -306,10 +309,10 @@ export async function imageFor(docker: Docker, opts: ImageOptions = {}): Promise
   }
   if (opts.dockerfile !== false) {
     try {
-      await buildNodeImage(docker, root, ctx, { file: path.join('docker', 'Dockerfile') });
+      await buildNodeImage(docker, root, ctx, { file: opts.project.dockerfile });
       return { tag: ctx.tag, source: 'dockerfile', ms: ms() };
     } catch (e) {
-      failures.push(`docker/Dockerfile build: ${(e as Error).message}`);
+      failures.push(`${opts.project.dockerfile} build: ${(e as Error).message}`);
     }
   }
   throw new Error(`cannot build the node image ${ctx.tag}: ${failures.join('; ')}`);

@@ -275,35 +275,38 @@ function perfHtml(r: PerfResult): string {
     `<table class="num"><tr><th>f</th><th>ok ops</th><th>mean ms</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>${rows.join('')}</table>`;
 }
 
+/** What a section may need besides its result: the add op of each set element (by JSON). */
+export interface SectionContext {
+  readonly addOf: Map<string, number[]>;
+}
+
+/**
+ * The report's section for each checker, keyed by the `checker` name its
+ * result carries: the one place a new checker adds its rendering. A result
+ * with no entry is shown as its JSON.
+ */
+export const CHECKER_SECTIONS: Record<string, (r: CheckerResult, ctx: SectionContext) => string> = {
+  linearizability: (r) => linearizabilityHtml(r as unknown as LinearizabilityResult),
+  set: (r, ctx) => setHtml(r as SetResult, ctx.addOf),
+  append: (r) => {
+    const a = r as AppendResult;
+    return `<p>${a.keys} keys, ${a.appends} appends, ${a.reads} reads.</p>` + anomalyList(a.anomalies.map(appendAnomaly), a.anomalyCount);
+  },
+  bank: (r) => {
+    const b = r as BankResult;
+    return `<p>${b.reads} reads; transfers ok ${b.transfers.ok}, fail ${b.transfers.fail}, info ${b.transfers.info}.</p>` + anomalyList(b.anomalies.map(bankAnomaly), b.anomalyCount);
+  },
+  stats: (r) => statsHtml(r as StatsResult),
+  perf: (r) => perfHtml(r as PerfResult),
+};
+
 function checkerHtml(name: string, r: CheckerResult, addOf: Map<string, number[]>): string {
+  const render = Object.hasOwn(CHECKER_SECTIONS, r.checker) ? CHECKER_SECTIONS[r.checker] : undefined;
   let body: string;
-  switch (r.checker) {
-    case 'linearizability':
-      body = linearizabilityHtml(r as unknown as LinearizabilityResult);
-      break;
-    case 'set':
-      body = setHtml(r as SetResult, addOf);
-      break;
-    case 'append': {
-      const a = r as AppendResult;
-      body = `<p>${a.keys} keys, ${a.appends} appends, ${a.reads} reads.</p>` + anomalyList(a.anomalies.map(appendAnomaly), a.anomalyCount);
-      break;
-    }
-    case 'bank': {
-      const b = r as BankResult;
-      body = `<p>${b.reads} reads; transfers ok ${b.transfers.ok}, fail ${b.transfers.fail}, info ${b.transfers.info}.</p>` + anomalyList(b.anomalies.map(bankAnomaly), b.anomalyCount);
-      break;
-    }
-    case 'stats':
-      body = statsHtml(r as StatsResult);
-      break;
-    case 'perf':
-      body = perfHtml(r as PerfResult);
-      break;
-    default: {
-      const { checker: _c, verdict: _v, valid: _va, ...rest } = r;
-      body = `<pre>${escapeHtml(JSON.stringify(rest, null, 2))}</pre>`;
-    }
+  if (render) body = render(r, { addOf });
+  else {
+    const { checker: _c, verdict: _v, valid: _va, ...rest } = r;
+    body = `<pre>${escapeHtml(JSON.stringify(rest, null, 2))}</pre>`;
   }
   return `<section class="checker" id="checker-${escapeHtml(name)}"><h3>${escapeHtml(name)} <span class="muted">(${escapeHtml(String(r.checker))})</span> ${badge(r.verdict)}</h3>\n${body}</section>`;
 }

@@ -6,7 +6,7 @@
 // leads and who serves each group; its membership fault removes and re-adds
 // data servers (by the CM's compare-and-set) and CM members (joint consensus).
 
-import type { Deployment, SystemAdapter } from '../../harness/core/system.js';
+import type { Deployment, ImageSpec, SystemAdapter } from '../../harness/core/system.js';
 import { InputError } from '../../history/input-error.js';
 import { invokerFor, referenceClient } from './client.js';
 import { CM_SIDE, DATA_SIDE, launchArgv, nodeNames, type ReferenceLayout } from './launch.js';
@@ -16,6 +16,13 @@ import { ClusterView, referenceView } from './view.js';
 
 /** Every node listens on this port of its own address. */
 export const NODE_PORT = 7000;
+
+/** Its Docker image: Node, the built system, its runtime modules. */
+export const REFERENCE_IMAGE: ImageSpec = {
+  name: 'node',
+  binaries: [],
+  project: { folder: 'system-under-test', entry: 'bin/undertow-node.js', dockerfile: 'adapters/reference/Dockerfile' },
+};
 
 const int = (min: number) => (v: string) => (/^\d+$/.test(v) && Number(v) >= min ? null : `an integer >= ${min}`);
 
@@ -65,7 +72,7 @@ export const referenceAdapter: SystemAdapter = {
       // Nodes bind their outgoing connections to their own address.
       localPartitioning: 'source-address',
       launch: (ctx) => ({ argv: launchArgv(layout, ctx) }),
-      image: { name: 'node', binaries: [], project: true },
+      image: REFERENCE_IMAGE,
       view: (nodes) => referenceView(nodes, layout),
       // Clients reach the system through the CM: the client library finds each group's primary.
       clientNodes: (nodes) => nodes.filter((n) => n.role === 'cm').map((n) => n.address),

@@ -92,11 +92,13 @@ export interface ImageSpec {
   /** Programs of this machine copied in at the same path, with every library ldd says they load. */
   readonly binaries: readonly string[];
   /**
-   * The image also holds this project's build (IMAGE_PROJECT/dist, its
-   * runtime node_modules) and Node at IMAGE_NODE: for a system written in
-   * this project (the reference system).
+   * For a system written in this project (the reference system): the image
+   * also holds its built folder (IMAGE_PROJECT/dist/FOLDER), the runtime
+   * node_modules it imports, and Node at IMAGE_NODE; ENTRY (relative to the
+   * folder) is the image's entry point; DOCKERFILE (relative to the project)
+   * builds the same image from a registry's Node image, where one is reachable.
    */
-  readonly project?: boolean;
+  readonly project?: { readonly folder: string; readonly entry: string; readonly dockerfile: string };
 }
 
 /** Where an image with `project` holds the project's build, and Node. */

@@ -6,14 +6,14 @@
 //   changeMembership  joint-consensus reconfiguration (leader only)
 //   ready()/advance() hand the driver what to persist, send and apply
 // No I/O, no clocks, no Math.random: the driver owns all of that, and the
-// randomness of election timeouts comes from the injected seeded `Random`.
+// randomness of election timeouts comes from the injected seeded `Prng`.
 //
 // The Ready contract (see types.ts) is what makes "fsync before answering"
 // hold: a vote or an append acknowledgement only leaves the node as a message
 // of a Ready, and the driver sends those only after writing the Ready's state.
 
 import { invariant } from '../util/invariant.js';
-import type { Random } from '../util/prng.js';
+import type { Prng } from '../util/prng.js';
 import { RaftLog } from './log.js';
 import {
   hasQuorum,
@@ -55,7 +55,7 @@ export interface RaftOptions {
   readonly id: NodeId;
   /** What the node's disk holds (see `initialState` / `joiningState` for a first start). */
   readonly state: PersistedState;
-  readonly random: Random;
+  readonly random: Prng;
   /** Minimum election timeout in ticks; the actual one is drawn from [e, 2e). */
   readonly electionTicks?: number;
   /** Leader heartbeat interval in ticks; must be well below electionTicks. */
@@ -113,7 +113,7 @@ export type ChangeResult = { readonly ok: true } | { readonly ok: false; readonl
 
 export class RaftNode {
   readonly id: NodeId;
-  private readonly random: Random;
+  private readonly random: Prng;
   private readonly electionTicks: number;
   private readonly heartbeatTicks: number;
   private readonly maxEntries: number;

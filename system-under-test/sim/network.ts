@@ -3,7 +3,7 @@
 // partition separates the two ends or the receiver is down.
 
 import type { Message, NodeId } from '../raft/types.js';
-import type { Random } from '../util/prng.js';
+import type { Prng } from '../util/prng.js';
 
 export interface NetworkFaults {
   /** Probability that a message is lost. */
@@ -27,7 +27,7 @@ export class SimNetwork {
   dropped = 0;
 
   constructor(
-    private readonly rng: Random,
+    private readonly rng: Prng,
     private readonly faults: NetworkFaults,
   ) {}
 

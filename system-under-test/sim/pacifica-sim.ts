@@ -22,7 +22,7 @@ import type { CmCommand, CmResult, GroupConfig } from '../cm/state.js';
 import { PacificaReplica, type ReplicaStatus } from '../pacifica/replica.js';
 import type { ClientOp, Envelope, KvValue, Now, Output, PMessage } from '../pacifica/types.js';
 import { InvariantError } from '../util/invariant.js';
-import { mulberry32, type Random } from '../util/prng.js';
+import { mulberry32, type Prng } from '../util/prng.js';
 import { PacificaDisk } from './pacifica-disk.js';
 import { TraceHash } from './trace.js';
 
@@ -195,8 +195,8 @@ export function runPacificaSimulation(opts: PacificaSimOptions): PacificaSimResu
 
 class PacificaSimulation {
   private readonly o: Required<PacificaSimOptions>;
-  private readonly rng: Random;
-  private readonly netRng: Random;
+  private readonly rng: Prng;
+  private readonly netRng: Prng;
   private readonly hash = new TraceHash();
   private readonly trace = { add: (e: string) => { this.hash.add(e); this.o.log(e); } };
   private readonly servers = new Map<string, Server>();

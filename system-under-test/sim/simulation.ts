@@ -19,7 +19,7 @@ import type { CmCommand, CmResult, GroupLayout } from '../cm/state.js';
 import { initialState, joiningState, type ChangeResult } from '../raft/node.js';
 import type { NodeId, Ready } from '../raft/types.js';
 import { InvariantError } from '../util/invariant.js';
-import { mulberry32, type Random } from '../util/prng.js';
+import { mulberry32, type Prng } from '../util/prng.js';
 import { SafetyChecker, SafetyViolation, type Property } from './checker.js';
 import { SimDisk } from './disk.js';
 import { SimNetwork } from './network.js';
@@ -123,7 +123,7 @@ export function runSimulation(opts: SimOptions): SimResult {
 
 class Simulation {
   private readonly o: Required<SimOptions>;
-  private readonly rng: Random;
+  private readonly rng: Prng;
   private readonly net: SimNetwork;
   private readonly servers = new Map<NodeId, Server>();
   private readonly checker: SafetyChecker;

@@ -1,7 +1,9 @@
-// A tiny seeded PRNG (mulberry32). Protocol code never calls Math.random: it is
-// handed a `Random`, so a simulation run is a pure function of its seed.
+// A tiny seeded PRNG (mulberry32), the reference system's own (the harness has
+// its own `Random`, xoshiro128**, in harness/core/generator/random.ts: the
+// system under test never imports the harness). Protocol code never calls Math.random: it is
+// handed a `Prng`, so a simulation run is a pure function of its seed.
 
-export interface Random {
+export interface Prng {
   /** A float in [0, 1). */
   next(): number;
   /** An integer in [lo, hi] (inclusive). */
@@ -11,10 +13,10 @@ export interface Random {
   /** A uniformly chosen element; the array must be non-empty. */
   pick<T>(items: readonly T[]): T;
   /** A new independent stream derived from this one (for a sub-component). */
-  fork(): Random;
+  fork(): Prng;
 }
 
-export function mulberry32(seed: number): Random {
+export function mulberry32(seed: number): Prng {
   let a = seed >>> 0;
   const next = (): number => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -23,7 +25,7 @@ export function mulberry32(seed: number): Random {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const rng: Random = {
+  const rng: Prng = {
     next,
     int(lo, hi) {
       if (!(hi >= lo)) throw new RangeError(`int(${lo}, ${hi}): empty range`);

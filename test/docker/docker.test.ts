@@ -13,7 +13,7 @@ import { connectEngine, LABEL, ownerToken, removeRuns } from '../../docker/engin
 import { imageExists, imageFor, nodeContext } from '../../docker/image.js';
 import { projectRoot } from '../../harness/core/project-root.js';
 import { dockerProvider, type DockerCluster } from '../../docker/provider.js';
-import { referenceDeployment } from '../../adapters/reference/index.js';
+import { REFERENCE_IMAGE, referenceDeployment } from '../../adapters/reference/index.js';
 import { ClusterView, fullyReplicated } from '../../adapters/reference/view.js';
 import { chainName } from '../../nemesis/iptables.js';
 import type { ClusterSpec, NodeInfo } from '../../harness/core/provider.js';
@@ -74,18 +74,18 @@ describe.skipIf(skip)(`docker images${skip ? ` (skipped: ${why})` : ''}`, () => 
     const root = tmp('undertow-img-');
     let tag: string | undefined;
     try {
-      const real = nodeContext(ROOT);
-      for (const rel of [...real.files, ...real.modules, 'package-lock.json', 'package.json', path.join('docker', 'Dockerfile')]) {
+      const real = nodeContext(ROOT, REFERENCE_IMAGE.project!);
+      for (const rel of [...real.files, ...real.modules, 'package-lock.json', 'package.json', REFERENCE_IMAGE.project!.dockerfile]) {
         fs.cpSync(path.join(ROOT, rel), path.join(root, rel), { recursive: true });
       }
       fs.writeFileSync(path.join(root, 'dist', 'system-under-test', 'marker.js'), `export const marker = ${JSON.stringify(root)};\n`);
-      const first = await imageFor(docker, { root, dockerfile: false });
+      const first = await imageFor(docker, { root, dockerfile: false, project: REFERENCE_IMAGE.project! });
       tag = first.tag;
       expect(first.source).toBe('offline');
       expect(first.tag).not.toBe(real.tag);
       expect(await imageExists(docker, first.tag)).toBe(true);
 
-      const second = await imageFor(docker, { root, dockerfile: false });
+      const second = await imageFor(docker, { root, dockerfile: false, project: REFERENCE_IMAGE.project! });
       expect(second).toMatchObject({ tag: first.tag, source: 'cached' });
 
       // The image runs the program: `admin` without --cm is a usage error (254) printed by undertow-node itself.
@@ -115,7 +115,7 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
 
   beforeAll(async () => {
     docker = await connectEngine();
-    image = (await imageFor(docker)).tag;
+    image = (await imageFor(docker, { project: REFERENCE_IMAGE.project! })).tag;
     spec = {
       deployment: referenceDeployment({ cm: 3, data: withData ? 3 : 0, groups: 3, replication: 3 }),
       runDir: tmp('undertow-docker-run-'), runId: runId('p'), fakeClock: true,
@@ -292,7 +292,7 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
 describe.skipIf(skip)(`docker cleanup${skip ? ` (skipped: ${why})` : ''}`, () => {
   it('cleanupLeftovers removes what a dead run left and nothing of a live or detached one', async () => {
     const docker = await connectEngine();
-    const image = (await imageFor(docker)).tag;
+    const image = (await imageFor(docker, { project: REFERENCE_IMAGE.project! })).tag;
     // A run whose harness died: a pid that was alive once and is not any more.
     const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const deadOwner = `${gone.stdout.trim()}:1`;
@@ -335,7 +335,7 @@ describe.skipIf(skip)(`docker cleanup when the harness dies${skip ? ` (skipped: 
 
   it('leftovers of a SIGKILLed harness are removed at the next start; a Ctrl-C tears down before exiting', async () => {
     const docker = await connectEngine();
-    const image = (await imageFor(docker)).tag;
+    const image = (await imageFor(docker, { project: REFERENCE_IMAGE.project! })).tag;
     const runDir = tmp('undertow-docker-crash-');
     const runs = { killed: runId('k'), interrupted: runId('i') };
     const children: ReturnType<typeof spawn>[] = [];
