@@ -9,4 +9,5 @@ export * from './provider.js';
 export * from './system.js';
 export * from './workload.js';
 export * from './recorder.js';
+export { projectRoot } from './project-root.js';
 export * from './generator/index.js';

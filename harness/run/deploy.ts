@@ -35,6 +35,8 @@ export function resolveOptions(adapter: SystemAdapter, given: Readonly<Record<st
 
 export interface SystemRequest {
   readonly system: string;
+  /** The adapter itself, for one that is not registered by name (a user's own, through the library API). */
+  readonly adapter?: SystemAdapter;
   readonly nodes: number;
   readonly options: Readonly<Record<string, string>>;
   readonly bugs: readonly string[];
@@ -44,7 +46,7 @@ export interface SystemRequest {
 
 /** The system's deployment for a test, after checking the request against the adapter. */
 export function deploySystem(r: SystemRequest): { adapter: SystemAdapter; deployment: Deployment; options: Record<string, string> } {
-  const adapter = systemNamed(r.system);
+  const adapter = r.adapter ?? systemNamed(r.system);
   const caps = adapter.capabilities;
   if (!caps.workloads.includes(r.workload)) {
     throw new InputError(`system ${adapter.name} cannot run workload ${r.workload}`, {}, `its workloads: ${caps.workloads.join(', ')}`);

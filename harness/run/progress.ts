@@ -17,7 +17,7 @@ export class Progress {
   constructor(
     private readonly history: () => readonly Op[],
     private readonly limitS: number,
-    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
   ) {
     this.tty = out.isTTY === true && process.env.CI !== 'true';
   }

@@ -18,6 +18,7 @@ import type { Client } from '../core/client.js';
 import { clients, clientsAndNemesis, nemesis as onNemesis, phases, sleep, stagger, timeLimit, type OpSpec } from '../core/generator/index.js';
 import { undertowVersion } from '../core/project-root.js';
 import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
+import type { SystemAdapter } from '../core/system.js';
 import type { TestSpec } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults } from './analysis.js';
@@ -69,13 +70,21 @@ export interface RunOutcome {
   interrupted: boolean;
 }
 
-export async function runTest(test: TestConfig, provider: Provider, stop: AbortSignal, out: NodeJS.WriteStream = process.stderr): Promise<RunOutcome> {
+export interface RunOptions {
+  /** Where the progress lines go (default stderr). */
+  out?: NodeJS.WritableStream;
+  /** The system's adapter, when it is not one `--system` names (a user's own). */
+  adapter?: SystemAdapter;
+}
+
+export async function runTest(test: TestConfig, provider: Provider, stop: AbortSignal, o: RunOptions = {}): Promise<RunOutcome> {
+  const out = o.out ?? process.stderr;
   const startedAt = new Date();
   const paths = createRun(test.store, test.name, startedAt);
   const runDir = resolve(paths.dir);
   const runId = `${startedAt.getTime().toString(36)}${process.pid.toString(36)}`.slice(-10);
   const workload = workloadNamed(test.workload).make({ keys: test.keys, opsPerKey: test.opsPerKey, rate: test.rate, readFraction: test.readFraction });
-  const { deployment, options } = deploySystem({ system: test.system, nodes: test.nodes, options: test.systemOptions, bugs: test.bugs, workload: test.workload, faults: test.nemesis });
+  const { deployment, options } = deploySystem({ system: test.system, adapter: o.adapter, nodes: test.nodes, options: test.systemOptions, bugs: test.bugs, workload: test.workload, faults: test.nemesis });
   const asRun = {
     ...test,
     systemOptions: options,
