@@ -484,7 +484,6 @@ class PacificaSimulation {
       const cfg = c.cached;
       const id = `q${++this.nextRequest}`;
       let op: SimClientOp;
-      let value: SimOp['value'];
       if (this.rng.chance(0.6)) {
         const key = this.rng.pick(REGISTER_KEYS);
         const x = this.rng.next();
@@ -495,7 +494,7 @@ class PacificaSimulation {
         const key = this.rng.pick(LIST_KEYS);
         op = this.rng.chance(this.o.readRate) ? { f: 'read', key } : { f: 'append', key, value: this.nextRequest };
       }
-      value = op.f === 'read' ? null : op.f === 'cas' ? [op.from, op.to] : op.value;
+      const value: SimOp['value'] = op.f === 'read' ? null : op.f === 'cas' ? [op.from, op.to] : op.value;
       c.pending = { id, op, deadline: this.now + this.o.clientTimeout, f: op.f, key: op.key };
       this.record('invoke', op.f, op.key, value, c.process);
       this.send({ from: `c${c.process}`, to: cfg.primary, msg: { kind: 'request', group: GROUP, id, version: cfg.version, op } });

@@ -16,6 +16,6 @@ describe('the progress line', () => {
     h.push(op(8, 'invoke', 'start', 'nemesis'), op(9, 'info', 'start', 'nemesis', { nodes: ['d2'] }), op(10, 'invoke', 'cas', 2), op(11, 'fail', 'cas', 2));
     expect(p.line(20)).toBe('[  20s / 30s] ok 1  fail 1  info 1  faults: partition: random halves');
     h.push(op(12, 'invoke', 'heal-all', 'nemesis'), op(13, 'info', 'heal-all', 'nemesis', {}));
-    expect(p.line(31)).toMatch(/^\[  31s \/ 30s, healing and final reads\] .*faults: none$/);
+    expect(p.line(31)).toMatch(/^\[ {2}31s \/ 30s, healing and final reads\] .*faults: none$/);
   });
 });
