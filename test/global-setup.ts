@@ -1,6 +1,7 @@
 // What the tests need from the machine, provided once before they run, so
 // that `npm ci && npm test` works on a fresh Debian machine (as root): Chromium
-// for the browser tests, iptables for partitions, libfaketime for clock
+// for the browser tests, iptables for partitions, etcd (the second system),
+// libfaketime for clock
 // faults, and a running Docker engine for the Docker provider's tests.
 // Missing packages are installed with apt; a Docker engine we start here is
 // stopped again when the tests end. Not root, or no apt: nothing is
@@ -22,6 +23,9 @@ function install(): void {
     ...(has('iptables') ? [] : ['iptables']),
     ...(faketimeInstalled() ? [] : ['faketime']),
     ...(has('dockerd') ? [] : ['docker.io']),
+    // etcd, the second system under test (Debian's 3.4).
+    ...(existsSync('/usr/bin/etcd') ? [] : ['etcd-server']),
+    ...(existsSync('/usr/bin/etcdctl') ? [] : ['etcd-client']),
   ];
   if (missing.length === 0 || process.getuid?.() !== 0 || !has('apt-get')) return;
   console.log(`test setup: installing ${missing.join(', ')} with apt-get`);
