@@ -8,10 +8,23 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CHAIN_PREFIX, chainName, grudgeDrops, type Netfilter, hostNetfilter, installDrops, iptablesUsable, leftoverChains, netnsNetfilter, nodeDrops, removeChain,
+  CHAIN_PREFIX,
+  chainName,
+  grudgeDrops,
+  type Netfilter,
+  hostNetfilter,
+  installDrops,
+  installMarks,
+  iptablesUsable,
+  leftoverChains,
+  netnsNetfilter,
+  nodeDrops,
+  ownerDrops,
+  ownerMarks,
+  removeChain,
 } from '../../nemesis/iptables.js';
 import { bridge, describeGrudge, isolateOne, majoritiesRing, randomHalves } from '../../nemesis/grudge.js';
-import { Random } from '../../harness/generator/random.js';
+import { Random } from '../../harness/core/generator/random.js';
 
 const A = '127.0.0.31';
 const B = '127.0.0.32';
@@ -33,7 +46,12 @@ const ours = async (nf: Netfilter) => (await Promise.all(ourPrefixes.map((p) => 
 const host = hostNetfilter();
 
 /** A TCP server on `ip` that echoes, remembering what it received. */
-interface Echo { server: Server; port: number; received: string[]; sockets: Set<Socket> }
+interface Echo {
+  server: Server;
+  port: number;
+  received: string[];
+  sockets: Set<Socket>;
+}
 async function echoServer(ip: string): Promise<Echo> {
   const received: string[] = [];
   const sockets = new Set<Socket>();
@@ -41,7 +59,10 @@ async function echoServer(ip: string): Promise<Echo> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => undefined);
-    s.on('data', (b) => { received.push(b.toString()); s.write(b); });
+    s.on('data', (b) => {
+      received.push(b.toString());
+      s.write(b);
+    });
   });
   await new Promise<void>((r) => server.listen(0, ip, r));
   return { server, port: (server.address() as AddressInfo).port, received, sockets };
@@ -51,9 +72,19 @@ async function echoServer(ip: string): Promise<Echo> {
 function canConnect(from: string, to: string, port: number, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: to, port, localAddress: from });
-    const timer = setTimeout(() => { s.destroy(); resolve(false); }, ms);
-    s.on('connect', () => { clearTimeout(timer); s.destroy(); resolve(true); });
-    s.on('error', () => { clearTimeout(timer); resolve(false); });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, ms);
+    s.on('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 
@@ -73,7 +104,10 @@ async function datagramArrives(from: string, to: string, ms: number): Promise<bo
     await new Promise<void>((r) => tx.bind(0, from, r));
     const got = new Promise<boolean>((r) => {
       const timer = setTimeout(() => r(false), ms);
-      rx.once('message', () => { clearTimeout(timer); r(true); });
+      rx.once('message', () => {
+        clearTimeout(timer);
+        r(true);
+      });
     });
     tx.send('ping', rx.address().port, to);
     return await got;
@@ -88,6 +122,38 @@ const waitFor = async (cond: () => boolean, ms: number) => {
   while (!cond() && Date.now() < end) await sleep(50);
   return cond();
 };
+
+// Processes of other users, for owner drops: they dial from 127.0.0.1 (no
+// local address), as Go programs do, and a server echoes what it receives.
+const UID = { a: 47101, b: 47102, c: 47103 } as const;
+const SERVE = `const s = require('net').createServer((c) => { c.on('error', () => {}); c.pipe(c); });
+s.listen(0, process.argv[1], () => console.log(s.address().port));`;
+const DIAL = `const c = require('net').connect({ host: process.argv[1], port: Number(process.argv[2]) });
+const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, Number(process.argv[3]));
+c.on('error', (e) => { clearTimeout(t); console.log(e.code); process.exit(0); });
+c.on('connect', () => c.write('ping'));
+c.on('data', () => { clearTimeout(t); console.log('echo'); process.exit(0); });`;
+
+function runAs(uid: number, script: string, args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, ['-e', script, ...args], { uid, gid: uid, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing`)));
+    child.once('error', reject);
+  });
+}
+
+/** A process of uid `uid` dials host:port from 127.0.0.1 and says whether its ping came back within `ms`. */
+async function echoesAs(uid: number, host: string, port: number, ms: number): Promise<boolean> {
+  return (await firstLine(runAs(uid, DIAL, [host, String(port), String(ms)]))) === 'echo';
+}
 
 describe('iptables partitions on loopback', () => {
   let servers: Echo[] = [];
@@ -109,7 +175,9 @@ describe('iptables partitions on loopback', () => {
     }
     // Nothing of this test is left in the host's tables.
     expect(await ours(host)).toEqual([]);
-    expect((await host.run(['-S', 'INPUT'])).split('\n').filter((l) => ourPrefixes.some((p) => l.includes(p)))).toEqual([]);
+    for (const from of ['INPUT', 'OUTPUT']) {
+      expect((await host.run(['-S', from])).split('\n').filter((l) => ourPrefixes.some((p) => l.includes(p)))).toEqual([]);
+    }
   });
 
   it('iptablesUsable says what is missing and how to get it', async () => {
@@ -178,7 +246,10 @@ describe('iptables partitions on loopback', () => {
   it('installDrops replaces the rules in force, is idempotent, and hooks the chain once', async () => {
     const [a, b] = servers as [Echo, Echo];
     await installDrops(host, chain, [{ src: A, dst: B }]);
-    await installDrops(host, chain, [{ src: B, dst: A }, { src: B, dst: A }]);
+    await installDrops(host, chain, [
+      { src: B, dst: A },
+      { src: B, dst: A },
+    ]);
     await installDrops(host, chain, [{ src: B, dst: A }]);
     const rules = (await host.run(['-S', chain])).split('\n').filter((l) => l.startsWith('-A'));
     expect(rules).toHaveLength(1);
@@ -234,14 +305,153 @@ describe('iptables partitions on loopback', () => {
     expect(await datagramArrives(A, B, 5000)).toBe(true);
   });
 
-  it('works inside another network namespace without touching the host (the Docker provider\'s way)', async () => {
+  it("ownerDrops turns a grudge into owner drops: the sender's dials to the receiver and its replies on the receiver's connections", () => {
+    const uid = (n: string) => UID[n as keyof typeof UID];
+    // b drops a's packets: a's packets to b's address, and a's packets from
+    // its own address on connections b opened (marked by b's uid).
+    expect(ownerDrops({ b: ['a'] }, uid, (n) => address[n]!)).toEqual([
+      { uidOwner: UID.a, dst: B },
+      { uidOwner: UID.a, src: A, dialedBy: UID.b },
+    ]);
+    const isolated = ownerDrops(isolateOne(['a', 'b', 'c'], 'a'), uid, (n) => address[n]!);
+    expect(isolated).toHaveLength(8);
+    expect(
+      isolated
+        .filter((d) => d.dialedBy === undefined)
+        .map((d) => `${d.uidOwner}>${d.dst}`)
+        .sort(),
+    ).toEqual([`${UID.a}>${B}`, `${UID.a}>${C}`, `${UID.b}>${A}`, `${UID.c}>${A}`]);
+    expect(ownerDrops({ a: ['a'] }, uid, (n) => address[n]!)).toEqual([]);
+    expect(() =>
+      ownerDrops(
+        { a: ['b'] },
+        () => 47101,
+        (n) => address[n]!,
+      ),
+    ).toThrow(/same uid/);
+    expect(() =>
+      ownerDrops(
+        { a: ['b'] },
+        () => -1,
+        (n) => address[n]!,
+      ),
+    ).toThrow(/uid/);
+    expect(() => ownerDrops({ a: ['b'] }, uid, (n) => (n === 'a' ? A : 'b:2380'))).toThrow(/IPv4/);
+  });
+
+  it('owner drops live in a chain hooked from OUTPUT on lo, marks first; the hook follows the kind of drops; bad ones change nothing', async () => {
+    const drops = ownerDrops(
+      { b: ['a'] },
+      (n) => UID[n as keyof typeof UID],
+      (n) => address[n]!,
+    );
+    await installDrops(host, chain, drops);
+    const rules = (await host.run(['-S', chain])).split('\n').filter((l) => l.startsWith('-A'));
+    expect(rules).toHaveLength(3);
+    // b's packets to a mark their connection; a's packets to b, and a's on connections so marked, are dropped.
+    expect(rules).toEqual([
+      `-A ${chain} -d ${A}/32 -o lo -m owner --uid-owner ${UID.b} -j CONNMARK --set-xmark 0x${UID.b.toString(16)}/0xffffffff`,
+      `-A ${chain} -d ${B}/32 -o lo -m owner --uid-owner ${UID.a} -j DROP`,
+      `-A ${chain} -s ${A}/32 -o lo -m owner --uid-owner ${UID.a} -m connmark --mark 0x${UID.b.toString(16)} -j DROP`,
+    ]);
+    const hooksIn = async (from: string) => (await host.run(['-S', from])).split('\n').filter((l) => l.trim() === `-A ${from} -j ${chain}`).length;
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([0, 1]);
+    // Again, and with no drops: still one hook, from OUTPUT.
+    await installDrops(host, chain, drops);
+    await installDrops(host, chain, []);
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([0, 1]);
+    // Drops by address move the hook to INPUT, and owner drops back to OUTPUT.
+    await installDrops(host, chain, [{ src: A, dst: B }]);
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([1, 0]);
+    await installDrops(host, chain, drops);
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([0, 1]);
+    // Refused before anything changes: both kinds in one chain, a drop with neither src nor uid, a dialedBy without uid or src, uid 0 as a mark.
+    await expect(installDrops(host, chain, [{ src: A }, { uidOwner: UID.a, dst: B }])).rejects.toThrow(/not both/);
+    await expect(installDrops(host, chain, [{ dst: B }])).rejects.toThrow(/src/);
+    await expect(installDrops(host, chain, [{ src: A, dialedBy: UID.b }])).rejects.toThrow(/uidOwner/);
+    await expect(installDrops(host, chain, [{ uidOwner: UID.a, dialedBy: UID.b }])).rejects.toThrow(/src/);
+    await expect(installDrops(host, chain, [{ uidOwner: UID.a, src: A, dialedBy: 0 }])).rejects.toThrow(/uid 0/);
+    await expect(installDrops(host, chain, [{ uidOwner: 1.5, dst: B }])).rejects.toThrow(/uid/);
+    expect((await host.run(['-S', chain])).split('\n').filter((l) => l.startsWith('-A'))).toEqual(rules);
+    await removeChain(host, chain);
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([0, 0]);
+    expect(await ours(host)).toEqual([]);
+  });
+
+  it('connection marks (ownerMarks, installMarks): a chain of CONNMARK rules of its own, hooked from OUTPUT', async () => {
+    const uid = (n: string) => UID[n as keyof typeof UID];
+    const marks = ownerMarks(['a', 'b', 'c'], uid, (n) => address[n]!);
+    expect(marks).toHaveLength(6);
+    expect(marks.filter((m) => m.uid === UID.b).map((m) => m.dst)).toEqual([A, C]);
+    const markChain = `${TEST_PREFIX}-mk`;
+    await installMarks(host, markChain, marks);
+    await installMarks(host, markChain, marks);
+    const rules = (await host.run(['-S', markChain])).split('\n').filter((l) => l.startsWith('-A'));
+    expect(rules).toHaveLength(6);
+    expect(rules).toContain(`-A ${markChain} -d ${A}/32 -o lo -m owner --uid-owner ${UID.b} -j CONNMARK --set-xmark 0x${UID.b.toString(16)}/0xffffffff`);
+    const hooksIn = async (from: string) => (await host.run(['-S', from])).split('\n').filter((l) => l.trim() === `-A ${from} -j ${markChain}`).length;
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([0, 1]);
+    await expect(installMarks(host, markChain, [{ uid: 0, dst: A }])).rejects.toThrow(/uid 0/);
+    await expect(installMarks(host, markChain, [{ uid: UID.a, dst: 'a' }])).rejects.toThrow(/IPv4/);
+    expect((await host.run(['-S', markChain])).split('\n').filter((l) => l.startsWith('-A'))).toEqual(rules);
+    await removeChain(host, markChain);
+    expect([await hooksIn('INPUT'), await hooksIn('OUTPUT')]).toEqual([0, 0]);
+    expect(await ours(host)).toEqual([]);
+  });
+
+  it("owner drops cut one direction by the sender's uid, on connections either side dialed from 127.0.0.1, and heal", async () => {
+    const serve = async (uid: number, ip: string) => {
+      const child = runAs(uid, SERVE, [ip]);
+      children.push(child);
+      return Number(await firstLine(child));
+    };
+    const portA = await serve(UID.a, A);
+    const portB = await serve(UID.b, B);
+    expect(await echoesAs(UID.b, A, portA, 5000)).toBe(true);
+    expect(await echoesAs(UID.a, B, portB, 5000)).toBe(true);
+
+    // b drops a's packets.
+    await installDrops(
+      host,
+      chain,
+      ownerDrops(
+        { b: ['a'] },
+        (n) => UID[n as keyof typeof UID],
+        (n) => address[n]!,
+      ),
+    );
+    // a's dials to b are cut, and so are a's replies on connections b dials to a.
+    expect(await echoesAs(UID.a, B, portB, 1500)).toBe(false);
+    expect(await echoesAs(UID.b, A, portA, 1500)).toBe(false);
+    // Everything else goes: c with both, a's replies to c, and root (the harness's clients).
+    expect(await echoesAs(UID.c, A, portA, 5000)).toBe(true);
+    expect(await echoesAs(UID.c, B, portB, 5000)).toBe(true);
+    expect(await echoesAs(0, A, portA, 5000)).toBe(true);
+
+    await removeChain(host, chain);
+    expect(await echoesAs(UID.a, B, portB, 5000)).toBe(true);
+    expect(await echoesAs(UID.b, A, portA, 5000)).toBe(true);
+  });
+
+  it("works inside another network namespace without touching the host (the Docker provider's way)", async () => {
     const holder = spawn('unshare', ['--net', 'sleep', '120'], { stdio: 'ignore' });
     children.push(holder);
-    await new Promise<void>((r, j) => { holder.once('spawn', r); holder.once('error', j); });
+    await new Promise<void>((r, j) => {
+      holder.once('spawn', r);
+      holder.once('error', j);
+    });
     // unshare enters the new namespace and then execs sleep under the same pid:
     // wait until that pid's namespace differs from ours, or nsenter would land on the host.
     const pid = holder.pid!;
-    expect(await waitFor(() => { try { return readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'); } catch { return false; } }, 10_000)).toBe(true);
+    expect(
+      await waitFor(() => {
+        try {
+          return readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net');
+        } catch {
+          return false;
+        }
+      }, 10_000),
+    ).toBe(true);
     const nf = netnsNetfilter(pid);
     const ns = await nf.run(['-S', 'INPUT']);
     expect(ns).toContain('-P INPUT ACCEPT');
