@@ -6,7 +6,7 @@
 //   kill  {random|primary|leader}  / start    kill -9, then restart on the same data
 //   pause {random|primary|leader}  / resume   SIGSTOP (freezer), then SIGCONT
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
-//   partition {halves|one|primary|primary-alone|ring|bridge} / heal   iptables
+//   partition {halves|one|follower|primary|primary-alone|ring|bridge} / heal   iptables
 //   member-remove TARGET / member-add TARGET   the system's own membership changes
 //
 // Roles (the leader, a group's primary and secondaries) come from the
@@ -28,7 +28,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 /** Whom kill and pause aim at: any node, a group's primary, the node that leads the cluster. */
 export type Target = 'random' | 'primary' | 'leader';
 export const TARGETS: readonly Target[] = ['random', 'primary', 'leader'];
-export const PARTITIONS = ['halves', 'one', 'primary', 'primary-alone', 'ring', 'bridge'] as const;
+export const PARTITIONS = ['halves', 'one', 'follower', 'primary', 'primary-alone', 'ring', 'bridge'] as const;
 export type PartitionShape = (typeof PARTITIONS)[number];
 
 export interface FaultsOptions {
@@ -94,6 +94,14 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'one': {
         const node = pick(names);
         return { grudge: isolateOne(names, node), about: `${node} isolated` };
+      }
+      case 'follower': {
+        // One node that does not lead, alone: the leader keeps its majority, so a node that serves
+        // reads from its own state (etcd's serializable reads) falls behind while the rest go on.
+        const leader = await view.leader().catch(() => null);
+        const followers = names.filter((n) => n !== leader);
+        const node = pick(followers.length > 0 ? followers : names);
+        return { grudge: isolateOne(names, node), about: `${node} isolated${leader === null ? ' (no leader known)' : `, leader ${leader} in the majority`}` };
       }
       case 'primary':
       case 'primary-alone': {

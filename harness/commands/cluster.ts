@@ -127,7 +127,8 @@ async function status(a: ClusterArgs): Promise<void> {
     try {
       const leader = await view.leader().catch(() => null);
       const groups = leader === null ? null : await view.groups().catch(() => null);
-      process.stdout.write(`  ${saved.system}: leader ${leader ?? 'none'}; groups: ${groups === null ? 'unknown' : groups.map((g) => `${g.group} ${g.primary}+[${g.secondaries.join(',')}]`).join(' ')}\n`);
+      const described = groups === null ? 'groups unknown' : `${groups.length} groups: ${groups.map((g) => `${g.group} ${g.primary}+[${g.secondaries.join(',')}]`).join(' ')}`;
+      process.stdout.write(`  ${saved.system}: leader ${leader ?? 'none'}; ${described}\n`);
     } finally {
       view.close();
     }

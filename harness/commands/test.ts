@@ -175,7 +175,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .option('opt', { type: 'string', array: true, default: [] as string[], describe: `a system option KEY=VALUE (repeatable): ${optionsHelp()}` })
         .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
         .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
-        .option('partitions', { type: 'string', default: PARTITIONS.join(','), describe: 'partition shapes to draw from: halves (random halves), one (one node alone), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge' })
+        .option('partitions', { type: 'string', default: PARTITIONS.join(','), describe: 'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge' })
         .option('targets', { type: 'string', default: TARGETS.join(','), describe: "whom kill and pause aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same)" })
         .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
         .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })

@@ -4,6 +4,7 @@
 // folder), callable from a user's own test suite with a user's own adapter.
 
 import type { ComposedResult, Verdict } from '../../checkers/index.js';
+import { PARTITIONS } from '../../nemesis/faults.js';
 import { InputError } from '../../history/input-error.js';
 import type { Provider } from '../core/provider.js';
 import type { SystemAdapter } from '../core/system.js';
@@ -41,7 +42,7 @@ export const TEST_DEFAULTS: Omit<TestConfig, 'workload' | 'name' | 'seed'> = {
   systemOptions: {},
   provider: 'local',
   nemesis: [],
-  partitions: ['halves', 'one', 'primary', 'primary-alone', 'ring', 'bridge'],
+  partitions: [...PARTITIONS],
   targets: ['random', 'primary', 'leader'],
   nodes: 3,
   concurrency: 10,

@@ -386,17 +386,17 @@ describe.skipIf(skip)(`undertow cluster up|status|down${skip ? ` (skipped: ${why
       const up = await cli(['cluster', 'up', '--name', name, '--data', String(data), '--groups', '2', '--store', store]);
       expect(up.stderr).not.toContain('internal error');
       expect(up.code).toBe(0);
-      expect(up.stdout).toContain(`cluster ${name} is up`);
+      expect(up.stdout).toContain(`cluster ${name} (reference) is up`);
       expect(up.stdout).toMatch(/n1\s+cm\s+10\.77\.\d+\.11:7000/);
       // The command has exited; the cluster still runs.
-      if (data > 0) expect(up.stdout).toMatch(/d3\s+data\s+10\.77\.\d+\.103:7000/);
+      if (data > 0) expect(up.stdout).toMatch(/d3\s+data\s+10\.77\.\d+\.16:7000/);
       expect(await labeled(docker, name)).toEqual({ containers: 3 + data, networks: 1 });
 
       const st = await cli(['cluster', 'status', '--name', name]);
       expect(st.code).toBe(0);
       expect(st.stdout).toContain(`${name} (cluster up`);
-      expect(st.stdout).toMatch(/cm leader: n[123]; groups: (\d+)/);
-      if (data > 0) expect(st.stdout).toContain('groups: 2');
+      expect(st.stdout).toMatch(/reference: leader n[123]; (\d+) groups/);
+      if (data > 0) expect(st.stdout).toContain('; 2 groups: ');
 
       const down = await cli(['cluster', 'down', '--name', name]);
       expect(down.code).toBe(0);

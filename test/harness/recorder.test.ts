@@ -64,7 +64,7 @@ describe('Recorder', () => {
   // The harness dying right after recording must not lose what it recorded.
   describe('a crash of the harness keeps every event recorded before it', () => {
     const build = tempDir();
-    const recorderJs = transpileTree(join(root, 'harness', 'recorder.ts'), build);
+    const recorderJs = transpileTree(join(root, 'harness', 'core', 'recorder.ts'), build);
     const child = join(build, 'child.mjs');
     writeFileSync(
       child,
