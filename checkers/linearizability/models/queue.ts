@@ -30,6 +30,28 @@ function describeQueueOp(op: ModelOp): string {
 
 const showKey = (k: string) => (k === 'null' ? 'nil' : k);
 
+/**
+ * Drops unknown enqueues whose value no ok dequeue returned: in a queue test
+ * these are the enqueues that timed out and never committed, and each one
+ * left in lets the search try it at every point (in a fifo queue, an element
+ * no one dequeues blocks every element behind it: the search must learn, one
+ * order at a time, that it never happened).
+ *
+ * Why the verdict is kept, for both queues and both semantics: take a
+ * linearization that places such an enqueue E of v. If an unknown dequeue D
+ * took v, drop E and D: every dequeue between them took an element ahead of v
+ * (fifo) or other than v, which it still can, and none found the queue empty,
+ * since v was in it. If nothing took v, no dequeue after E found the queue
+ * empty, and in a fifo queue none took an element behind v (it would have had
+ * to take v first); so dropping E changes no dequeue's result. The other way,
+ * an unknown op may always never happen.
+ */
+export function pruneUnseenEnqueues(ops: Operation[]): Operation[] {
+  const seen = new Set<string>();
+  for (const op of ops) if (op.f === 'dequeue' && op.type === 'ok') seen.add(canonical(op.output));
+  return ops.filter((op) => !(op.type === 'info' && op.f === 'enqueue' && !seen.has(canonical(op.input))));
+}
+
 // --- FIFO ---------------------------------------------------------------------
 //
 // A state is a window [start, end) on a buffer that states share: a dequeue
@@ -109,6 +131,7 @@ export function makeFifoQueue(options: ModelOptions = {}): Model<FifoState> {
     describeState: (s) => `[${s.buf.keys.slice(s.start, s.end).map(showKey).join(' ')}]`,
     partition: partitionByKey,
     validate: validate('fifo-queue'),
+    prune: pruneUnseenEnqueues,
     // An ok dequeue that found the queue empty changes nothing.
     readOnly: knossos ? undefined : (op) => op.f === 'dequeue' && op.type === 'ok' && op.output === null,
   };
@@ -210,6 +233,7 @@ export function makeUnorderedQueue(options: ModelOptions = {}): Model<UnorderedS
     describeState: (s) => `{${s.segments.map((seg) => seg.map(showKey).join(' ')).join(' -? ').trim()}}`,
     partition: partitionByKey,
     validate: validate('unordered-queue'),
+    prune: pruneUnseenEnqueues,
     readOnly: knossos ? undefined : (op) => op.f === 'dequeue' && op.type === 'ok' && op.output === null,
   };
 }
