@@ -8,6 +8,11 @@
 // Memory: each history is checked once more in a fresh process, which reports
 // its peak resident set size (the Node runtime's own ~45 MB included). No forced collections between runs: measured, a
 // full gc() before each run made the following runs 2-4x slower.
+//
+// Then the Knossos section: the models Knossos has (cas-register with
+// Knossos's semantics and init 0, mutex, multi-register, the queues) on large
+// generated histories (knossos-histories.ts), timed and measured the same way.
+// `--knossos` runs only that section.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,6 +22,7 @@ import { checkLinearizable, modelNamed } from '../checkers/linearizability/index
 import { pairOps } from '../history/pair.js';
 import { readHistoryFile } from '../history/read.js';
 import type { Operation } from '../history/types.js';
+import { knossosBenches } from './knossos-histories.js';
 
 interface ManifestEntry {
   file: string;
@@ -45,6 +51,36 @@ async function measureMemory(dir: string, file: string, model: string): Promise<
   process.stdout.write(`${(process.resourceUsage().maxRSS / 1024).toFixed(1)}\n`);
 }
 
+/** Child mode: check one generated Knossos history once and print the peak RSS in MB. */
+function measureKnossosMemory(name: string): void {
+  const b = knossosBenches().find((x) => x.name === name)!;
+  const ops = pairOps(b.history);
+  checkLinearizable(modelNamed(b.model, { init: b.init, semantics: b.semantics }), ops, { budgetMs: BUDGET_MS });
+  process.stdout.write(`${(process.resourceUsage().maxRSS / 1024).toFixed(1)}\n`);
+}
+
+async function knossosSection(): Promise<string[]> {
+  const out: string[] = [];
+  out.push('Knossos models, generated histories (1% of ops time out):');
+  out.push(`${pad('model', 32, true)} ${pad('ops', 6)} ${pad('clients', 7)} ${pad('verdict', 8, true)} ${pad('median ms', 10)} ${pad('peak MB', 8)}`);
+  for (const b of knossosBenches()) {
+    const ops = pairOps(b.history);
+    const model = modelNamed(b.model, { init: b.init, semantics: b.semantics });
+    for (let run = 0; run < 2; run++) checkLinearizable(model, ops, { budgetMs: BUDGET_MS });
+    const times: number[] = [];
+    let verdict = '';
+    for (let run = 0; run < RUNS; run++) {
+      const t = performance.now();
+      verdict = checkLinearizable(model, ops, { budgetMs: BUDGET_MS }).verdict;
+      times.push(performance.now() - t);
+    }
+    const rss = Number(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--memory-knossos', b.name]).toString().trim());
+    out.push(`${pad(b.name, 32, true)} ${pad(ops.length, 6)} ${pad(b.clients, 7)} ${pad(verdict, 8, true)} ${pad(median(times).toFixed(1), 10)} ${pad(rss.toFixed(0), 8)}${verdict === 'valid' ? '' : '  WRONG (expected valid)'}`);
+    if (verdict !== 'valid') process.exitCode = 1;
+  }
+  return out;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -56,6 +92,11 @@ function pad(s: string | number, n: number, left = false): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--memory-knossos') return measureKnossosMemory(process.argv[3]);
+  if (process.argv[2] === '--knossos') {
+    process.stdout.write(`${(await knossosSection()).join('\n')}\n`);
+    return;
+  }
   const dir = resolve(process.env.UNDERTOW_HISTORIES ?? join(here, '..', '..', '..', 'shared', 'histories'));
   if (!existsSync(join(dir, 'manifest.json'))) {
     process.stderr.write(`bench:checker: no manifest.json in ${dir} (put ../shared beside the project, or set UNDERTOW_HISTORIES)\n`);
@@ -125,6 +166,8 @@ async function main(): Promise<void> {
   out.push(`target etcd total <= Porcupine's: ${etcdTotal.toFixed(1)} ms vs ${etcdPorcupine.toFixed(1)} ms: ${etcdTotal <= etcdPorcupine ? 'met' : 'NOT met'}`);
   out.push(`target no history over 2x Porcupine: ${over2x.length === 0 ? 'met' : `NOT met (${over2x.map((r) => `${r.entry.file} ${(r.ms / r.porcupine).toFixed(2)}x`).join(', ')})`}`);
   out.push(`target peak memory < 1 GiB: ${maxRss.toFixed(0)} MB: ${maxRss < 1024 ? 'met' : 'NOT met'}`);
+  out.push('');
+  out.push(...(await knossosSection()));
   process.stdout.write(`${out.join('\n')}\n`);
   if (wrong.length > 0) process.exitCode = 1;
 }

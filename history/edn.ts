@@ -18,7 +18,7 @@
 // This small reader is strict, tracks lines, and reads c50-bad, validation
 // included, in ~5 ms (JSON.parse alone of the same ops as JSON lines: ~3 ms).
 
-import { buildHistory, MAX_DEPTH, type SourceRecord } from './fields.js';
+import { buildHistory, ednCollections, MAX_DEPTH, type SourceRecord } from './fields.js';
 import { InputError } from './input-error.js';
 import type { History, Op, Value } from './types.js';
 
@@ -190,6 +190,7 @@ class EdnReader {
     }
     this.pos++;
     this.open.pop();
+    if (what !== 'vector') ednCollections.set(out, what === 'list' ? 'list' : 'set');
     return out;
   }
 

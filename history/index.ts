@@ -12,6 +12,8 @@ export {
   readOperations,
   readOperationsSync,
   parseHistory,
+  historyPath,
+  looksIndependent,
   type HistoryFormat,
   type ReadOptions,
   type ReadResult,

@@ -4,6 +4,24 @@
 
 import type { Key, Operation, Value } from '../../history/types.js';
 
+/**
+ * Whose reading of a history the models follow. `undertow`: an ok read of nil
+ * saw nil, and an ok dequeue of nil saw an empty queue. `knossos`: as Knossos's
+ * models (knossos/model.clj) do: an ok read of nil (also a read inside a txn)
+ * constrains nothing, an ok op acts with its completion's value, any other op
+ * with its invocation's value, and nil is an ordinary queue element, so a
+ * dequeue of an empty queue is impossible and an unknown dequeue (invoked with
+ * nil) can only have taken nil.
+ */
+export type Semantics = 'undertow' | 'knossos';
+
+/** How to build one of the bundled models (`modelNamed`). */
+export interface ModelOptions {
+  /** The initial state, as a plain value: Knossos's `(cas-register 0)` is `init: 0`. */
+  init?: Value;
+  semantics?: Semantics;
+}
+
 /** What a model sees of one operation. */
 export interface ModelOp {
   f: string;
@@ -98,5 +116,21 @@ export function valueEqual(a: Value, b: Value): boolean {
 }
 
 export function show(v: Value): string {
-  return v === null ? 'nil' : typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v);
+  return v === null ? 'nil' : JSON.stringify(v);
+}
+
+/** A 32-bit hash of a plain value, consistent with valueEqual (key order ignored). */
+export function hashValue(v: Value): number {
+  if (typeof v === 'number') return Number.isInteger(v) ? Math.imul(v | 0, 0x9e3779b1) ^ ((v / 0x100000000) | 0) : hashString(String(v));
+  return hashString(canonical(v));
+}
+
+/** JSON with object keys sorted: equal values (valueEqual) give equal strings. */
+export function canonical(v: Value): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  return `{${Object.keys(v)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+    .join(',')}}`;
 }

@@ -1,7 +1,7 @@
 // `undertow check` as a user runs it: the built CLI in a real process.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -117,6 +117,74 @@ describe('undertow check --independent', () => {
     const result = JSON.parse(r.out);
     expect(result.partitions).toBe(2);
     expect(result.failures[0].key).toBe(2);
+  });
+});
+
+describe('undertow check for Jepsen users (Knossos models and semantics, the store)', () => {
+  const knossos = join(root, 'test', 'fixtures', 'knossos');
+  const nilReads = join(knossos, 'cas-register', 'good', 'memstress3-1.edn');
+
+  it('--init and --semantics knossos give Knossos\'s verdict on its own history', () => {
+    const ours = undertow('check', '--model', 'cas-register', '--init', '0', nilReads);
+    expect(ours.code).toBe(1);
+    expect(ours.out).toContain('read -> nil');
+    const theirs = undertow('check', '--model', 'cas-register', '--init', '0', '--semantics', 'knossos', nilReads);
+    expect(theirs.code).toBe(0);
+    expect(theirs.out).toMatch(/^valid: .*model cas-register from 0, knossos semantics/);
+  });
+
+  it('checks a mutex and a multi-register history', () => {
+    expect(undertow('check', '--model', 'mutex', join(knossos, 'mutex', 'bad', 'etcd.edn')).code).toBe(1);
+    expect(undertow('check', '--model', 'multi-register', '--init', '{"x":0,"y":0}', join(knossos, 'multi-register', 'good', 'multi-register.edn')).code).toBe(0);
+  });
+
+  it('reads a Jepsen store run folder, and TEST/latest, and detects independent tuples', () => {
+    const store = mkdtempSync(join(tmpdir(), 'undertow-store-'));
+    const run = join(store, 'register', '20260102T030405.000Z');
+    mkdirSync(run, { recursive: true });
+    writeFileSync(
+      join(run, 'history.edn'),
+      [
+        '{:type :invoke, :f :write, :value [1 3], :process 0, :time 0, :index 0}',
+        '{:type :info, :f :start, :value nil, :process :nemesis, :time 1, :index 1}',
+        '{:type :ok, :f :write, :value [1 3], :process 0, :time 2, :index 2}',
+        '{:type :invoke, :f :read, :value [2 nil], :process 1, :time 3, :index 3}',
+        '{:type :ok, :f :read, :value [2 3], :process 1, :time 4, :index 4}',
+      ].join('\n'),
+    );
+    symlinkSync(run, join(store, 'register', 'latest'));
+    for (const dir of [run, join(store, 'register')]) {
+      const r = undertow('check', '--model', 'register', '--json', dir);
+      expect(r.code).toBe(1);
+      const result = JSON.parse(r.out);
+      expect(result['valid?']).toBe(false);
+      expect(result.independent).toBe(true);
+      expect(result.file).toContain('history.edn');
+      expect(result.results['1']['valid?']).toBe(true);
+      expect(result.results['2']['valid?']).toBe(false);
+      expect(result['failed-keys']).toEqual([2]);
+      expect(result.counterexample.stuck.description).toBe('[2] read -> 3');
+    }
+    // --no-independent keeps the tuples as values.
+    expect(undertow('check', '--model', 'register', '--no-independent', run).out).toMatch(/^invalid: .*1 part/);
+    expectOneLine(undertow('check', '--model', 'register', store), 'no history.edn', 'STORE/TEST/TIMESTAMP');
+  });
+
+  it('--json says "unknown" and why, as Knossos does', () => {
+    const r = undertow('check', '--model', 'cas-register', '--budget', '0.000001', '--json', join(historiesDir, 'porcupine-etcd', 'etcd_002.edn'));
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out)).toMatchObject({ 'valid?': 'unknown', cause: 'timeout', model: 'cas-register' });
+  });
+
+  it('refuses a bad --init or --semantics in one line', () => {
+    expectOneLine(undertow('check', '--model', 'cas-register', '--init', '{x:0}', 'examples/stale-read.jsonl'), '--init must be a JSON value');
+    expectOneLine(undertow('check', '--model', 'mutex', '--init', '3', 'examples/stale-read.jsonl'), 'initial value of model mutex');
+    expectOneLine(undertow('check', '--model', 'register', '--semantics', 'porcupine', 'examples/stale-read.jsonl'), 'semantics');
+  });
+
+  it('under --independent, names a vector as a vector', () => {
+    const file = tempFile('txn.edn', '{:type :invoke, :f :txn, :value [[:read :x nil]], :process 0, :time 0, :index 0}\n');
+    expectOneLine(undertow('check', '--model', 'multi-register', '--independent', file), 'got a vector');
   });
 });
 

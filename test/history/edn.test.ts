@@ -98,7 +98,7 @@ describe('parseEdn errors name the file, the line and the problem', () => {
     ['an unknown ## value', '{:value ##Foo}', /unknown symbolic value/],
     ['a bad character', '{:value \\bogus}', /unknown character "\\\\bogus"/],
     ['deep nesting', `{:value ${'['.repeat(600)}}`, /nested deeper than 500 levels/],
-    ['a form that is not a map', '[:invoke :read]', /expected an op map, got a list/],
+    ['a form that is not a map', '[:invoke :read]', /expected an op map, got a vector/],
     ['an unknown type', '{:type :done, :f :read, :process 0, :time 1, :index 1}', /unknown :type: a string "done"/],
     ['a missing type', '{:f :read, :process 0, :time 1, :index 1}', /missing :type/],
     ['a missing f', '{:type :ok, :process 0, :time 1, :index 1}', /missing :f/],
@@ -131,7 +131,10 @@ describe('parseEdn errors name the file, the line and the problem', () => {
   });
 
   it('an independent op without a tuple', () => {
-    expectInputError(() => parseEdn(good, 'i.edn', { independent: true }), 1, /with independent keys every client op's :value must be a \[key value\] tuple, got null/);
+    expectInputError(() => parseEdn(good, 'i.edn', { independent: true }), 1, /with independent keys every client op's :value must be a \[key value\] tuple, got nil/);
+    // A txn's value is a vector of micro-ops, not a tuple; the message says what it is.
+    expectInputError(() => parseEdn(good.replace('}', ', :value [[:read :x nil]]}'), 'i.edn', { independent: true }), 1, /tuple, got a vector \[\["read","x",null\]\]/);
+    expectInputError(() => parseEdn(good.replace('}', ', :value (1 2 3)}'), 'i.edn', { independent: true }), 1, /tuple, got a list \[1,2,3\]/);
     expectInputError(() => parseEdn(good.replace('}', ', :key 1, :value [1 2]}'), 'i.edn', { independent: true }), 1, /has :key but the file is read as independent/);
   });
 });

@@ -56,7 +56,7 @@ describe('parseJsonl errors name the file, the line and the problem', () => {
   const at3 = (bad: string) => () => parseJsonl(`${line(invoke)}\n\n${bad}\n${line(ok)}`, 'h.jsonl');
   const cases: Array<[string, string, RegExp]> = [
     ['malformed JSON', '{"index": 2, "type": ', /malformed JSON.*one JSON object/],
-    ['not an object', '[1, 2]', /expected an op object, got a list/],
+    ['not an object', '[1, 2]', /expected an op object, got an array/],
     ['a string', '"op"', /expected an op object, got a string/],
     ['missing type', line({ index: 2, time: 9, process: 1, f: 'read' }), /missing "type"/],
     ['unknown type', line({ ...ok, type: 'done' }), /unknown "type": a string "done".*invoke, ok, fail or info/],
@@ -73,7 +73,7 @@ describe('parseJsonl errors name the file, the line and the problem', () => {
     ['time missing on one op', line({ index: 2, type: 'invoke', process: 1, f: 'read' }), /missing "time" \(earlier ops have one\)/],
     ['negative index', line({ ...ok, index: -1 }), /"index" must be an integer >= 0/],
     ['fractional index', line({ ...ok, index: 2.5 }), /"index" must be an integer >= 0/],
-    ['key of a wrong type', line({ ...ok, key: [1] }), /"key" must be a string or a number, got a list \[1\]/],
+    ['key of a wrong type', line({ ...ok, key: [1] }), /"key" must be a string or a number, got an array \[1\]/],
     ['null key', line({ ...ok, key: null }), /"key" must be a string or a number, got null/],
     ['number out of range', '{"index":2,"time":9,"type":"invoke","process":1,"f":"write","value":1e999}', /out of range/],
     ['deep nesting', `{"index":2,"time":9,"type":"invoke","process":1,"f":"write","value":${'['.repeat(600)}${']'.repeat(600)}}`, /nested deeper than 500/],

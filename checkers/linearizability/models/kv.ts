@@ -1,5 +1,6 @@
 // A string-valued map with get, put and append, as Porcupine's kv model: every
-// key starts as "", append concatenates. Keys are independent, so the history
+// key starts as "" (or the string given as its initial value), append
+// concatenates. Keys are independent, so the history
 // is split by key and each part's state is just that key's string.
 //
 // The state carries a polynomial hash of its string, updated per append in
@@ -7,7 +8,7 @@
 // hashing them whole at every search step would dominate the search.
 
 import type { Operation } from '../../../history/types.js';
-import { partitionByKey, show, type Model } from '../model.js';
+import { partitionByKey, show, type Model, type ModelOptions } from '../model.js';
 
 export interface KvState {
   readonly value: string;
@@ -23,11 +24,16 @@ function extend(hash: number, text: string): number {
   return h;
 }
 
-const EMPTY: KvState = { value: '', hash: 0 };
+/** Knossos has no kv model, so its semantics change nothing here. */
+export function makeKv(options: ModelOptions = {}): Model<KvState> {
+  const value = (options.init ?? '') as string;
+  const initial: KvState = { value, hash: extend(0, value) };
+  return { ...kvModel, init: () => initial };
+}
 
-export const kv: Model<KvState> = {
+const kvModel: Model<KvState> = {
   name: 'kv',
-  init: () => EMPTY,
+  init: () => ({ value: '', hash: 0 }),
   step(state, op) {
     switch (op.f) {
       case 'get':
@@ -64,3 +70,5 @@ export const kv: Model<KvState> = {
   },
   readOnly: (op) => op.f === 'get',
 };
+
+export const kv = makeKv();

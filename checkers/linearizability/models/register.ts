@@ -1,24 +1,30 @@
 // Registers: a single value per key, read and written whole; the cas-register
-// adds compare-and-set. Initial value nil (the key is absent). Each key is an
-// independent register (P-compositional), so the history is split by key.
+// adds compare-and-set. Initial value nil (the key is absent) unless given, as
+// Knossos's `(cas-register 0)`. Each key is an independent register
+// (P-compositional), so the history is split by key.
 
 import type { Operation, Value } from '../../../history/types.js';
-import { partitionByKey, show, valueEqual, type Model, type ModelOp } from '../model.js';
+import { partitionByKey, show, valueEqual, type Model, type ModelOp, type ModelOptions } from '../model.js';
 
-function makeRegister(name: string, withCas: boolean): Model<Value> {
+export function makeRegister(name: string, withCas: boolean, options: ModelOptions = {}): Model<Value> {
   const fs = withCas ? ['read', 'write', 'cas'] : ['read', 'write'];
+  const initial = options.init ?? null;
+  const knossos = options.semantics === 'knossos';
+  // Knossos fills an ok op's invocation with its completion's value and steps with that.
+  const argument = knossos ? (op: ModelOp) => (op.known ? op.output : op.input) : (op: ModelOp) => op.input;
   return {
     name,
-    init: () => null,
+    init: () => initial,
     step(state, op) {
       switch (op.f) {
         case 'read':
           // An unknown read changes nothing; a known one must see the state.
-          return !op.known || valueEqual(op.output, state) ? state : undefined;
+          // Knossos reads a nil result as "the value is not known".
+          return !op.known || valueEqual(op.output, state) || (knossos && op.output === null) ? state : undefined;
         case 'write':
-          return op.input;
+          return argument(op);
         case 'cas': {
-          const fromTo = op.input as [Value, Value];
+          const fromTo = argument(op) as [Value, Value];
           if (valueEqual(state, fromTo[0])) return fromTo[1];
           // A cas whose compare failed changes nothing; an ok cas asserts the compare held.
           return op.known ? undefined : state;
@@ -35,6 +41,9 @@ function makeRegister(name: string, withCas: boolean): Model<Value> {
       if (!fs.includes(op.f)) return `model ${name} has no f ${JSON.stringify(op.f)} (it knows ${fs.join(', ')})`;
       if (op.f === 'cas' && !(Array.isArray(op.input) && op.input.length === 2)) {
         return `cas needs a [from to] value, got ${show(op.input)}`;
+      }
+      if (knossos && op.f === 'cas' && op.type === 'ok' && !(Array.isArray(op.output) && op.output.length === 2)) {
+        return `cas must complete with its [from to] value (Knossos steps with it), got ${show(op.output)}`;
       }
       return undefined;
     },
@@ -64,7 +73,11 @@ export function pruneUnreadWrites(ops: Operation[]): Operation[] {
     const seen = new Set<Value>();
     for (const op of kept) {
       if (op.f === 'read' && op.type === 'ok') seen.add(op.output);
-      else if (op.f === 'cas' && op.type !== 'fail') seen.add((op.input as [Value, Value])[0]);
+      else if (op.f === 'cas' && op.type !== 'fail') {
+        seen.add((op.input as [Value, Value])[0]);
+        // Under Knossos's semantics an ok cas compares with its completion's value.
+        if (op.type === 'ok' && Array.isArray(op.output)) seen.add(op.output[0]);
+      }
     }
     const unseen = (v: Value) => (v === null || typeof v !== 'object') && !seen.has(v);
     const next = kept.filter((op) => !(op.type === 'info' && (op.f === 'write' ? unseen(op.input) : op.f === 'cas' && unseen((op.input as [Value, Value])[1]))));

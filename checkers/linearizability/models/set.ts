@@ -2,7 +2,7 @@
 // is kept as a sorted array of distinct elements so equal sets are equal arrays.
 
 import type { Operation, Value } from '../../../history/types.js';
-import { partitionByKey, show, type Model } from '../model.js';
+import { partitionByKey, show, type Model, type ModelOptions } from '../model.js';
 
 type Elem = number | string;
 const fs = ['add', 'read'];
@@ -20,7 +20,13 @@ function sameSet(state: readonly Elem[], read: Value): boolean {
   return true;
 }
 
-export const set: Model<readonly Elem[]> = {
+/** The initial elements come as a list; Knossos's set reads the same, so its semantics change nothing. */
+export function makeSet(options: ModelOptions = {}): Model<readonly Elem[]> {
+  const initial = [...new Set((options.init ?? []) as Elem[])].sort(compare);
+  return { ...setModel, init: () => initial };
+}
+
+const setModel: Model<readonly Elem[]> = {
   name: 'set',
   init: () => [],
   step(state, op) {
@@ -67,3 +73,5 @@ export const set: Model<readonly Elem[]> = {
   },
   readOnly: (op) => op.f === 'read',
 };
+
+export const set = makeSet();

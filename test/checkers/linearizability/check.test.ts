@@ -233,3 +233,73 @@ describe('models and bad input', () => {
     expect(r.failures[0].stuck?.description).toBe('read 3');
   });
 });
+
+describe('the Knossos models', () => {
+  it('mutex: a second acquire while held is invalid, a release in between makes it valid', () => {
+    const twice = h([[0, 'invoke', 'acquire', null], [0, 'ok', 'acquire', null], [1, 'invoke', 'acquire', null], [1, 'ok', 'acquire', null]]);
+    expect(check('mutex', twice).verdict).toBe('invalid');
+    expect(check('mutex', twice).failures[0].state).toBe('held');
+    const released = h([[0, 'invoke', 'acquire', null], [0, 'ok', 'acquire', null], [2, 'invoke', 'release', null], [1, 'invoke', 'acquire', null], [1, 'ok', 'acquire', null], [2, 'info', 'release', null]]);
+    expect(check('mutex', released).verdict).toBe('valid');
+  });
+
+  it('multi-register: a txn is atomic across registers, in both spellings of micro-ops', () => {
+    const torn = h([
+      [0, 'invoke', 'txn', [['write', 'x', 1], ['w', 'y', 1]]],
+      [0, 'ok', 'txn', [['write', 'x', 1], ['w', 'y', 1]]],
+      [1, 'invoke', 'txn', [['r', 'x', null], ['read', 'y', null]]],
+      [1, 'ok', 'txn', [['r', 'x', 1], ['read', 'y', null]]],
+    ]);
+    const r = check('multi-register', torn);
+    expect(r.verdict).toBe('invalid');
+    expect(r.failures[0].stuck?.description).toBe('txn r x 1, r y nil');
+    expect(r.failures[0].state).toBe('{x 1, y 1}');
+    // Knossos's semantics: a read of nil constrains nothing.
+    expect(checkLinearizable(modelNamed('multi-register', { semantics: 'knossos' }), pairOps(torn)).verdict).toBe('valid');
+  });
+
+  it('queues: fifo order, and an ok dequeue of nil found the queue empty', () => {
+    const rows: [number, Op['type'], string, Value][] = [[0, 'invoke', 'enqueue', 1], [0, 'ok', 'enqueue', 1], [0, 'invoke', 'enqueue', 2], [0, 'ok', 'enqueue', 2], [1, 'invoke', 'dequeue', null], [1, 'ok', 'dequeue', 2]];
+    expect(check('fifo-queue', h(rows)).verdict).toBe('invalid');
+    expect(check('fifo-queue', h(rows)).failures[0].state).toBe('[1 2]');
+    expect(check('unordered-queue', h(rows)).verdict).toBe('valid');
+    const empty = h([[1, 'invoke', 'dequeue', null], [1, 'ok', 'dequeue', null]]);
+    expect(check('fifo-queue', empty).verdict).toBe('valid');
+    expect(check('unordered-queue', empty).verdict).toBe('valid');
+    // Knossos: nil is an element, and an empty queue cannot be dequeued.
+    expect(checkLinearizable(modelNamed('fifo-queue', { semantics: 'knossos' }), pairOps(empty)).verdict).toBe('invalid');
+    expect(checkLinearizable(modelNamed('unordered-queue', { semantics: 'knossos' }), pairOps(empty)).verdict).toBe('invalid');
+  });
+
+  it('unordered queue: an unknown dequeue took an element that was there when it took effect', () => {
+    // enqueue 0; an unknown dequeue (it took that 0); enqueue 0 again; dequeue 0; dequeue finds it empty.
+    const rows: [number, Op['type'], string, Value][] = [
+      [0, 'invoke', 'enqueue', 0], [0, 'ok', 'enqueue', 0],
+      [1, 'invoke', 'dequeue', null], [1, 'info', 'dequeue', null],
+      [0, 'invoke', 'enqueue', 0], [0, 'ok', 'enqueue', 0],
+      [2, 'invoke', 'dequeue', null], [2, 'ok', 'dequeue', 0],
+      [2, 'invoke', 'dequeue', null], [2, 'ok', 'dequeue', null],
+    ];
+    expect(check('unordered-queue', h(rows)).verdict).toBe('valid');
+    // Without the unknown dequeue one 0 is left: the last dequeue cannot find the queue empty.
+    expect(check('unordered-queue', h([...rows.slice(0, 2), ...rows.slice(4)])).verdict).toBe('invalid');
+    // Nor if it was invoked only after the queue was seen empty.
+    const late = [...rows.slice(0, 2), ...rows.slice(4), [1, 'invoke', 'dequeue', null], [1, 'info', 'dequeue', null]] as typeof rows;
+    expect(check('unordered-queue', h(late)).verdict).toBe('invalid');
+  });
+
+  it('--init: the register starts at the given value, as Knossos\'s (cas-register 0)', () => {
+    const read0 = h([[0, 'invoke', 'read', null], [0, 'ok', 'read', 0]]);
+    expect(check('cas-register', read0).verdict).toBe('invalid');
+    expect(checkLinearizable(modelNamed('cas-register', { init: 0 }), pairOps(read0)).verdict).toBe('valid');
+    expect(checkLinearizable(modelNamed('multi-register', { init: { x: 0 } }), pairOps(h([[0, 'invoke', 'txn', [['r', 'x', null]]], [0, 'ok', 'txn', [['r', 'x', 0]]]]))).verdict).toBe('valid');
+    expect(checkLinearizable(modelNamed('fifo-queue', { init: [5] }), pairOps(h([[0, 'invoke', 'dequeue', null], [0, 'ok', 'dequeue', 5]]))).verdict).toBe('valid');
+    expect(() => modelNamed('mutex', { init: 3 })).toThrow(/true \(held\) or false/);
+  });
+
+  it('--semantics knossos: an ok read of nil constrains nothing', () => {
+    const nilRead = h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', null]]);
+    expect(check('cas-register', nilRead).verdict).toBe('invalid');
+    expect(checkLinearizable(modelNamed('cas-register', { semantics: 'knossos' }), pairOps(nilRead)).verdict).toBe('valid');
+  });
+});

@@ -4,19 +4,60 @@
 import fc from 'fast-check';
 import type { History, Op, Operation, Value } from '../../../history/types.js';
 
-export type Kind = 'register' | 'cas-register' | 'kv' | 'set';
+export type Kind = 'register' | 'cas-register' | 'kv' | 'set' | 'mutex' | 'multi-register' | 'fifo-queue' | 'unordered-queue';
+
+/** Ops whose completion carries a result (the others repeat their argument). */
+export const returnsResult = (f: string) => f === 'read' || f === 'get' || f === 'txn' || f === 'dequeue';
 
 /** A sequential object, written independently of the checker's models. */
 interface Truth {
-  apply(f: string, key: string, input: Value): { happened: boolean; output: Value };
+  /**
+   * `want`: for an unordered dequeue, the element it must take (null: it must
+   * find the queue empty); without it the truth picks one.
+   */
+  apply(f: string, key: string, input: Value, want?: Value): { happened: boolean; output: Value };
 }
+
+const NOTHING = '<not in the queue>';
 
 function truthFor(kind: Kind): Truth {
   const store = new Map<string, Value>();
+  let picks = 0;
   return {
-    apply(f, key, input) {
-      const cur = store.has(key) ? store.get(key)! : kind === 'kv' ? '' : kind === 'set' ? [] : null;
+    apply(f, key, input, want) {
+      const cur = store.has(key)
+        ? store.get(key)!
+        : kind === 'kv' ? '' : kind === 'set' || kind.endsWith('queue') ? [] : kind === 'mutex' ? false : kind === 'multi-register' ? {} : null;
       switch (f) {
+        case 'acquire':
+          if (cur === true) return { happened: false, output: null };
+          store.set(key, true);
+          return { happened: true, output: null };
+        case 'release':
+          if (cur === false) return { happened: false, output: null };
+          store.set(key, false);
+          return { happened: true, output: null };
+        case 'txn': {
+          const regs = { ...(cur as Record<string, Value>) };
+          const out = (input as [string, string, Value][]).map(([mf, k, v]): Value => {
+            if (mf === 'r' || mf === 'read') return [mf, k, Object.hasOwn(regs, k) ? regs[k] : null];
+            regs[k] = v;
+            return [mf, k, v];
+          });
+          store.set(key, regs);
+          return { happened: true, output: out };
+        }
+        case 'enqueue':
+          store.set(key, [...(cur as Value[]), input]);
+          return { happened: true, output: input };
+        case 'dequeue': {
+          const q = cur as Value[];
+          if (want === null || (want === undefined && q.length === 0)) return { happened: true, output: q.length === 0 ? null : NOTHING };
+          const at = want !== undefined ? q.indexOf(want) : kind === 'fifo-queue' ? 0 : (picks++ * 7) % q.length;
+          if (at < 0) return { happened: true, output: NOTHING };
+          store.set(key, [...q.slice(0, at), ...q.slice(at + 1)]);
+          return { happened: true, output: q[at] };
+        }
         case 'read':
         case 'get':
           return { happened: true, output: cur };
@@ -60,6 +101,22 @@ function randomOp(kind: Kind, r: () => number): { f: string; input: Value } {
     }
     case 'set':
       return r() < 0.4 ? { f: 'read', input: null } : { f: 'add', input: Math.floor(r() * 20) };
+    case 'mutex':
+      return { f: r() < 0.5 ? 'acquire' : 'release', input: null };
+    case 'multi-register': {
+      // Both spellings of micro-ops, Jepsen's and Elle's.
+      const n = 1 + Math.floor(r() * 3);
+      const txn: Value[] = [];
+      for (let i = 0; i < n; i++) {
+        const k = r() < 0.5 ? 'x' : 'y';
+        const long = r() < 0.5;
+        txn.push(r() < 0.5 ? [long ? 'read' : 'r', k, null] : [long ? 'write' : 'w', k, small()]);
+      }
+      return { f: 'txn', input: txn };
+    }
+    case 'fifo-queue':
+    case 'unordered-queue':
+      return r() < 0.5 ? { f: 'dequeue', input: null } : { f: 'enqueue', input: small() };
   }
 }
 
@@ -130,7 +187,7 @@ export function simulate(opts: SimOptions, choices: number[]): History {
         emit({ type: 'fail', f: o.f, value: o.input, process: o.process, key: o.key });
         idle.add(o.process);
       } else {
-        const isRead = o.f === 'read' || o.f === 'get';
+        const isRead = returnsResult(o.f);
         emit({
           type: o.applied.happened ? 'ok' : 'fail',
           f: o.f,
@@ -173,7 +230,18 @@ export function bruteForceLinearizable(kind: Kind, ops: Operation[]): boolean {
   return true;
 }
 
-function orderExists(kind: Kind, ops: Operation[]): boolean {
+function orderExists(kind: Kind, given: Operation[]): boolean {
+  // An unknown dequeue of an unordered queue may have taken any element: it
+  // becomes one alternative per value ever enqueued, a known dequeue of that
+  // value, of which at most one is placed (`group`). (Taking effect on an empty
+  // queue changes nothing, the same as not being placed.)
+  const ops: (Operation & { group?: number })[] = [];
+  for (const o of given) {
+    if (kind === 'unordered-queue' && o.f === 'dequeue' && o.type === 'info') {
+      const values = new Set(given.filter((e) => e.f === 'enqueue').map((e) => e.input));
+      for (const v of values) ops.push({ ...o, output: v, group: o.id });
+    } else ops.push(o);
+  }
   const n = ops.length;
   const used = new Array<boolean>(n).fill(false);
   const mustPlace = ops.map((o) => o.type === 'ok');
@@ -181,13 +249,15 @@ function orderExists(kind: Kind, ops: Operation[]): boolean {
     const t = truthFor(kind);
     for (const i of order) {
       const o = ops[i];
-      const { happened, output } = t.apply(o.f, 'k', o.input);
-      if (o.type === 'info') continue; // any result is fine for an unknown outcome
-      if (!happened) return false; // an ok cas must have matched
-      if ((o.f === 'read' || o.f === 'get') && JSON.stringify(output) !== JSON.stringify(normalize(kind, o.output))) return false;
+      const chosen = o.group !== undefined;
+      const { happened, output } = t.apply(o.f, 'k', o.input, kind === 'unordered-queue' && o.f === 'dequeue' && (o.type === 'ok' || chosen) ? o.output : undefined);
+      if (o.type === 'info' && !chosen) continue; // any result is fine for an unknown outcome
+      if (!happened) return false; // an ok cas (or acquire, release) must have worked
+      if (returnsResult(o.f) && JSON.stringify(output) !== JSON.stringify(normalize(kind, o.output))) return false;
     }
     return true;
   };
+  const placedGroups = new Set<number>();
   const order: number[] = [];
   const go = (): boolean => {
     if (mustPlace.every((m, i) => !m || used[i])) return true;
@@ -199,11 +269,15 @@ function orderExists(kind: Kind, ops: Operation[]): boolean {
         if (j !== i && !used[j] && ops[j].completeIndex < ops[i].invokeIndex) blocked = true;
       }
       if (blocked) continue;
+      const group = ops[i].group;
+      if (group !== undefined && placedGroups.has(group)) continue;
+      if (group !== undefined) placedGroups.add(group);
       used[i] = true;
       order.push(i);
       if (replay(order) && go()) return true;
       order.pop();
       used[i] = false;
+      if (group !== undefined) placedGroups.delete(group);
     }
     return false;
   };

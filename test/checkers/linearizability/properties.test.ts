@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { checkLinearizable, modelNamed } from '../../../checkers/linearizability/index.js';
 import { pairOps } from '../../../history/pair.js';
 import type { History, Value } from '../../../history/types.js';
-import { bruteForceLinearizable, choicesArb, simOptions, simulate, type Kind } from './gen.js';
+import { bruteForceLinearizable, choicesArb, returnsResult, simOptions, simulate, type Kind } from './gen.js';
 
-const kinds: Kind[] = ['register', 'cas-register', 'kv', 'set'];
+const kinds: Kind[] = ['register', 'cas-register', 'kv', 'set', 'mutex', 'multi-register', 'fifo-queue', 'unordered-queue'];
 
 describe('histories of a linearizable object', () => {
   for (const kind of kinds) {
@@ -25,12 +25,32 @@ describe('histories of a linearizable object', () => {
   }
 });
 
-/** Replace the output of the `which`-th ok read with a value it may not have seen. */
+/**
+ * Replace the output of the `which`-th ok read (or txn, or dequeue) with a
+ * value it may not have seen; for the mutex, which returns nothing, turn a
+ * completion into its opposite (a failed acquire reported ok: a double grant).
+ */
 function corruptRead(kind: Kind, history: History, which: number, noise: number): History | undefined {
-  const reads = history.filter((op) => op.type === 'ok' && (op.f === 'read' || op.f === 'get'));
+  if (kind === 'mutex') {
+    const done = history.filter((op) => op.type === 'ok' || op.type === 'fail');
+    if (done.length === 0) return undefined;
+    const target = done[which % done.length];
+    return history.map((op) => (op === target ? { ...op, type: op.type === 'ok' ? 'fail' : 'ok' } : op));
+  }
+  const reads = history.filter((op) => op.type === 'ok' && returnsResult(op.f) && (op.f !== 'txn' || (op.value as Value[][]).some((m) => m[0] === 'r' || m[0] === 'read')));
   if (reads.length === 0) return undefined;
   const target = reads[which % reads.length];
-  const wrong: Value = kind === 'kv' ? `x${noise % 4} ` : kind === 'set' ? [noise % 20] : noise % 5;
+  let wrong: Value;
+  if (kind === 'multi-register') {
+    const txn = (target.value as Value[][]).map((m) => [...m]);
+    const read = txn.filter((m) => m[0] === 'r' || m[0] === 'read');
+    read[noise % read.length][2] = noise % 6 === 5 ? null : noise % 5;
+    wrong = txn;
+  } else if (kind.endsWith('queue')) {
+    wrong = noise % 6 === 5 ? null : noise % 5;
+  } else {
+    wrong = kind === 'kv' ? `x${noise % 4} ` : kind === 'set' ? [noise % 20] : noise % 5;
+  }
   return history.map((op) => (op === target ? { ...op, value: wrong } : op));
 }
 
@@ -88,6 +108,51 @@ describe('agreement with a brute-force oracle on small histories', () => {
       return pairOps(history);
     });
   };
+
+  // Queues with random intervals, outputs and outcomes: many unknown dequeues
+  // (which the unordered queue resolves late) and dequeues of an empty queue.
+  const randomQueueHistories = fc
+    .array(
+      fc.record({
+        f: fc.constantFrom('enqueue', 'dequeue'),
+        v: fc.constantFrom(0, 1, 2, null),
+        type: fc.constantFrom('ok', 'ok', 'info', 'info', 'fail'),
+        start: fc.nat({ max: 16 }),
+        len: fc.nat({ max: 8 }),
+      }),
+      { minLength: 1, maxLength: 9 },
+    )
+    .map((specs) => {
+      const events: { at: number; op: number; call: boolean }[] = [];
+      specs.forEach((s, i) => {
+        events.push({ at: s.start * 2, op: i, call: true });
+        events.push({ at: (s.start + s.len) * 2 + 1, op: i, call: false });
+      });
+      events.sort((x, y) => x.at - y.at || x.op - y.op);
+      const history: History = events.map((e, index) => {
+        const s = specs[e.op];
+        const input: Value = s.f === 'enqueue' ? (s.v ?? 0) : null;
+        const value: Value = e.call ? input : s.f === 'dequeue' && s.type === 'ok' ? s.v : input;
+        return { index, time: index, process: e.op, f: s.f, type: e.call ? 'invoke' : (s.type as 'ok' | 'info' | 'fail'), value };
+      });
+      return pairOps(history);
+    });
+
+  for (const kind of ['fifo-queue', 'unordered-queue'] as const) {
+    it(`random (mostly wrong) ${kind} histories of up to 9 ops, many of them unknown`, () => {
+      const seen = { valid: 0, invalid: 0 };
+      fc.assert(
+        fc.property(randomQueueHistories, (ops) => {
+          const verdict = checkLinearizable(modelNamed(kind), ops).verdict;
+          expect(verdict).toBe(bruteForceLinearizable(kind, ops) ? 'valid' : 'invalid');
+          seen[verdict as 'valid' | 'invalid']++;
+        }),
+        { numRuns: 3000 },
+      );
+      expect(seen.valid).toBeGreaterThan(300);
+      expect(seen.invalid).toBeGreaterThan(300);
+    });
+  }
 
   it('random (mostly wrong) cas-register histories of up to 10 ops', () => {
     const seen = { valid: 0, invalid: 0 };
