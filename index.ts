@@ -14,6 +14,7 @@ export { analyzeRun, checkWorkload } from './harness/run/analysis.js';
 // The systems: the registry, the reference system, etcd.
 export { SYSTEMS, systemNamed } from './adapters/index.js';
 export { referenceAdapter } from './adapters/reference/index.js';
+export { etcdAdapter } from './adapters/etcd/index.js';
 // The workloads and their checkers.
 export { WORKLOADS, workloadNamed } from './workloads/index.js';
 export * from './checkers/index.js';

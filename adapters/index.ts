@@ -2,10 +2,12 @@
 
 import type { SystemAdapter } from '../harness/core/system.js';
 import { InputError } from '../history/input-error.js';
+import { etcdAdapter } from './etcd/index.js';
 import { referenceAdapter } from './reference/index.js';
 
 export const SYSTEMS: Readonly<Record<string, SystemAdapter>> = {
   reference: referenceAdapter,
+  etcd: etcdAdapter,
 };
 export const DEFAULT_SYSTEM = 'reference';
 

@@ -165,6 +165,8 @@ export const etcdAdapter: SystemAdapter = {
           o['snapshot-count']!,
         ],
         env: unsupportedArch(),
+        // etcd reads ETCD_* variables as flags: a stray one in the harness's environment would change the test.
+        inheritEnv: false,
       };
     };
 

@@ -83,6 +83,12 @@ export interface Launch {
   /** argv[0] is the program. */
   readonly argv: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * On the local provider, whether the node inherits the harness's
+   * environment (default true); false gives it PATH and `env` alone (etcd
+   * reads ETCD_* variables as flags, so a stray one would change the test).
+   */
+  readonly inheritEnv?: boolean;
 }
 
 /** What the system's offline Docker image holds (docker/image.ts builds it with docker import, no registry). */

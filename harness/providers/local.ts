@@ -17,15 +17,18 @@
 // SIGKILLed harness left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, statSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
-import { chainName, grudgeDrops, hostNetfilter, installDrops, leftoverChains, ownerDrops, removeChain } from '../../nemesis/iptables.js';
+import { chainName, grudgeDrops, hostNetfilter, installDrops, installMarks, iptablesUsable, leftoverChains, ownerDrops, ownerMarks, removeChain } from '../../nemesis/iptables.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
+
+/** The run's chain of connection marks (owner partitions), beside its partition chain. */
+const marksChain = (runId: string): string => chainName(`${runId}-m`);
 /** Nodes that run as users of their own (owner partitioning) get uids from here up. */
 export const NODE_UID_BASE = 47_000;
 
@@ -101,6 +104,8 @@ class LocalCluster implements Cluster {
   private readonly chain: string;
   private readonly registryFile: string;
   private partitioned = false;
+  /** The chain of connection marks owner partitions rely on, while it is installed. */
+  private marks: string | null = null;
   private tornDown = false;
 
   constructor(
@@ -150,7 +155,7 @@ class LocalCluster implements Cluster {
     if (uid !== undefined) chownSync(dataDir, uid, uid);
     const log = openSync(join(dir, `${node}.log`), 'a');
     const launch = this.spec.deployment.launch({ provider: 'local', node: info, nodes: this.nodes, dataDir, join: this.joined.has(node) });
-    const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
+    const env: NodeJS.ProcessEnv = { ...(launch.inheritEnv === false ? { PATH: process.env.PATH ?? '/usr/bin:/bin' } : process.env), ...launch.env };
     if (this.spec.fakeClock) {
       if (!existsSync(this.clockFile(node))) writeOffset(this.clockFile(node), 0);
       Object.assign(env, faketimeEnv(this.clockFile(node)));
@@ -215,6 +220,19 @@ class LocalCluster implements Cluster {
     await installDrops(hostNetfilter(), this.chain, drops);
   }
 
+  /**
+   * Owner partitions cut a node's replies on connections another node opened
+   * by the connection's mark (nemesis/iptables.ts): every connection is
+   * marked from its first packet when the marks are in place before any node
+   * starts. Without iptables (no partitions possible here) there is nothing to mark.
+   */
+  async installMarks(): Promise<void> {
+    if (this.spec.deployment.localPartitioning !== 'owner' || !(await iptablesUsable()).ok) return;
+    const chain = marksChain(this.spec.runId);
+    this.marks = chain;
+    await installMarks(hostNetfilter(), chain, ownerMarks(this.nodes.map((n) => n.name), (n) => this.uid(n)!, (n) => this.info(n).host));
+  }
+
   async heal(): Promise<void> {
     if (!this.partitioned) return;
     await removeChain(hostNetfilter(), this.chain);
@@ -235,6 +253,8 @@ class LocalCluster implements Cluster {
     }
     await Promise.all([...this.procs.keys()].map((n) => this.kill(n)));
     if (this.partitioned) await removeChain(hostNetfilter(), this.chain);
+    if (this.marks !== null) await removeChain(hostNetfilter(), this.marks);
+    this.marks = null;
     rmSync(this.registryFile, { force: true });
   }
 
@@ -285,7 +305,7 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
         rmSync(path, { force: true });
       }
       // Chains of dead runs (a run that is alive has its registry file).
-      const live = new Set(readdirSync(REGISTRY).map((f) => chainName(f.replace(/\.json$/, ''))));
+      const live = new Set(readdirSync(REGISTRY).flatMap((f) => [chainName(f.replace(/\.json$/, '')), marksChain(f.replace(/\.json$/, ''))]));
       if (process.getuid?.() === 0) {
         try {
           for (const chain of await leftoverChains(hostNetfilter())) if (!live.has(chain)) await removeChain(hostNetfilter(), chain);
@@ -309,6 +329,14 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       const cluster = new LocalCluster(spec, nodes);
       const view = d.view(nodes);
       try {
+        if (d.localPartitioning === 'owner') {
+          // A node of its own user must be able to reach its folder under the run's (a temp dir is 0700).
+          for (let dir = spec.runDir; dir !== dirname(dir); dir = dirname(dir)) {
+            const mode = statSync(dir).mode;
+            if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+          }
+          await cluster.installMarks();
+        }
         for (const n of nodes) await cluster.start(n.name);
         const deadline = performance.now() + (o.readyTimeoutMs ?? 30_000);
         for (;;) {

@@ -41,14 +41,14 @@ export function undertowTest(args: string[], interruptAfter?: RegExp): Promise<R
   });
 }
 
-/** undertow-node processes whose command line names this run folder. */
+/** Processes of ours (a node of any system) whose command line names this run folder. */
 export function processesOf(runDir: string): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .filter((d) => {
       try {
         const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-        return cmd.includes('undertow-node') && cmd.includes(runDir);
+        return cmd.includes(runDir);
       } catch {
         return false;
       }

@@ -5,7 +5,7 @@
 // report_test.clj: (mutex)). With --semantics knossos all agree; with ours,
 // the good histories that hold an ok read of nil are invalid, and only those.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkLinearizable, modelNamed, renderText, type Semantics } from '../../../checkers/linearizability/index.js';
