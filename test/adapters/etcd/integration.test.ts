@@ -1,16 +1,40 @@
-// The etcd adapter against three real members on loopback (started by
-// adapters/etcd/local.ts, no harness provider): each workload's ops through
-// the client, the view's answers, and the command lines the deployment gives.
+// The etcd adapter against three real members on loopback, started by the
+// harness's local provider (harness/providers/local.ts) from the adapter's
+// deployment: each workload's ops through the client, the view's answers,
+// and the command lines the deployment gives. The provider runs each member
+// as a user of its own (etcd's owner partitioning), so this needs root.
 
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdAdapter, etcdDeployment } from '../../../adapters/etcd/index.js';
-import { etcdMissing, startLocalEtcd, type LocalEtcd } from '../../../adapters/etcd/local.js';
+import { ETCD_BINARY, etcdAdapter, etcdDeployment } from '../../../adapters/etcd/index.js';
 import type { Client, ClientResult } from '../../../harness/core/client.js';
 import type { Invocation } from '../../../harness/core/generator/types.js';
+import type { Cluster } from '../../../harness/core/provider.js';
+import type { Deployment } from '../../../harness/core/system.js';
+import { localProvider } from '../../../harness/providers/local.js';
+import { resolveOptions } from '../../../harness/run/deploy.js';
 import { InputError } from '../../../history/input-error.js';
 
-const missing = etcdMissing();
+function etcdMissing(): string | null {
+  try {
+    accessSync(ETCD_BINARY, constants.X_OK);
+    return null;
+  } catch {
+    return `${ETCD_BINARY} is not installed: apt-get install -y etcd-server etcd-client`;
+  }
+}
+const missing =
+  process.getuid?.() !== 0
+    ? 'the local provider runs each etcd member as a user of its own (so partitions can tell them apart), which needs root'
+    : etcdMissing();
 if (missing) console.log(`etcd integration tests skipped: ${missing}`);
+
+/** The deployment as the harness makes it: every option, the given ones checked and the rest at their defaults. */
+const deploy = (options: Readonly<Record<string, string>>, workload = 'register'): Deployment =>
+  etcdAdapter.deploy({ nodes: 3, bugs: [], options: resolveOptions(etcdAdapter, options), workload });
+const OPTIONS = { 'heartbeat-ms': '50', 'election-ms': '500' };
 
 const op = (f: string, value: unknown = null, key?: string): Invocation => ({
   f,
@@ -59,29 +83,47 @@ describe('etcd adapter: settings and command lines', () => {
 });
 
 describe.skipIf(missing !== null)("etcd adapter: the workloads' ops on three members", () => {
-  let cluster: LocalEtcd;
+  const deployment = deploy(OPTIONS);
+  let runDir: string | undefined;
+  let cluster: Cluster;
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    cluster = await startLocalEtcd({ nodes: 3, options: { 'heartbeat-ms': '50', 'election-ms': '500' } });
+    runDir = mkdtempSync(join(tmpdir(), 'undertow-etcd-it-'));
+    cluster = await localProvider().up({ deployment, runDir, runId: `etcdit${process.pid.toString(36)}` });
   }, 60_000);
 
   afterAll(async () => {
     for (const c of clients) await c.close();
     await cluster?.teardown();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
   });
 
   async function open(workload: string, node = 0, o: { reads?: string; accounts?: string[] } = {}): Promise<Client> {
-    const d = o.reads ? etcdDeployment(3, { reads: o.reads }) : cluster.deployment;
+    const d = o.reads ? deploy({ ...OPTIONS, reads: o.reads }) : deployment;
     const c = d.client(workload, { nodes: cluster.nodes, opTimeoutMs: 5000, workloadOptions: o.accounts ? { accounts: o.accounts } : {} });
     await c.open(cluster.nodes[node]!.address);
     clients.push(c);
     return c;
   }
   const invoke = (c: Client, o: Invocation): Promise<ClientResult> => c.invoke(o, new AbortController().signal);
+  /** Polls the deployment's view until it says ready; whether it did within `ms`. */
+  async function ready(ms: number): Promise<boolean> {
+    const view = deployment.view(cluster.nodes);
+    const end = performance.now() + ms;
+    try {
+      for (;;) {
+        if (await view.ready().catch(() => false)) return true;
+        if (performance.now() > end) return false;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      view.close();
+    }
+  }
 
   it('the view: ready, one leader among the nodes, one group', async () => {
-    const view = cluster.deployment.view(cluster.nodes);
+    const view = deployment.view(cluster.nodes);
     try {
       expect(await view.ready()).toBe(true);
       const leader = await view.leader();
@@ -170,7 +212,7 @@ describe.skipIf(missing !== null)("etcd adapter: the workloads' ops on three mem
     expect(String(w.error)).toMatch(/ECONNREFUSED/);
     expect((await invoke(c, op('read', null, 'r9'))).type).toBe('fail');
     await cluster.start('e3');
-    expect(await cluster.waitReady(30_000)).toBe(true);
+    expect(await ready(30_000)).toBe(true);
     let r: ClientResult = { type: 'fail' };
     for (let i = 0; i < 50 && r.type !== 'ok'; i++) {
       r = await invoke(c, op('write', 2, 'r9'));

@@ -1,17 +1,35 @@
-// The etcd membership fault on three real members (adapters/etcd/local.ts
-// stands in for the provider: kill, startFresh with join): remove a member,
-// add it back as a learner on an empty data dir, promote it, all voters; and
-// restoreAll after another removal.
+// The etcd membership fault on three real members started by the harness's
+// local provider (harness/providers/local.ts: kill, startFresh with join):
+// remove a member, add it back as a learner on an empty data dir, promote
+// it, all voters; and restoreAll after another removal. The provider runs
+// each member as a user of its own (etcd's owner partitioning): needs root.
 
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Member } from '../../../adapters/etcd/gateway.js';
-import { etcdMissing, startLocalEtcd, type LocalEtcd } from '../../../adapters/etcd/local.js';
+import { ETCD_BINARY, etcdAdapter } from '../../../adapters/etcd/index.js';
 import { EtcdAdmin } from '../../../adapters/etcd/view.js';
 import type { ClientResult } from '../../../harness/core/client.js';
 import type { Invocation } from '../../../harness/core/generator/types.js';
-import type { MembershipFaults, SystemView } from '../../../harness/core/system.js';
+import type { Cluster } from '../../../harness/core/provider.js';
+import type { Deployment, MembershipFaults, SystemView } from '../../../harness/core/system.js';
+import { localProvider } from '../../../harness/providers/local.js';
+import { resolveOptions } from '../../../harness/run/deploy.js';
 
-const missing = etcdMissing();
+function etcdMissing(): string | null {
+  try {
+    accessSync(ETCD_BINARY, constants.X_OK);
+    return null;
+  } catch {
+    return `${ETCD_BINARY} is not installed: apt-get install -y etcd-server etcd-client`;
+  }
+}
+const missing =
+  process.getuid?.() !== 0
+    ? 'the local provider runs each etcd member as a user of its own (so partitions can tell them apart), which needs root'
+    : etcdMissing();
 if (missing) console.log(`etcd membership tests skipped: ${missing}`);
 
 type Rec = Record<string, unknown>;
@@ -19,7 +37,15 @@ const read = (key: string): Invocation => ({ f: 'read', key, value: null, proces
 const write = (key: string, value: number): Invocation => ({ f: 'write', key, value, process: 0, time: 0 });
 
 describe.skipIf(missing !== null)('etcd membership fault', () => {
-  let cluster: LocalEtcd;
+  // As the harness deploys it (every option: these, the rest at their defaults); a low snapshot-count makes the join catch up by snapshot.
+  const deployment: Deployment = etcdAdapter.deploy({
+    nodes: 3,
+    bugs: [],
+    options: resolveOptions(etcdAdapter, { 'heartbeat-ms': '50', 'election-ms': '500', 'snapshot-count': '50' }),
+    workload: 'register',
+  });
+  let runDir: string | undefined;
+  let cluster: Cluster;
   let view: SystemView;
   let admin: EtcdAdmin;
   let faults: MembershipFaults;
@@ -28,11 +54,12 @@ describe.skipIf(missing !== null)('etcd membership fault', () => {
   let prefer: unknown = null;
 
   beforeAll(async () => {
-    cluster = await startLocalEtcd({ nodes: 3, options: { 'heartbeat-ms': '50', 'election-ms': '500', 'snapshot-count': '50' } });
-    view = cluster.deployment.view(cluster.nodes);
+    runDir = mkdtempSync(join(tmpdir(), 'undertow-etcd-member-'));
+    cluster = await localProvider().up({ deployment, runDir, runId: `etcdm${process.pid.toString(36)}` });
+    view = deployment.view(cluster.nodes);
     admin = new EtcdAdmin(cluster.nodes);
     // The last candidate: with names sorted, e3 (a stand-in for the nemesis's seeded pick).
-    faults = cluster.deployment.membership!.faults({
+    faults = deployment.membership!.faults({
       cluster,
       view,
       pick: <T>(xs: readonly T[]) => {
@@ -47,6 +74,7 @@ describe.skipIf(missing !== null)('etcd membership fault', () => {
     view?.close();
     admin?.close();
     await cluster?.teardown();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
   });
 
   const members = async (): Promise<Member[]> => (await admin.anyMembers(cluster.nodes.map((n) => n.name).filter((n) => cluster.isRunning(n))))!.members;
@@ -59,7 +87,7 @@ describe.skipIf(missing !== null)('etcd membership fault', () => {
     }
   }
   async function op(node: string, o: Invocation): Promise<ClientResult> {
-    const c = cluster.deployment.client('register', { nodes: cluster.nodes, opTimeoutMs: 3000, workloadOptions: {} });
+    const c = deployment.client('register', { nodes: cluster.nodes, opTimeoutMs: 3000, workloadOptions: {} });
     await c.open(cluster.nodes.find((n) => n.name === node)!.address);
     try {
       return await c.invoke(o, new AbortController().signal);
