@@ -230,6 +230,8 @@ class LocalCluster implements Cluster {
     if (this.spec.deployment.localPartitioning !== 'owner' || !(await iptablesUsable()).ok) return;
     const chain = marksChain(this.spec.runId);
     this.marks = chain;
+    // Registered first: another harness's leftover cleanup must see this run as live before its chain exists.
+    this.saveRegistry();
     await installMarks(hostNetfilter(), chain, ownerMarks(this.nodes.map((n) => n.name), (n) => this.uid(n)!, (n) => this.info(n).host));
   }
 
@@ -330,7 +332,8 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       const view = d.view(nodes);
       try {
         if (d.localPartitioning === 'owner') {
-          // A node of its own user must be able to reach its folder under the run's (a temp dir is 0700).
+          // A node of its own user must be able to reach its folder under the run's (a temp dir is 0700):
+          // every folder above it gets o+x (traverse, not list), which stays (docs/adapters.md says so).
           for (let dir = spec.runDir; dir !== dirname(dir); dir = dirname(dir)) {
             const mode = statSync(dir).mode;
             if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
