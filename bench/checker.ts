@@ -74,8 +74,14 @@ async function knossosSection(): Promise<string[]> {
       verdict = checkLinearizable(model, ops, { budgetMs: BUDGET_MS }).verdict;
       times.push(performance.now() - t);
     }
-    const rss = Number(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--memory-knossos', b.name]).toString().trim());
-    out.push(`${pad(b.name, 32, true)} ${pad(ops.length, 6)} ${pad(b.clients, 7)} ${pad(verdict, 8, true)} ${pad(median(times).toFixed(1), 10)} ${pad(rss.toFixed(0), 8)}${verdict === 'valid' ? '' : '  WRONG (expected valid)'}`);
+    const rss = Number(
+      execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--memory-knossos', b.name])
+        .toString()
+        .trim(),
+    );
+    out.push(
+      `${pad(b.name, 32, true)} ${pad(ops.length, 6)} ${pad(b.clients, 7)} ${pad(verdict, 8, true)} ${pad(median(times).toFixed(1), 10)} ${pad(rss.toFixed(0), 8)}${verdict === 'valid' ? '' : '  WRONG (expected valid)'}`,
+    );
     if (verdict !== 'valid') process.exitCode = 1;
   }
   return out;
@@ -135,7 +141,9 @@ async function main(): Promise<void> {
   }
 
   const out: string[] = [];
-  out.push(`${pad('file', 28, true)} ${pad('ops', 5)} ${pad('verdict', 8, true)} ${pad('median ms', 10)} ${pad('porcupine', 10)} ${pad('ratio', 6)} ${pad('peak MB', 8)}`);
+  out.push(
+    `${pad('file', 28, true)} ${pad('ops', 5)} ${pad('verdict', 8, true)} ${pad('median ms', 10)} ${pad('porcupine', 10)} ${pad('ratio', 6)} ${pad('peak MB', 8)}`,
+  );
   for (const r of rows) {
     const mark = r.verdict === r.expected ? '' : `  WRONG (expected ${r.expected})`;
     out.push(
@@ -143,7 +151,9 @@ async function main(): Promise<void> {
     );
   }
   out.push('');
-  out.push(`${pad('set', 16, true)} ${pad('histories', 9)} ${pad('total ms', 10)} ${pad('porcupine', 10)} ${pad('slowest (ms)', 30, true)} ${pad('max ratio', 30, true)} ${pad('peak MB', 8)}`);
+  out.push(
+    `${pad('set', 16, true)} ${pad('histories', 9)} ${pad('total ms', 10)} ${pad('porcupine', 10)} ${pad('slowest (ms)', 30, true)} ${pad('max ratio', 30, true)} ${pad('peak MB', 8)}`,
+  );
   for (const set of ['porcupine-etcd', 'porcupine-kv']) {
     const rs = rows.filter((r) => r.entry.file.startsWith(`${set}/`));
     const total = rs.reduce((a, r) => a + r.ms, 0);
@@ -164,7 +174,9 @@ async function main(): Promise<void> {
   out.push('');
   out.push(`verdicts: ${rows.length - wrong.length}/${rows.length} as expected${wrong.length ? ` (WRONG: ${wrong.map((r) => r.entry.file).join(', ')})` : ''}`);
   out.push(`target etcd total <= Porcupine's: ${etcdTotal.toFixed(1)} ms vs ${etcdPorcupine.toFixed(1)} ms: ${etcdTotal <= etcdPorcupine ? 'met' : 'NOT met'}`);
-  out.push(`target no history over 2x Porcupine: ${over2x.length === 0 ? 'met' : `NOT met (${over2x.map((r) => `${r.entry.file} ${(r.ms / r.porcupine).toFixed(2)}x`).join(', ')})`}`);
+  out.push(
+    `target no history over 2x Porcupine: ${over2x.length === 0 ? 'met' : `NOT met (${over2x.map((r) => `${r.entry.file} ${(r.ms / r.porcupine).toFixed(2)}x`).join(', ')})`}`,
+  );
   out.push(`target peak memory < 1 GiB: ${maxRss.toFixed(0)} MB: ${maxRss < 1024 ? 'met' : 'NOT met'}`);
   out.push('');
   out.push(...(await knossosSection()));

@@ -50,7 +50,10 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function median(xs: readonly number[]): number {
-  return quantile([...xs].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -220,7 +223,8 @@ async function failoverRound(cluster: LocalCmCluster, writer: CmClient, state: {
     done = true;
     for (const p of pollers) p.close();
   }
-  if (Number.isNaN(writeOkMs) || Number.isNaN(leaderSeenMs)) throw new Error(`no new leader and successful reconfigure within ${ROUND_LIMIT_MS} ms after killing ${old}`);
+  if (Number.isNaN(writeOkMs) || Number.isNaN(leaderSeenMs))
+    throw new Error(`no new leader and successful reconfigure within ${ROUND_LIMIT_MS} ms after killing ${old}`);
 
   const restartAt = performance.now();
   cluster.start(old);
@@ -255,7 +259,9 @@ async function main(): Promise<void> {
   try {
     const disk = fsyncCost(cluster.root);
     say(`CM benchmark: 3 undertow-node processes on 127.0.0.1, fsync on, data in ${os.tmpdir()} (node ${process.version}, ${os.cpus().length} CPUs)\n`);
-    say(`tick ${TICK_MS} ms, election timeout ${ELECTION_TICKS * TICK_MS}-${2 * ELECTION_TICKS * TICK_MS} ms (randomized), heartbeat every ${HEARTBEAT_TICKS * TICK_MS} ms; `);
+    say(
+      `tick ${TICK_MS} ms, election timeout ${ELECTION_TICKS * TICK_MS}-${2 * ELECTION_TICKS * TICK_MS} ms (randomized), heartbeat every ${HEARTBEAT_TICKS * TICK_MS} ms; `,
+    );
     say(`fsync of a small append here: p50 ${ms(disk.p50)} ms, p99 ${ms(disk.p99)} ms\n\n`);
 
     for (const id of IDS) cluster.start(id);
@@ -302,7 +308,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++) {
       rounds.push(await failoverRound(cluster, writer, state));
       const r = rounds[rounds.length - 1];
-      say(`  round ${String(i + 1).padStart(2)}: leader seen ${ms(r.leaderSeenMs).padStart(6)} ms, reconfigure ok ${ms(r.writeOkMs).padStart(6)} ms (new leader ${r.newLeader}, term +${r.terms}; killed node caught up ${Math.round(r.rejoinMs)} ms after restart)\n`);
+      say(
+        `  round ${String(i + 1).padStart(2)}: leader seen ${ms(r.leaderSeenMs).padStart(6)} ms, reconfigure ok ${ms(r.writeOkMs).padStart(6)} ms (new leader ${r.newLeader}, term +${r.terms}; killed node caught up ${Math.round(r.rejoinMs)} ms after restart)\n`,
+      );
     }
     const stat = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
@@ -319,7 +327,9 @@ async function main(): Promise<void> {
       ),
     );
     const firstWon = rounds.filter((r) => r.terms === 1).length;
-    say(`\nelection timeout ${ELECTION_TICKS * TICK_MS}-${2 * ELECTION_TICKS * TICK_MS} ms; the first election won in ${firstWon}/${ROUNDS} rounds (the others took more terms); killed node rejoined in median ${Math.round(median(rounds.map((r) => r.rejoinMs)))} ms (process start included)\n`);
+    say(
+      `\nelection timeout ${ELECTION_TICKS * TICK_MS}-${2 * ELECTION_TICKS * TICK_MS} ms; the first election won in ${firstWon}/${ROUNDS} rounds (the others took more terms); killed node rejoined in median ${Math.round(median(rounds.map((r) => r.rejoinMs)))} ms (process start included)\n`,
+    );
     say(`total ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   } catch (e) {
     for (const id of IDS) {

@@ -69,7 +69,17 @@ function table(header: string[], rows: string[][]): string {
   return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
 }
 
-function flags(): { seconds: number; warmup: number; clients: number; conns: number; keys: number; groups: number; readRatio: number; fsync: boolean; cpuProf: string | undefined } {
+function flags(): {
+  seconds: number;
+  warmup: number;
+  clients: number;
+  conns: number;
+  keys: number;
+  groups: number;
+  readRatio: number;
+  fsync: boolean;
+  cpuProf: string | undefined;
+} {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
@@ -109,8 +119,15 @@ function flags(): { seconds: number; warmup: number; clients: number; conns: num
 async function main(): Promise<void> {
   const f = flags();
   const say = (s: string) => process.stdout.write(s);
-  say(`bench:data — 3 CM + 3 data servers on 127.0.0.1, replication 3, fsync ${f.fsync ? 'on' : 'OFF'}, ${f.groups} groups; ${f.clients} clients over ${Math.min(f.conns, f.clients)} client instances, ${f.keys} keys, ${Math.round(f.readRatio * 100)}% reads; ${f.warmup} s warm-up, ${f.seconds} s measured\n`);
-  say(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} before the run\n`);
+  say(
+    `bench:data — 3 CM + 3 data servers on 127.0.0.1, replication 3, fsync ${f.fsync ? 'on' : 'OFF'}, ${f.groups} groups; ${f.clients} clients over ${Math.min(f.conns, f.clients)} client instances, ${f.keys} keys, ${Math.round(f.readRatio * 100)}% reads; ${f.warmup} s warm-up, ${f.seconds} s measured\n`,
+  );
+  say(
+    `machine: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} before the run\n`,
+  );
   const node = f.cpuProf === undefined ? [process.execPath] : [process.execPath, '--cpu-prof', `--cpu-prof-dir=${f.cpuProf}`];
   const cluster = await LocalKvCluster.start({ program: [...node, PROGRAM], groups: f.groups, replication: 3, dataArgs: f.fsync ? [] : ['--no-fsync'] });
   const cleanup = (): void => cluster.closeSync();
@@ -179,32 +196,70 @@ async function main(): Promise<void> {
     const sorted = Float64Array.from(lat).sort();
     const fmt = (x: number) => x.toFixed(2);
     say('\n');
-    say(table(
-      ['workload', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'ok', 'fail', 'info'],
-      [[`${Math.round(f.readRatio * 100)}% read / ${Math.round((1 - f.readRatio) * 100)}% write`, (counts.ok / elapsed).toFixed(0), fmt(quantile(sorted, 0.5)), fmt(quantile(sorted, 0.99)), fmt(quantile(sorted, 0.999)), fmt(sorted[sorted.length - 1] ?? NaN), String(counts.ok), String(counts.fail), String(counts.info)]],
-    ));
-    say(`\nthe 6 cluster processes used ${clusterCpuS.toFixed(1)} CPU s (${(clusterCpuS / elapsed).toFixed(2)} cores), ${((clusterCpuS * 1e6) / Math.max(1, counts.ok)).toFixed(0)} µs of CPU per operation\n`);
+    say(
+      table(
+        ['workload', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'ok', 'fail', 'info'],
+        [
+          [
+            `${Math.round(f.readRatio * 100)}% read / ${Math.round((1 - f.readRatio) * 100)}% write`,
+            (counts.ok / elapsed).toFixed(0),
+            fmt(quantile(sorted, 0.5)),
+            fmt(quantile(sorted, 0.99)),
+            fmt(quantile(sorted, 0.999)),
+            fmt(sorted[sorted.length - 1] ?? NaN),
+            String(counts.ok),
+            String(counts.fail),
+            String(counts.info),
+          ],
+        ],
+      ),
+    );
+    say(
+      `\nthe 6 cluster processes used ${clusterCpuS.toFixed(1)} CPU s (${(clusterCpuS / elapsed).toFixed(2)} cores), ${((clusterCpuS * 1e6) / Math.max(1, counts.ok)).toFixed(0)} µs of CPU per operation\n`,
+    );
     say(`per process (µs of CPU per operation): ${procs.map(([id], i) => `${id} ${((perProc[i] * 1e6) / Math.max(1, counts.ok)).toFixed(0)}`).join(', ')}\n`);
     // Steal is time the hypervisor gave to other guests: a run with much of it measured a slower machine.
     say(`the machine's CPU time while measuring: ${machine} (irq: hard and soft interrupts; steal: taken by the hypervisor)\n`);
-    say(`${counts.reads} reads and ${counts.writes} writes ok in ${elapsed.toFixed(1)} s; the bench process itself used ${((cpu.user + cpu.system) / 1e6 / elapsed * 100).toFixed(0)}% of a core; load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+    say(
+      `${counts.reads} reads and ${counts.writes} writes ok in ${elapsed.toFixed(1)} s; the bench process itself used ${(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(0)}% of a core; load average after ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}\n`,
+    );
     // Batching at a glance: each data server's latest `stats` line (every 10 s), entries per disk write.
     for (const id of cluster.dataIds) {
-      const line = cluster.tail(id, 200).reverse().find((l) => l.includes('"event":"stats"'));
+      const line = cluster
+        .tail(id, 200)
+        .reverse()
+        .find((l) => l.includes('"event":"stats"'));
       if (line === undefined) continue;
       const st = JSON.parse(line) as { appends: number; groups: Record<string, { diskWrites: number; entries: number; steps: number; role: string }> };
       const entries = Object.values(st.groups).reduce((n, c) => n + c.entries, 0);
-      say(`${id} stats (last 10 s): ${st.appends} log appends (${(entries / Math.max(1, st.appends)).toFixed(1)} entries each); ${Object.entries(st.groups).map(([g, c]) => `${g} ${c.role} ${c.diskWrites} writes, ${c.entries} entries, ${c.steps} steps`).join('; ')}\n`);
+      say(
+        `${id} stats (last 10 s): ${st.appends} log appends (${(entries / Math.max(1, st.appends)).toFixed(1)} entries each); ${Object.entries(st.groups)
+          .map(([g, c]) => `${g} ${c.role} ${c.diskWrites} writes, ${c.entries} entries, ${c.steps} steps`)
+          .join('; ')}\n`,
+      );
     }
     const g = await cluster.groups();
-    if (g !== undefined) say(`groups at the end: ${Object.entries(g).map(([n, c]) => `${n} v${c.version} ${c.primary}+${c.secondaries.join(',')}`).join('; ')}\n`);
+    if (g !== undefined)
+      say(
+        `groups at the end: ${Object.entries(g)
+          .map(([n, c]) => `${n} v${c.version} ${c.primary}+${c.secondaries.join(',')}`)
+          .join('; ')}\n`,
+      );
     if (f.cpuProf !== undefined) {
       // A graceful stop writes the profiles (kill -9 would not).
-      await Promise.all(procs.map(([, p]) => new Promise<void>((r) => {
-        if (p.exitCode !== null || p.signalCode !== null) return r();
-        p.once('exit', () => r());
-        p.kill('SIGTERM');
-      })));
+      await Promise.all(
+        procs.map(
+          ([, p]) =>
+            new Promise<void>((r) => {
+              if (p.exitCode !== null || p.signalCode !== null) return r();
+              p.once('exit', () => r());
+              p.kill('SIGTERM');
+            }),
+        ),
+      );
       say(`CPU profiles in ${f.cpuProf}\n`);
     }
   } finally {
@@ -214,6 +269,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench:data: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`bench:data: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(255);
 });

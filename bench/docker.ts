@@ -39,8 +39,12 @@ async function main(): Promise<void> {
   const withData = hasDataRole(path.join(root, 'dist', 'system-under-test', 'bin', 'undertow-node.js'));
   const spec = { cm: 3, data: withData ? 5 : 0, groups: 5, replication: 3, bugs: [] as string[] };
   const info = (await docker.info()) as { ServerVersion: string; Driver: string; NCPU: number };
-  console.log(`Docker provider start-up: ${spec.cm} CM${withData ? ` + ${spec.data} data servers (${spec.groups} groups x ${spec.replication})` : ' (no data servers: undertow-node data does not exist yet)'}`);
-  console.log(`image ${image.tag} (${image.source}${image.source === 'cached' ? '' : `, built in ${(image.ms / 1000).toFixed(1)} s`}); engine ${info.ServerVersion}, ${info.Driver}; ${info.NCPU} CPUs; node ${process.version}; ${ROUNDS} rounds\n`);
+  console.log(
+    `Docker provider start-up: ${spec.cm} CM${withData ? ` + ${spec.data} data servers (${spec.groups} groups x ${spec.replication})` : ' (no data servers: undertow-node data does not exist yet)'}`,
+  );
+  console.log(
+    `image ${image.tag} (${image.source}${image.source === 'cached' ? '' : `, built in ${(image.ms / 1000).toFixed(1)} s`}); engine ${info.ServerVersion}, ${info.Driver}; ${info.NCPU} CPUs; node ${process.version}; ${ROUNDS} rounds\n`,
+  );
 
   const rows: Record<string, number>[] = [];
   let current: DockerCluster | undefined;

@@ -113,7 +113,15 @@ async function main() {
     rmSync(runDir, { recursive: true, force: true });
   }
   const row = (name: string, s: Sample[]) =>
-    `| ${name.padEnd(24)} | ${median(s.map((x) => x.opsPerSec)).toFixed(0).padStart(6)} | ${median(s.map((x) => x.p50)).toFixed(2).padStart(6)} | ${median(s.map((x) => x.p99)).toFixed(2).padStart(6)} | ${median(s.map((x) => x.cpuUsPerOp)).toFixed(0).padStart(10)} |`;
+    `| ${name.padEnd(24)} | ${median(s.map((x) => x.opsPerSec))
+      .toFixed(0)
+      .padStart(6)} | ${median(s.map((x) => x.p50))
+      .toFixed(2)
+      .padStart(6)} | ${median(s.map((x) => x.p99))
+      .toFixed(2)
+      .padStart(6)} | ${median(s.map((x) => x.cpuUsPerOp))
+      .toFixed(0)
+      .padStart(10)} |`;
   console.log(`\nregister ops against 3 CM + 3 data servers (local, fsync), concurrency ${CONCURRENCY}, ${SECONDS} s, median of ${RUNS}\n`);
   console.log('| client path              |  ops/s | p50 ms | p99 ms | CPU µs/op |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
@@ -121,7 +129,9 @@ async function main() {
   console.log(row('through the harness', results.harness));
   const b = median(results.bare.map((x) => x.opsPerSec));
   const h = median(results.harness.map((x) => x.opsPerSec));
-  console.log(`\nthroughput overhead: ${(((b - h) / b) * 100).toFixed(1)}%; harness CPU per op: ${(median(results.harness.map((x) => x.cpuUsPerOp)) - median(results.bare.map((x) => x.cpuUsPerOp))).toFixed(0)} µs`);
+  console.log(
+    `\nthroughput overhead: ${(((b - h) / b) * 100).toFixed(1)}%; harness CPU per op: ${(median(results.harness.map((x) => x.cpuUsPerOp)) - median(results.bare.map((x) => x.cpuUsPerOp))).toFixed(0)} µs`,
+  );
 }
 
 await main();

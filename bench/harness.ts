@@ -81,7 +81,14 @@ async function main(): Promise<void> {
       memory.push(await run(concurrency, false));
     }
     const rates = disk.map((r) => r.opsPerSec);
-    rows.push([String(concurrency), fmt(median(rates)), fmt(Math.min(...rates)), fmt(Math.max(...rates)), fmt(median(memory.map((r) => r.opsPerSec))), median(disk.map((r) => r.bytesPerOp)).toFixed(0)]);
+    rows.push([
+      String(concurrency),
+      fmt(median(rates)),
+      fmt(Math.min(...rates)),
+      fmt(Math.max(...rates)),
+      fmt(median(memory.map((r) => r.opsPerSec))),
+      median(disk.map((r) => r.bytesPerOp)).toFixed(0),
+    ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

@@ -124,7 +124,12 @@ export function knossosBenches(ops = 10_000, clients = 10, infoRate = 0.01): Kno
     const apply = spec.object(r);
     const history: History = [];
     const emit = (op: Omit<Op, 'index' | 'time'>) => history.push({ ...op, index: history.length, time: history.length * 1000 } as Op);
-    interface Pending { process: number; f: string; input: Value; done?: { ok: boolean; output: Value } }
+    interface Pending {
+      process: number;
+      f: string;
+      input: Value;
+      done?: { ok: boolean; output: Value };
+    }
     const n = spec.clients ?? clients;
     const slots: (Pending | undefined)[] = new Array(n).fill(undefined);
     const process = Array.from({ length: n }, (_, i) => i);

@@ -46,7 +46,10 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function median(xs: readonly number[]): number {
-  return quantile([...xs].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -87,7 +90,10 @@ async function run(writers: number, fsync: boolean): Promise<Run> {
       while (performance.now() < end) {
         // sn is taken at call time: write() plans synchronously, so the entries stay contiguous.
         sn++;
-        const rs: PersistRecord[] = [{ kind: 'entry', entry: entry(sn) }, { kind: 'commit', sn: sn - 1 }];
+        const rs: PersistRecord[] = [
+          { kind: 'entry', entry: entry(sn) },
+          { kind: 'commit', sn: sn - 1 },
+        ];
         if ((sn - 1) % CHECKPOINT_EVERY === 0 && sn > 1) rs.push({ kind: 'checkpoint', checkpoint: { sn: sn - 1, version: 3, kv: kv(sn - 1) } });
         const t = performance.now();
         await g.write(rs);
@@ -97,7 +103,14 @@ async function run(writers: number, fsync: boolean): Promise<Run> {
     }),
   );
   const seconds = (performance.now() - start) / 1000;
-  const r = { records, calls: latencies.length, syncs: d.stats.syncs - syncs0, appends: d.stats.appends - appends0, seconds, latencies: latencies.sort((a, b) => a - b) };
+  const r = {
+    records,
+    calls: latencies.length,
+    syncs: d.stats.syncs - syncs0,
+    appends: d.stats.appends - appends0,
+    seconds,
+    latencies: latencies.sort((a, b) => a - b),
+  };
   await d.close();
   return r;
 }
@@ -153,7 +166,11 @@ async function encodingAndRecovery(): Promise<void> {
   // A log of RECOVERY_ENTRIES entries (checkpoints far apart), then open() on it.
   const dir = freshDir();
   const d = await ReplicaLog.open(dir, { fsync: false, checkpointEvery: RECOVERY_ENTRIES * 2 });
-  for (let sn = 1; sn <= RECOVERY_ENTRIES; sn += 1000) await d.write('g0', Array.from({ length: 1000 }, (_, i): PersistRecord => ({ kind: 'entry', entry: entry(sn + i) })));
+  for (let sn = 1; sn <= RECOVERY_ENTRIES; sn += 1000)
+    await d.write(
+      'g0',
+      Array.from({ length: 1000 }, (_, i): PersistRecord => ({ kind: 'entry', entry: entry(sn + i) })),
+    );
   await d.close();
   const bytes = fs.statSync(path.join(dir, LOG_FILE)).size;
   const opens: number[] = [];

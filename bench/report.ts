@@ -47,7 +47,14 @@ async function main(): Promise<void> {
   }
   const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(26)}${b.padStart(10)}${c.padStart(12)}${d.padStart(26)}`;
   console.log(row('report, 100,000-op run', 'events', 'size (MB)', 'median of 3 (runs), ms'));
-  console.log(row('generation (renderReport)', String(input.history.length), (html.length / 1e6).toFixed(1), `${median(gen).toFixed(0)} (${gen.map((x) => x.toFixed(0)).join(', ')})`));
+  console.log(
+    row(
+      'generation (renderReport)',
+      String(input.history.length),
+      (html.length / 1e6).toFixed(1),
+      `${median(gen).toFixed(0)} (${gen.map((x) => x.toFixed(0)).join(', ')})`,
+    ),
+  );
   console.log(row('page load (Chromium)', '', '', `${median(load).toFixed(0)} (${load.map((x) => x.toFixed(0)).join(', ')})`));
 }
 

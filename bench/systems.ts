@@ -35,7 +35,8 @@ interface Row {
   errors: number;
 }
 
-const quantile = (sorted: Float64Array, q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]);
+const quantile = (sorted: Float64Array, q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -120,15 +121,28 @@ async function round(system: string, o: { seconds: number; clients: number; keys
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string', default: '15' }, rounds: { type: 'string', default: '3' }, clients: { type: 'string', default: '32' }, keys: { type: 'string', default: '1000' }, systems: { type: 'string', default: 'reference,etcd' } },
+    options: {
+      seconds: { type: 'string', default: '15' },
+      rounds: { type: 'string', default: '3' },
+      clients: { type: 'string', default: '32' },
+      keys: { type: 'string', default: '1000' },
+      systems: { type: 'string', default: 'reference,etcd' },
+    },
   });
   const o = { seconds: Number(values.seconds), clients: Number(values.clients), keys: Number(values.keys) };
   const systems = values.systems!.split(',');
   const rounds = Number(values.rounds);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'undertow-bench-systems-'));
   const rows: Record<string, Row[]> = Object.fromEntries(systems.map((s) => [s, []]));
-  console.log(`bench:systems: ${systems.join(' vs ')}, 3 nodes each (local processes, fsync on), ${o.clients} clients, ${o.keys} keys, 50/50 reads and writes, ${o.seconds} s x ${rounds} rounds, alternating`);
-  console.log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `bench:systems: ${systems.join(' vs ')}, 3 nodes each (local processes, fsync on), ${o.clients} clients, ${o.keys} keys, 50/50 reads and writes, ${o.seconds} s x ${rounds} rounds, alternating`,
+  );
+  console.log(
+    `machine: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\n`,
+  );
   const stop = () => {
     fs.rmSync(dir, { recursive: true, force: true });
     process.exit(130);
@@ -139,7 +153,9 @@ async function main(): Promise<void> {
       for (const system of r % 2 === 0 ? systems : [...systems].reverse()) {
         const row = await round(system, o, dir, r);
         rows[system].push(row);
-        console.log(`round ${r + 1} ${system.padEnd(10)} ${row.opsPerSec.toFixed(0).padStart(6)} ops/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cluster ${row.clusterUsPerOp.toFixed(0)} µs/op  client ${row.clientUsPerOp.toFixed(0)} µs/op  not ok ${row.errors}`);
+        console.log(
+          `round ${r + 1} ${system.padEnd(10)} ${row.opsPerSec.toFixed(0).padStart(6)} ops/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cluster ${row.clusterUsPerOp.toFixed(0)} µs/op  client ${row.clientUsPerOp.toFixed(0)} µs/op  not ok ${row.errors}`,
+        );
       }
     }
   } finally {
@@ -150,7 +166,27 @@ async function main(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const s of systems) {
     const r = rows[s];
-    console.log(`| ${s} | ${cell(r.map((x) => x.opsPerSec), 0)} | ${cell(r.map((x) => x.p50), 2)} | ${cell(r.map((x) => x.p99), 2)} | ${cell(r.map((x) => x.p999), 2)} | ${cell(r.map((x) => x.clusterUsPerOp), 0)} | ${cell(r.map((x) => x.clientUsPerOp), 0)} |`);
+    console.log(
+      `| ${s} | ${cell(
+        r.map((x) => x.opsPerSec),
+        0,
+      )} | ${cell(
+        r.map((x) => x.p50),
+        2,
+      )} | ${cell(
+        r.map((x) => x.p99),
+        2,
+      )} | ${cell(
+        r.map((x) => x.p999),
+        2,
+      )} | ${cell(
+        r.map((x) => x.clusterUsPerOp),
+        0,
+      )} | ${cell(
+        r.map((x) => x.clientUsPerOp),
+        0,
+      )} |`,
+    );
   }
   console.log('\nmedian (min-max) over the rounds');
 }

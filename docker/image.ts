@@ -122,7 +122,11 @@ export async function baseInputs(programs?: readonly string[], repo = BASE_REPO)
 /** The base image's tag: a hash of the recipe and of every host file that goes into it (and where). */
 export function baseTag(inputs: BaseInputs): string {
   const h = createHash('sha256').update(`${RECIPE}\0base\0${inputs.programs.map((p) => `${p.host}>${p.image}`).join('\0')}\0`);
-  hashFiles(h, '/', [...inputs.files, inputs.faketime].map((f) => f.slice(1)));
+  hashFiles(
+    h,
+    '/',
+    [...inputs.files, inputs.faketime].map((f) => f.slice(1)),
+  );
   return `${inputs.repo}:${h.digest('hex').slice(0, 16)}`;
 }
 
@@ -187,7 +191,10 @@ export function runtimeClosure(root: string, packages: readonly string[]): strin
         const rel = path.relative(root, candidate);
         if (found.has(rel)) return;
         found.add(rel);
-        const pkg = JSON.parse(fs.readFileSync(path.join(candidate, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+        const pkg = JSON.parse(fs.readFileSync(path.join(candidate, 'package.json'), 'utf8')) as {
+          dependencies?: Record<string, string>;
+          optionalDependencies?: Record<string, string>;
+        };
         for (const d of Object.keys(pkg.dependencies ?? {})) visit(d, candidate, false);
         for (const d of Object.keys(pkg.optionalDependencies ?? {})) visit(d, candidate, true);
         return;
@@ -253,7 +260,12 @@ async function buildNodeImage(docker: Docker, root: string, ctx: NodeContext, do
     }
     const ctxFiles = [...ctx.files, ...ctx.modules, ...('file' in dockerfile ? [dockerfile.file] : [])];
     const tar = tarStream(['-C', stage, 'package.json', ...extra, '-C', root, ...ctxFiles]);
-    const progress = await docker.buildImage(tar.stream, { t: ctx.tag, dockerfile: 'file' in dockerfile ? dockerfile.file : 'Dockerfile', rm: true, forcerm: true });
+    const progress = await docker.buildImage(tar.stream, {
+      t: ctx.tag,
+      dockerfile: 'file' in dockerfile ? dockerfile.file : 'Dockerfile',
+      rm: true,
+      forcerm: true,
+    });
     await Promise.all([follow(docker, progress), tar.done]);
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });

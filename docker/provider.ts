@@ -82,7 +82,8 @@ async function createNetwork(docker: Docker, runId: string, labels: Record<strin
     } catch (e) {
       lastError = e;
       const msg = String((e as Error).message);
-      if (/already exists/.test(msg)) throw new Error(`a network ${networkName(runId)} exists already: is run ${runId} still up? (undertow cluster down removes it)`);
+      if (/already exists/.test(msg))
+        throw new Error(`a network ${networkName(runId)} exists already: is run ${runId} still up? (undertow cluster down removes it)`);
       if (!/overlap|Pool/i.test(msg)) throw e;
     }
   }
@@ -269,7 +270,9 @@ export class DockerCluster implements Cluster {
    * invariant), as it does for our own kill.
    */
   async watchDeaths(): Promise<void> {
-    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${LABEL.run}=${this.spec.runId}`] } })) as NodeJS.ReadableStream;
+    const stream = (await this.docker.getEvents({
+      filters: { type: ['container'], event: ['die'], label: [`${LABEL.run}=${this.spec.runId}`] },
+    })) as NodeJS.ReadableStream;
     this.events = stream;
     stream.on('error', () => undefined);
     let buffered = '';
@@ -416,13 +419,20 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
       const net = await createNetwork(docker, spec.runId, labels);
       step('network');
       // The nodes at .11, .12, ... in the deployment's order.
-      const nodes: NodeInfo[] = d.nodes.map((n, i) => ({ name: n.name, role: n.role, host: `${net.prefix}.${11 + i}`, address: `${net.prefix}.${11 + i}:${d.ports.client}` }));
+      const nodes: NodeInfo[] = d.nodes.map((n, i) => ({
+        name: n.name,
+        role: n.role,
+        host: `${net.prefix}.${11 + i}`,
+        address: `${net.prefix}.${11 + i}:${d.ports.client}`,
+      }));
 
       const containers = new Map<string, Docker.Container>();
       let cluster: DockerCluster | undefined;
       const view = d.view(nodes);
       try {
-        const created = await Promise.allSettled(nodes.map(async (n) => containers.set(n.name, await createNodeContainer(docker, spec, nodes, n, image, labels))));
+        const created = await Promise.allSettled(
+          nodes.map(async (n) => containers.set(n.name, await createNodeContainer(docker, spec, nodes, n, image, labels))),
+        );
         const failed = created.find((r) => r.status === 'rejected');
         if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
         step('containers');
@@ -440,11 +450,19 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
             const exited = await exitedNodes(containers);
             if (exited.length > 0) {
               const first = exited[0];
-              throw new Error(`the docker cluster did not come up: ${exited.map((x) => `${x.name} exited with code ${x.code}`).join(', ')} (see ${path.join(nodeDir(spec.runDir, first.name), `${first.name}.log`)})`);
+              throw new Error(
+                `the docker cluster did not come up: ${exited.map((x) => `${x.name} exited with code ${x.code}`).join(', ')} (see ${path.join(nodeDir(spec.runDir, first.name), `${first.name}.log`)})`,
+              );
             }
           }
           // Bounded: a connect to an address whose container is gone is never refused, only unanswered.
-          if ((await within(view.ready().catch(() => false), 2000)) === true) break;
+          if (
+            (await within(
+              view.ready().catch(() => false),
+              2000,
+            )) === true
+          )
+            break;
           if (performance.now() > deadline) {
             throw new Error(`the docker cluster was not ready within ${timeout} ms (see the node logs in ${path.join(spec.runDir, 'nodes')})`);
           }
@@ -464,7 +482,15 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
   };
 }
 
-async function createNodeContainer(docker: Docker, spec: ClusterSpec, nodes: readonly NodeInfo[], n: NodeInfo, image: string, labels: Record<string, string>, join = false): Promise<Docker.Container> {
+async function createNodeContainer(
+  docker: Docker,
+  spec: ClusterSpec,
+  nodes: readonly NodeInfo[],
+  n: NodeInfo,
+  image: string,
+  labels: Record<string, string>,
+  join = false,
+): Promise<Docker.Container> {
   const dir = nodeDir(spec.runDir, n.name);
   const dataDir = path.resolve(dir, 'data');
   const clockDir = path.resolve(dir, 'clock');

@@ -56,8 +56,16 @@ export function parseEdn(text: string, file?: string, opts: EdnParseOptions = {}
   return buildHistory(records, { file, style: 'edn', independent: opts.independent });
 }
 
-const OPEN_MAP = 123, CLOSE_MAP = 125, OPEN_VEC = 91, CLOSE_VEC = 93, OPEN_LIST = 40, CLOSE_LIST = 41;
-const QUOTE = 34, HASH = 35, BACKSLASH = 92, NEWLINE = 10;
+const OPEN_MAP = 123,
+  CLOSE_MAP = 125,
+  OPEN_VEC = 91,
+  CLOSE_VEC = 93,
+  OPEN_LIST = 40,
+  CLOSE_LIST = 41;
+const QUOTE = 34,
+  HASH = 35,
+  BACKSLASH = 92,
+  NEWLINE = 10;
 
 /** Characters that end a token (symbol, keyword, number). */
 const DELIMITER = new Uint8Array(128);
@@ -159,7 +167,10 @@ class EdnReader {
     if (!top) this.fail(`unexpected '${ch}' with nothing open to close`, 'remove it or add the matching opening bracket');
     if (top.close < 0) this.fail(`expected a value after ${top.what} at line ${top.line}, found '${ch}'`);
     if (top.close === c) {
-      this.fail(top.what === 'map' ? `the map opened at line ${top.line} has a key without a value` : `expected a value before '${ch}'`, top.what === 'map' ? 'a map holds key value pairs' : undefined);
+      this.fail(
+        top.what === 'map' ? `the map opened at line ${top.line} has a key without a value` : `expected a value before '${ch}'`,
+        top.what === 'map' ? 'a map holds key value pairs' : undefined,
+      );
     }
     this.fail(`'${ch}' does not close the ${top.what} opened at line ${top.line}`, `close it with '${String.fromCharCode(top.close)}'`);
   }
@@ -293,7 +304,8 @@ class EdnReader {
     this.pos = end;
     const c0 = t.charCodeAt(start);
     if (c0 === 58 /* : */) {
-      if (end - start === 1 || t.charCodeAt(start + 1) === 58) this.fail(`malformed keyword ${JSON.stringify(t.slice(start, end))}`, 'a keyword is a colon and a name, e.g. :read');
+      if (end - start === 1 || t.charCodeAt(start + 1) === 58)
+        this.fail(`malformed keyword ${JSON.stringify(t.slice(start, end))}`, 'a keyword is a colon and a name, e.g. :read');
       return t.slice(start + 1, end);
     }
     // Fast path for small non-negative integers, most numbers in a history.

@@ -74,7 +74,10 @@ export function buildHistory(records: SourceRecord[], opts: BuildOptions): { ops
     const f = get('f');
     if (f === undefined) fail(`missing ${name('f')}`, `every op needs ${name('f')}, the operation's function, e.g. read`);
     if (typeof f !== 'string' || f === '') {
-      fail(`${name('f')} must be a ${opts.style === 'edn' ? 'keyword' : 'non-empty string'}, got ${show(f, opts.style)}`, `e.g. ${name('f')} ${opts.style === 'edn' ? ':read' : '"read"'}`);
+      fail(
+        `${name('f')} must be a ${opts.style === 'edn' ? 'keyword' : 'non-empty string'}, got ${show(f, opts.style)}`,
+        `e.g. ${name('f')} ${opts.style === 'edn' ? ':read' : '"read"'}`,
+      );
     }
 
     const process = get('process');
@@ -86,12 +89,18 @@ export function buildHistory(records: SourceRecord[], opts: BuildOptions): { ops
 
     const index = get('index');
     if (index !== undefined && !(typeof index === 'number' && Number.isSafeInteger(index) && index >= 0)) {
-      fail(`${name('index')} must be an integer >= 0, got ${show(index, opts.style)}`, `${name('index')} numbers the events 0, 1, 2, ... (or leave it out everywhere)`);
+      fail(
+        `${name('index')} must be an integer >= 0, got ${show(index, opts.style)}`,
+        `${name('index')} numbers the events 0, 1, 2, ... (or leave it out everywhere)`,
+      );
     }
 
     const time = get('time');
     if (time !== undefined && !(typeof time === 'number' && Number.isFinite(time) && time >= 0)) {
-      fail(`${name('time')} must be a number of nanoseconds >= 0, got ${show(time, opts.style)}`, `${name('time')} is monotonic nanoseconds since the test started`);
+      fail(
+        `${name('time')} must be a number of nanoseconds >= 0, got ${show(time, opts.style)}`,
+        `${name('time')} is monotonic nanoseconds since the test started`,
+      );
     }
     if (timed === undefined) timed = time !== undefined;
     else if (timed !== (time !== undefined)) {
@@ -107,14 +116,25 @@ export function buildHistory(records: SourceRecord[], opts: BuildOptions): { ops
       fail(`${name('key')} must be a string or a number, got ${show(key, opts.style)}`, `${name('key')} names the independent key the op works on`);
     }
     if (opts.independent && process !== NEMESIS) {
-      if (key !== undefined) fail(`this op has ${name('key')} but the file is read as independent [key value] tuples`, 'read it without the independent option');
+      if (key !== undefined)
+        fail(`this op has ${name('key')} but the file is read as independent [key value] tuples`, 'read it without the independent option');
       if (!Array.isArray(value) || value.length !== 2 || (typeof value[0] !== 'string' && typeof value[0] !== 'number')) {
-        fail(`with independent keys every client op's ${name('value')} must be a [key value] tuple, got ${show(value, opts.style)}`, 'read the file without the independent option');
+        fail(
+          `with independent keys every client op's ${name('value')} must be a [key value] tuple, got ${show(value, opts.style)}`,
+          'read the file without the independent option',
+        );
       }
       [key, value] = value as [Key, Value];
     }
 
-    const op: Op = { index: (index as number | undefined) ?? ops.length, type: type as OpType, f: f as string, value, process: process as Op['process'], time: (time as number | undefined) ?? 0 };
+    const op: Op = {
+      index: (index as number | undefined) ?? ops.length,
+      type: type as OpType,
+      f: f as string,
+      value,
+      process: process as Op['process'],
+      time: (time as number | undefined) ?? 0,
+    };
     if (key !== undefined) op.key = key as Key;
     const error = get('error');
     if (error !== undefined) op.error = error;

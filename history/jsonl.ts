@@ -28,7 +28,11 @@ export function parseJsonl(text: string, file?: string, opts: JsonlParseOptions 
     try {
       value = JSON.parse(row) as Value;
     } catch (e) {
-      throw new InputError(`malformed JSON: ${(e as Error).message}`, { file, line }, 'each line must be one JSON object, e.g. {"index":0,"time":0,"type":"invoke","process":0,"f":"read","value":null}');
+      throw new InputError(
+        `malformed JSON: ${(e as Error).message}`,
+        { file, line },
+        'each line must be one JSON object, e.g. {"index":0,"time":0,"type":"invoke","process":0,"f":"read","value":null}',
+      );
     }
     checkJsonValue(value, file, line);
     records.push({ value, line });

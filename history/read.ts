@@ -122,7 +122,11 @@ export function historyPath(path: string): string {
   for (const name of ['history.edn', 'history.jsonl', join('latest', 'history.edn'), join('latest', 'history.jsonl')]) {
     if (existsSync(join(path, name))) return join(path, name);
   }
-  throw new InputError(`no history.edn (Jepsen) or history.jsonl in the folder ${path}`, {}, 'point at one run: a Jepsen store keeps each in STORE/TEST/TIMESTAMP/ (STORE/TEST/latest/ is the last)');
+  throw new InputError(
+    `no history.edn (Jepsen) or history.jsonl in the folder ${path}`,
+    {},
+    'point at one run: a Jepsen store keeps each in STORE/TEST/TIMESTAMP/ (STORE/TEST/latest/ is the last)',
+  );
 }
 
 function formatOf(file: string, text: string): HistoryFormat {
@@ -138,7 +142,11 @@ function formatOf(file: string, text: string): HistoryFormat {
     throw new InputError('this looks like a JSON array; histories are JSON lines, one op object per line', { file }, 'write one JSON object per line');
   }
   if (first === '[' || first === '(' || first === ';') return 'edn';
-  throw new InputError(`cannot tell the format: the file starts with ${JSON.stringify(first)}`, { file }, 'histories are JSON lines (.jsonl) or Jepsen EDN (.edn); name the file accordingly');
+  throw new InputError(
+    `cannot tell the format: the file starts with ${JSON.stringify(first)}`,
+    { file },
+    'histories are JSON lines (.jsonl) or Jepsen EDN (.edn); name the file accordingly',
+  );
 }
 
 function cannotRead(path: string, e: unknown): InputError {

@@ -65,11 +65,21 @@ export function writeOffset(file: string, offsetMs: number): void {
 // --- The clock nemesis's faults, as data ---------------------------------------------
 
 /** Sets each chosen node's clock `offsetMs` away from the true time (not cumulative: bump(0) is a reset). */
-export interface Bump { readonly kind: 'bump'; readonly offsetMs: number }
+export interface Bump {
+  readonly kind: 'bump';
+  readonly offsetMs: number;
+}
 /** Flips each chosen node between its offset + deltaMs and its offset every periodMs, for durationMs, then back. */
-export interface Strobe { readonly kind: 'strobe'; readonly deltaMs: number; readonly periodMs: number; readonly durationMs: number }
+export interface Strobe {
+  readonly kind: 'strobe';
+  readonly deltaMs: number;
+  readonly periodMs: number;
+  readonly durationMs: number;
+}
 /** Every chosen node back to the true time. */
-export interface Reset { readonly kind: 'reset' }
+export interface Reset {
+  readonly kind: 'reset';
+}
 export type ClockFault = Bump | Strobe | Reset;
 
 export function bump(offsetMs: number): Bump {
@@ -88,9 +98,12 @@ export const reset: Reset = { kind: 'reset' };
 
 export function describeClockFault(f: ClockFault): string {
   switch (f.kind) {
-    case 'bump': return `bump ${f.offsetMs >= 0 ? '+' : ''}${f.offsetMs} ms`;
-    case 'strobe': return `strobe ±${f.deltaMs} ms every ${f.periodMs} ms for ${f.durationMs} ms`;
-    case 'reset': return 'reset';
+    case 'bump':
+      return `bump ${f.offsetMs >= 0 ? '+' : ''}${f.offsetMs} ms`;
+    case 'strobe':
+      return `strobe ±${f.deltaMs} ms every ${f.periodMs} ms for ${f.durationMs} ms`;
+    case 'reset':
+      return 'reset';
   }
 }
 

@@ -34,19 +34,36 @@ process.stdin.on('data', (b) => {
 });
 `;
 
-interface Sample { d: number; p: number; h: number; ticks: number; fired?: boolean; cost?: number; costMono?: number; at: number }
+interface Sample {
+  d: number;
+  p: number;
+  h: number;
+  ticks: number;
+  fired?: boolean;
+  cost?: number;
+  costMono?: number;
+  at: number;
+}
 
 class Probe {
   samples: Sample[] = [];
   exit: string | null = null;
   constructor(readonly child: ChildProcessByStdio<Writable, Readable, null>) {
-    child.on('exit', (code, signal) => { this.exit = signal ?? `exit ${code}`; });
+    child.on('exit', (code, signal) => {
+      this.exit = signal ?? `exit ${code}`;
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       this.samples.push({ ...(JSON.parse(line) as Omit<Sample, 'at'>), at: Date.now() });
     });
   }
-  send(cmd: string) { this.child.stdin.write(cmd + '\n'); }
-  last(): Sample { const s = this.samples.at(-1); if (!s) throw new Error('no sample yet'); return s; }
+  send(cmd: string) {
+    this.child.stdin.write(cmd + '\n');
+  }
+  last(): Sample {
+    const s = this.samples.at(-1);
+    if (!s) throw new Error('no sample yet');
+    return s;
+  }
 }
 
 async function spawnProbe(env: Record<string, string>): Promise<Probe> {
@@ -56,7 +73,17 @@ async function spawnProbe(env: Record<string, string>): Promise<Probe> {
   return probe;
 }
 
-interface StepResult { died?: string; mode: string; step: string; visibleMs: number | null; wallSeen: number; monoJump: number; hrJump: number; timeoutFiredAfterMs: number | null; ticksIn2s: number }
+interface StepResult {
+  died?: string;
+  mode: string;
+  step: string;
+  visibleMs: number | null;
+  wallSeen: number;
+  monoJump: number;
+  hrJump: number;
+  timeoutFiredAfterMs: number | null;
+  ticksIn2s: number;
+}
 
 async function step(probe: Probe, file: string, mode: string, offsetMs: number, label: string): Promise<StepResult> {
   const before = probe.last();
@@ -68,7 +95,8 @@ async function step(probe: Probe, file: string, mode: string, offsetMs: number, 
   const after = probe.samples.slice(from);
   const seen = after.find((s) => Math.abs(s.d - s.at - offsetMs) < 200);
   // The largest step between consecutive samples beyond their true spacing.
-  let monoJump = 0, hrJump = 0;
+  let monoJump = 0,
+    hrJump = 0;
   let prev = before;
   for (const s of after) {
     const trueDt = s.at - prev.at;
@@ -80,10 +108,12 @@ async function step(probe: Probe, file: string, mode: string, offsetMs: number, 
   const last = after.at(-1) ?? before;
   return {
     died: probe.exit ?? undefined,
-    mode, step: label,
+    mode,
+    step: label,
     visibleMs: seen ? seen.at - t0 : null,
     wallSeen: Math.round(last.d - last.at),
-    monoJump: Math.round(monoJump), hrJump: Math.round(hrJump),
+    monoJump: Math.round(monoJump),
+    hrJump: Math.round(hrJump),
     timeoutFiredAfterMs: fired ? fired.at - t0 : null,
     ticksIn2s: last.ticks - before.ticks,
   };
@@ -94,10 +124,15 @@ async function strobe(probe: Probe, file: string, mode: string): Promise<StepRes
   const t0 = Date.now();
   probe.send('arm');
   const from = probe.samples.length;
-  for (let i = 0; i < 20; i++) { writeOffset(file, i % 2 === 0 ? 2000 : 0); await sleep(100); }
+  for (let i = 0; i < 20; i++) {
+    writeOffset(file, i % 2 === 0 ? 2000 : 0);
+    await sleep(100);
+  }
   writeOffset(file, 0);
   const after = probe.samples.slice(from);
-  let monoJump = 0, hrJump = 0, prev = before;
+  let monoJump = 0,
+    hrJump = 0,
+    prev = before;
   for (const s of after) {
     const trueDt = s.at - prev.at;
     if (Math.abs(s.p - prev.p - trueDt) > Math.abs(monoJump)) monoJump = s.p - prev.p - trueDt;
@@ -107,7 +142,16 @@ async function strobe(probe: Probe, file: string, mode: string): Promise<StepRes
   const offsets = new Set(after.map((s) => Math.round((s.d - s.at) / 1000) * 1000));
   const fired = after.find((s) => s.fired);
   const last = after.at(-1) ?? before;
-  return { mode, step: `strobe 0/+2 s every 100 ms (offsets seen: ${[...offsets].sort().join(', ')})`, visibleMs: null, wallSeen: Math.round(last.d - last.at), monoJump: Math.round(monoJump), hrJump: Math.round(hrJump), timeoutFiredAfterMs: fired ? fired.at - t0 : null, ticksIn2s: last.ticks - before.ticks };
+  return {
+    mode,
+    step: `strobe 0/+2 s every 100 ms (offsets seen: ${[...offsets].sort().join(', ')})`,
+    visibleMs: null,
+    wallSeen: Math.round(last.d - last.at),
+    monoJump: Math.round(monoJump),
+    hrJump: Math.round(hrJump),
+    timeoutFiredAfterMs: fired ? fired.at - t0 : null,
+    ticksIn2s: last.ticks - before.ticks,
+  };
 }
 
 async function cost(probe: Probe): Promise<[number, number]> {
@@ -146,7 +190,17 @@ async function main() {
         if (!probe.exit) rows.push(await step(probe, file, mode, -5000, '+5 s -> -5 s'));
         if (!probe.exit) rows.push(await step(probe, file, mode, 0, '-5 s -> 0'));
         if (!probe.exit) rows.push(await strobe(probe, file, mode));
-        if (probe.exit) rows.push({ mode, step: `the node process died: ${probe.exit}`, visibleMs: null, wallSeen: NaN, monoJump: NaN, hrJump: NaN, timeoutFiredAfterMs: null, ticksIn2s: NaN });
+        if (probe.exit)
+          rows.push({
+            mode,
+            step: `the node process died: ${probe.exit}`,
+            visibleMs: null,
+            wallSeen: NaN,
+            monoJump: NaN,
+            hrJump: NaN,
+            timeoutFiredAfterMs: null,
+            ticksIn2s: NaN,
+          });
       } finally {
         probe.send('exit');
         probe.child.kill('SIGKILL');
@@ -155,9 +209,14 @@ async function main() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log('| env | step | Date.now visible after (ms) | Date.now offset at end (ms) | largest performance.now jump (ms) | largest hrtime jump (ms) | 1000 ms setTimeout armed at the step fired after (ms) | 100 ms interval ticks in 2 s |');
+  console.log(
+    '| env | step | Date.now visible after (ms) | Date.now offset at end (ms) | largest performance.now jump (ms) | largest hrtime jump (ms) | 1000 ms setTimeout armed at the step fired after (ms) | 100 ms interval ticks in 2 s |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.mode} | ${r.step}${r.died ? ` (then the process died: ${r.died})` : ''} | ${r.visibleMs ?? '-'} | ${r.wallSeen} | ${r.monoJump} | ${r.hrJump} | ${r.timeoutFiredAfterMs ?? 'not within 2 s'} | ${r.ticksIn2s} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.mode} | ${r.step}${r.died ? ` (then the process died: ${r.died})` : ''} | ${r.visibleMs ?? '-'} | ${r.wallSeen} | ${r.monoJump} | ${r.hrJump} | ${r.timeoutFiredAfterMs ?? 'not within 2 s'} | ${r.ticksIn2s} |`,
+    );
   console.log('\n| env | Date.now() (ns per call, 100k calls) | performance.now() (ns per call) |\n| --- | --- | --- |');
   for (const [mode, [wall, mono]] of costs) console.log(`| ${mode} | ${wall.toFixed(0)} | ${mono.toFixed(0)} |`);
 }

@@ -47,15 +47,19 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
       // out of its groups, a running one out of the groups where it is a secondary, a CM member).
       const target = pick(ctx, o.memberTargets ?? []);
       if (target === undefined) throw new Error('the member fault needs memberTargets (the system has no membership changes)');
-      return [{ f: 'member-remove', value: target }, { f: 'member-add', value: target }];
+      return [
+        { f: 'member-remove', value: target },
+        { f: 'member-add', value: target },
+      ];
     }
     case 'clock': {
       const nodes = someNodes(ctx, o.nodes);
       // Jumps of a few seconds either way: several leases long, so a lease timed on the wall clock breaks.
       const deltaMs = (ctx.random.float() < 0.5 ? -1 : 1) * (2000 + ctx.random.int(8000));
-      const start: OpSpec = ctx.random.float() < 0.5
-        ? { f: 'clock-bump', value: { nodes, deltaMs } }
-        : { f: 'clock-strobe', value: { nodes, deltaMs, periodMs: 200 + ctx.random.int(300), durationMs: Math.min(o.holdMs, 3000) } };
+      const start: OpSpec =
+        ctx.random.float() < 0.5
+          ? { f: 'clock-bump', value: { nodes, deltaMs } }
+          : { f: 'clock-strobe', value: { nodes, deltaMs, periodMs: 200 + ctx.random.int(300), durationMs: Math.min(o.holdMs, 3000) } };
       return [start, { f: 'clock-reset' }];
     }
   }

@@ -59,7 +59,10 @@ export function reportClient(data: ReportData, UPlot: UPlotCtor | undefined): vo
     ];
     if (ops.type[i] !== 2) lines.push(`output: ${show(ops.output[i])}`);
     if (ops.error[i] !== null) lines.push(`error: ${show(ops.error[i])}`);
-    lines.push(`invoked at ${fmtS(ops.s[i])}` + (ops.e[i] >= 0 ? `, took ${((ops.e[i] - ops.s[i]) * 1000).toFixed(3)} ms` : ', outcome unknown (may take effect any time later)'));
+    lines.push(
+      `invoked at ${fmtS(ops.s[i])}` +
+        (ops.e[i] >= 0 ? `, took ${((ops.e[i] - ops.s[i]) * 1000).toFixed(3)} ms` : ', outcome unknown (may take effect any time later)'),
+    );
     return lines.join('\n');
   };
 
@@ -222,11 +225,15 @@ export function reportClient(data: ReportData, UPlot: UPlotCtor | undefined): vo
   };
 
   let dragging: { x: number; v0: number; v1: number } | null = null;
-  canvas.addEventListener('wheel', (ev) => {
-    ev.preventDefault();
-    const r = canvas.getBoundingClientRect();
-    zoom(ev.deltaY < 0 ? 1 / 1.25 : 1.25, T(ev.clientX - r.left));
-  }, { passive: false });
+  canvas.addEventListener(
+    'wheel',
+    (ev) => {
+      ev.preventDefault();
+      const r = canvas.getBoundingClientRect();
+      zoom(ev.deltaY < 0 ? 1 / 1.25 : 1.25, T(ev.clientX - r.left));
+    },
+    { passive: false },
+  );
   canvas.addEventListener('mousedown', (ev) => {
     dragging = { x: ev.clientX, v0, v1 };
   });

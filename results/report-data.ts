@@ -191,7 +191,20 @@ export function reportData(history: History): ReportData {
   const { laneOf, labels } = assignLanes(operations);
   const fs: string[] = [];
   const fIndex = new Map<string, number>();
-  const ops: OpColumns = { lane: [], process: [], f: [], type: [], s: [], e: [], invokeIndex: [], completeIndex: [], key: [], input: [], output: [], error: [] };
+  const ops: OpColumns = {
+    lane: [],
+    process: [],
+    f: [],
+    type: [],
+    s: [],
+    e: [],
+    invokeIndex: [],
+    completeIndex: [],
+    key: [],
+    input: [],
+    output: [],
+    error: [],
+  };
   for (const op of operations) {
     let fi = fIndex.get(op.f);
     if (fi === undefined) {

@@ -56,14 +56,19 @@ function scriptSafe(s: string): string {
 
 /** JSON safe inside a <script> element and parseable by JSON.parse. */
 function jsonForScript(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 const badge = (v: Verdict | string) => `<span class="verdict ${escapeHtml(String(v))}">${escapeHtml(String(v))}</span>`;
 
 /** A link that shows the event's op on the timeline. */
 const ev = (index: number | null | undefined, label?: string) =>
-  index === null || index === undefined || index < 0 ? '?' : `<a href="#timeline-section" class="ev" data-event="${index}">${escapeHtml(label ?? `event ${index}`)}</a>`;
+  index === null || index === undefined || index < 0
+    ? '?'
+    : `<a href="#timeline-section" class="ev" data-event="${index}">${escapeHtml(label ?? `event ${index}`)}</a>`;
 
 // ---------------------------------------------------------------------------
 // The counterexample, drawn after Porcupine: the key's ops around the failure
@@ -120,7 +125,9 @@ export function counterexampleSvg(ce: Counterexample): string {
   const yOf = (p: number) => TOP + processes.indexOf(p) * LANE;
 
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" class="ce-svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="counterexample timeline">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" class="ce-svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="counterexample timeline">`,
+  );
   processes.forEach((p, i) => {
     const y = TOP + i * LANE;
     if (i % 2 === 1) parts.push(`<rect x="0" y="${y - 2}" width="${width}" height="${LANE}" fill="#f6f6f6"/>`);
@@ -141,8 +148,13 @@ export function counterexampleSvg(ce: Counterexample): string {
     const b = xOf(d.op.completeIndex);
     const y = yOf(d.op.process);
     const cls = `op ${d.role}${concurrent.has(d.op.invokeIndex) && d.role !== 'concurrent' ? ' concurrent-too' : ''}${d.op.completeIndex === null ? ' unknown' : ''}`;
-    const title = `${d.op.description} (process ${d.op.process}, events ${d.op.invokeIndex}..${d.op.completeIndex ?? '?'}, ${d.op.type})` +
-      (d.role === 'prefix' ? `\n#${d.order} in the linearization; state after: ${d.stateAfter}` : d.role === 'stuck' ? `\ncannot be linearized in state ${ce.state}` : '');
+    const title =
+      `${d.op.description} (process ${d.op.process}, events ${d.op.invokeIndex}..${d.op.completeIndex ?? '?'}, ${d.op.type})` +
+      (d.role === 'prefix'
+        ? `\n#${d.order} in the linearization; state after: ${d.stateAfter}`
+        : d.role === 'stuck'
+          ? `\ncannot be linearized in state ${ce.state}`
+          : '');
     parts.push(`<g class="${cls}"><title>${escapeHtml(title)}</title>`);
     parts.push(`<rect x="${a}" y="${y + 9}" width="${Math.max(6, b - a)}" height="20" rx="3"/>`);
     parts.push(`<text x="${a + 4}" y="${y + 23}" class="desc">${escapeHtml(label(d.op))}</text>`);
@@ -154,7 +166,9 @@ export function counterexampleSvg(ce: Counterexample): string {
     parts.push(`<polyline class="lin" points="${linPoints.map((p) => `${p.x},${p.y}`).join(' ')}"/>`);
   }
   for (const p of linPoints) {
-    parts.push(`<circle class="lin-pt" cx="${p.x}" cy="${p.y}" r="7"/><text class="lin-num" x="${p.x}" y="${p.y + 3}" text-anchor="middle">${p.d.order}</text>`);
+    parts.push(
+      `<circle class="lin-pt" cx="${p.x}" cy="${p.y}" r="7"/><text class="lin-num" x="${p.x}" y="${p.y + 3}" text-anchor="middle">${p.d.order}</text>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('');
@@ -166,14 +180,17 @@ function opCell(o: OpSummary): string {
 
 function counterexampleHtml(ce: Counterexample, model: string): string {
   const out: string[] = [];
-  out.push(`<div class="ce"><h4>Key ${escapeHtml(ce.key === null ? '(whole history)' : JSON.stringify(ce.key))} is not linearizable <span class="muted">(model ${escapeHtml(model)})</span></h4>`);
+  out.push(
+    `<div class="ce"><h4>Key ${escapeHtml(ce.key === null ? '(whole history)' : JSON.stringify(ce.key))} is not linearizable <span class="muted">(model ${escapeHtml(model)})</span></h4>`,
+  );
   out.push('<p class="legend">');
   out.push('<span class="sw prefix"></span> linearizable prefix (numbered in linearization order, state after each step) ');
   out.push('<span class="sw stuck"></span> the op that could not be linearized ');
   out.push('<span class="sw concurrent"></span> concurrent with it ');
   out.push('<span class="sw open"></span> open, tried in the final state');
   out.push('</p>');
-  if (ce.prefix.length > MAX_DRAWN_PREFIX) out.push(`<p class="muted">Ops #1..#${ce.prefix.length - MAX_DRAWN_PREFIX} of the prefix are listed below, not drawn.</p>`);
+  if (ce.prefix.length > MAX_DRAWN_PREFIX)
+    out.push(`<p class="muted">Ops #1..#${ce.prefix.length - MAX_DRAWN_PREFIX} of the prefix are listed below, not drawn.</p>`);
   out.push(`<div class="ce-scroll">${counterexampleSvg(ce)}</div>`);
   if (ce.stuck) {
     out.push(`<p><b>Stuck:</b> ${opCell(ce.stuck)} returned, but it cannot be linearized in state <code>${escapeHtml(ce.state)}</code>.</p>`);
@@ -186,7 +203,9 @@ function counterexampleHtml(ce: Counterexample, model: string): string {
   if (ce.concurrent.length > 0) {
     out.push(`<p><b>Concurrent with the stuck op:</b> ${ce.concurrent.map(opCell).join('; ')}</p>`);
   }
-  out.push(`<details${ce.prefix.length <= 40 ? ' open' : ''}><summary>Longest linearizable prefix (${ce.prefix.length} ops)</summary><table class="prefix"><tr><th>#</th><th>op</th><th>state after</th></tr>`);
+  out.push(
+    `<details${ce.prefix.length <= 40 ? ' open' : ''}><summary>Longest linearizable prefix (${ce.prefix.length} ops)</summary><table class="prefix"><tr><th>#</th><th>op</th><th>state after</th></tr>`,
+  );
   ce.prefix.forEach((s, i) => out.push(`<tr><td>${i + 1}</td><td>${opCell(s.op)}</td><td><code>${escapeHtml(s.stateAfter)}</code></td></tr>`));
   out.push('</table></details>');
   out.push(`<pre class="ce-text">${escapeHtml(renderText(ce))}</pre></div>`);
@@ -198,18 +217,32 @@ function counterexampleHtml(ce: Counterexample, model: string): string {
 
 function linearizabilityHtml(r: LinearizabilityResult): string {
   const out: string[] = [];
-  out.push(`<p>${r.ops} client ops, ${r.searched} searched${r.pruned ? ` (${r.pruned} unknown writes nothing read left out)` : ''} in ${r.partitions} part${r.partitions === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms.${r.gaveUp ? ` Gave up: ${escapeHtml(r.gaveUp)} budget ran out.` : ''}</p>`);
-  if (r.unknownKeys.length > 0) out.push(`<p>Keys not searched to the end (the search stops at the first failure, or ran out of budget): ${escapeHtml(r.unknownKeys.map((k) => JSON.stringify(k)).join(', '))}</p>`);
+  out.push(
+    `<p>${r.ops} client ops, ${r.searched} searched${r.pruned ? ` (${r.pruned} unknown writes nothing read left out)` : ''} in ${r.partitions} part${r.partitions === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms.${r.gaveUp ? ` Gave up: ${escapeHtml(r.gaveUp)} budget ran out.` : ''}</p>`,
+  );
+  if (r.unknownKeys.length > 0)
+    out.push(
+      `<p>Keys not searched to the end (the search stops at the first failure, or ran out of budget): ${escapeHtml(r.unknownKeys.map((k) => JSON.stringify(k)).join(', '))}</p>`,
+    );
   for (const ce of r.failures) out.push(counterexampleHtml(ce, r.model));
   return out.join('\n');
 }
 
 const elems = (xs: (string | number)[], max = 200) =>
-  xs.length === 0 ? '<span class="muted">none</span>' : escapeHtml(xs.slice(0, max).map((x) => JSON.stringify(x)).join(', ')) + (xs.length > max ? ` … (${xs.length - max} more)` : '');
+  xs.length === 0
+    ? '<span class="muted">none</span>'
+    : escapeHtml(
+        xs
+          .slice(0, max)
+          .map((x) => JSON.stringify(x))
+          .join(', '),
+      ) + (xs.length > max ? ` … (${xs.length - max} more)` : '');
 
 function setHtml(r: SetResult, addOf: Map<string, number[]>): string {
   const withOps = (label: string, xs: (string | number)[], bad: boolean) => {
-    const rows = xs.slice(0, 100).map((x) => `<li>${escapeHtml(JSON.stringify(x))}: added by ${(addOf.get(JSON.stringify(x)) ?? []).map((e) => ev(e)).join(', ') || 'no op'}</li>`);
+    const rows = xs
+      .slice(0, 100)
+      .map((x) => `<li>${escapeHtml(JSON.stringify(x))}: added by ${(addOf.get(JSON.stringify(x)) ?? []).map((e) => ev(e)).join(', ') || 'no op'}</li>`);
     return `<div class="${bad && xs.length ? 'anomaly' : ''}"><b>${label} (${xs.length})</b>${xs.length ? `<ul>${rows.join('')}${xs.length > 100 ? `<li>… ${xs.length - 100} more</li>` : ''}</ul>` : ': <span class="muted">none</span>'}</div>`;
   };
   return [
@@ -260,8 +293,10 @@ const countsRow = (label: string, c: { count: number; ok: number; fail: number; 
 
 function statsHtml(r: StatsResult): string {
   const rows = Object.entries(r.byF).map(([f, c]) => countsRow(f, c));
-  return `<table class="num"><tr><th>f</th><th>ops</th><th>ok</th><th>fail</th><th>info</th></tr>${rows.join('')}${countsRow('all', r.all)}</table>` +
-    (r.neverOk.length ? `<p class="anomaly">Never succeeded: ${escapeHtml(r.neverOk.join(', '))}</p>` : '');
+  return (
+    `<table class="num"><tr><th>f</th><th>ops</th><th>ok</th><th>fail</th><th>info</th></tr>${rows.join('')}${countsRow('all', r.all)}</table>` +
+    (r.neverOk.length ? `<p class="anomaly">Never succeeded: ${escapeHtml(r.neverOk.join(', '))}</p>` : '')
+  );
 }
 
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 3 : 1) : '-');
@@ -271,8 +306,10 @@ const latRow = (label: string, l: Latencies) =>
 function perfHtml(r: PerfResult): string {
   const rows = Object.entries(r.latencyByF).map(([f, l]) => latRow(f, l));
   if (r.latency) rows.push(latRow('all', r.latency));
-  return `<p>Duration ${r.duration.toFixed(3)} s, ${r.throughput.toFixed(1)} ok ops/s.</p>` +
-    `<table class="num"><tr><th>f</th><th>ok ops</th><th>mean ms</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>${rows.join('')}</table>`;
+  return (
+    `<p>Duration ${r.duration.toFixed(3)} s, ${r.throughput.toFixed(1)} ok ops/s.</p>` +
+    `<table class="num"><tr><th>f</th><th>ok ops</th><th>mean ms</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>${rows.join('')}</table>`
+  );
 }
 
 /** What a section may need besides its result: the add op of each set element (by JSON). */
@@ -294,7 +331,10 @@ export const CHECKER_SECTIONS: Record<string, (r: CheckerResult, ctx: SectionCon
   },
   bank: (r) => {
     const b = r as BankResult;
-    return `<p>${b.reads} reads; transfers ok ${b.transfers.ok}, fail ${b.transfers.fail}, info ${b.transfers.info}.</p>` + anomalyList(b.anomalies.map(bankAnomaly), b.anomalyCount);
+    return (
+      `<p>${b.reads} reads; transfers ok ${b.transfers.ok}, fail ${b.transfers.fail}, info ${b.transfers.info}.</p>` +
+      anomalyList(b.anomalies.map(bankAnomaly), b.anomalyCount)
+    );
   },
   stats: (r) => statsHtml(r as StatsResult),
   perf: (r) => perfHtml(r as PerfResult),
@@ -365,7 +405,7 @@ export function renderReport(input: ReportInput): string {
   }
 
   const testRows = Object.entries(test)
-    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(typeof v === 'string' ? v : JSON.stringify(v) ?? String(v))}</td></tr>`)
+    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)))}</td></tr>`)
     .join('');
   const faultKinds = [...new Set(data.faults.map((f) => f.f).concat(data.marks.map((m) => m.f)))];
   const verdicts = Object.entries(results.results)
@@ -399,7 +439,9 @@ export function renderReport(input: ReportInput): string {
 <div id="throughput" class="plot"></div>
 
 <h2>Checkers</h2>
-${Object.entries(results.results).map(([name, r]) => checkerHtml(name, r, addOf)).join('\n')}
+${Object.entries(results.results)
+  .map(([name, r]) => checkerHtml(name, r, addOf))
+  .join('\n')}
 <p class="muted">Charts drawn with uPlot ${escapeHtml(uplot.version)} (inlined). Report written by undertow.</p>
 </main>
 <script id="report-data" type="application/json">${jsonForScript(data)}</script>

@@ -36,7 +36,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.
 const statusClass = (s: string) => s.replace(/[^a-z]+/g, '-');
 
 function badge(r: RunSummary): string {
-  const checkers = Object.entries(r.checkers).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const checkers = Object.entries(r.checkers)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ');
   const title = checkers ? ` title="${escapeHtml(checkers)}"` : '';
   return `<span class="verdict ${statusClass(r.verdict)}"${title}>${escapeHtml(r.verdict)}</span>`;
 }
@@ -56,7 +58,20 @@ export function showDuration(s: number | null): string {
 
 /** What the text filter matches a row against. */
 export function searchText(r: RunSummary): string {
-  return [r.name, r.path, r.verdict, r.workload, ...r.faults, r.seed, r.provider, ...r.bugs, showTime(r.startedAt), ...Object.keys(r.checkers), r.interrupted ? 'interrupted' : null, r.failure ? 'failed' : null]
+  return [
+    r.name,
+    r.path,
+    r.verdict,
+    r.workload,
+    ...r.faults,
+    r.seed,
+    r.provider,
+    ...r.bugs,
+    showTime(r.startedAt),
+    ...Object.keys(r.checkers),
+    r.interrupted ? 'interrupted' : null,
+    r.failure ? 'failed' : null,
+  ]
     .filter((x) => x !== null && x !== undefined)
     .join(' ')
     .toLowerCase();
@@ -64,7 +79,9 @@ export function searchText(r: RunSummary): string {
 
 function row(r: RunSummary): string {
   const main = r.report ?? r.files;
-  const extra = [r.provider, r.concurrency !== null ? `concurrency ${r.concurrency}` : null, r.bugs.length ? `bugs: ${r.bugs.join(', ')}` : null].filter(Boolean).join(' · ');
+  const extra = [r.provider, r.concurrency !== null ? `concurrency ${r.concurrency}` : null, r.bugs.length ? `bugs: ${r.bugs.join(', ')}` : null]
+    .filter(Boolean)
+    .join(' · ');
   const faults = r.faults.length ? r.faults.map((f) => `<span class="fault">${escapeHtml(f)}</span>`).join('') : '<span class="muted">none</span>';
   return (
     `<tr class="run" data-verdict="${escapeHtml(r.verdict)}" data-text="${escapeHtml(searchText(r))}">` +
@@ -121,7 +138,10 @@ export function runsClient(): void {
     q.value = state.get('q') ?? '';
     verdict.value = state.get('verdict') ?? '';
     const apply = () => {
-      const words = q.value.toLowerCase().split(/\s+/).filter((w) => w !== '');
+      const words = q.value
+        .toLowerCase()
+        .split(/\s+/)
+        .filter((w) => w !== '');
       let n = 0;
       for (const tr of rows) {
         const text = tr.dataset.text ?? '';
@@ -149,7 +169,11 @@ const showSize = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1
 /** A store folder's listing; `segments` is its path in the store (decoded). */
 export function renderDirectoryPage(segments: string[], entries: DirEntry[]): string {
   const href = (upTo: number) => `/store/${segments.slice(0, upTo).map(encodeURIComponent).join('/')}${upTo > 0 ? '/' : ''}`;
-  const crumbs = [`<a href="/">runs</a>`, `<a href="/store/">store</a>`, ...segments.map((s, i) => `<a href="${escapeHtml(href(i + 1))}">${escapeHtml(s)}</a>`)].join(' / ');
+  const crumbs = [
+    `<a href="/">runs</a>`,
+    `<a href="/store/">store</a>`,
+    ...segments.map((s, i) => `<a href="${escapeHtml(href(i + 1))}">${escapeHtml(s)}</a>`),
+  ].join(' / ');
   const rows = entries
     .map((e) => {
       const name = e.dir ? `${e.name}/` : e.name;

@@ -94,7 +94,10 @@ function subdirs(dir: string): string[] {
   } catch {
     return [];
   }
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** A checked run's summary from the cache while its files are unchanged; anything else summarized afresh. */
@@ -209,7 +212,11 @@ function readObject(path: string, what: string, problems: string[]): Record<stri
 /** The nemesis as written: a list of names, or one comma-separated string (older runs). */
 function stringList(v: unknown): string[] {
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string' && x !== '');
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'none');
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '' && s !== 'none');
   return [];
 }
 

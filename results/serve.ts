@@ -125,7 +125,9 @@ export function createServeHandler(storeDir: string, opts: ServeOptions = {}): S
     if (found.stat.isDirectory()) {
       // Relative links in a listing need the trailing slash.
       if (!raw.endsWith('/')) return redirect(res, `${raw}/`);
-      return send(res, 200, 'text/html; charset=utf-8', renderDirectoryPage(segments, listDirectory(storeReal, found.path)), { 'Content-Security-Policy': PAGE_CSP });
+      return send(res, 200, 'text/html; charset=utf-8', renderDirectoryPage(segments, listDirectory(storeReal, found.path)), {
+        'Content-Security-Policy': PAGE_CSP,
+      });
     }
     if (raw.endsWith('/')) return notFound(res);
 

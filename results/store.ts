@@ -39,7 +39,8 @@ export function timestamp(at: Date): string {
 
 /** Makes store/NAME/TIMESTAMP/ and points store/latest at it. */
 export function createRun(store: string, name: string, at: Date = new Date()): RunPaths {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new InputError(`test name ${JSON.stringify(name)} is not a plain folder name`, {}, 'use letters, digits, dot, dash and underscore');
+  if (!/^[A-Za-z0-9._-]+$/.test(name))
+    throw new InputError(`test name ${JSON.stringify(name)} is not a plain folder name`, {}, 'use letters, digits, dot, dash and underscore');
   const dir = join(store, name, timestamp(at));
   mkdirSync(join(dir, 'nodes'), { recursive: true });
   pointLatest(store, dir);

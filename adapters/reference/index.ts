@@ -44,8 +44,16 @@ export const referenceAdapter: SystemAdapter = {
     'cm-nodes': { describe: 'configuration manager (Raft) nodes', default: '3', check: int(1) },
     groups: { describe: 'replication groups (keys hash to groups)', default: '3', check: int(1) },
     replication: { describe: 'replicas per group (at most the data servers, --nodes)', default: '3', check: int(1) },
-    'lease-ms': { describe: "data servers: a primary's lease from each secondary (ms; the node's default when empty)", default: '', check: (v) => (v === '' ? null : int(1)(v)) },
-    'grace-ms': { describe: 'data servers: the grace period before a secondary replaces a silent primary (ms, >= lease)', default: '', check: (v) => (v === '' ? null : int(1)(v)) },
+    'lease-ms': {
+      describe: "data servers: a primary's lease from each secondary (ms; the node's default when empty)",
+      default: '',
+      check: (v) => (v === '' ? null : int(1)(v)),
+    },
+    'grace-ms': {
+      describe: 'data servers: the grace period before a secondary replaces a silent primary (ms, >= lease)',
+      default: '',
+      check: (v) => (v === '' ? null : int(1)(v)),
+    },
     'config-lease-ms': { describe: 'clients: how long a group configuration is cached (ms)', default: '5000', check: int(0) },
   },
   bugs: [...CM_SIDE, ...DATA_SIDE].map((name) => ({ name, describe: BUG_NOTES[name] ?? name })),
@@ -64,7 +72,12 @@ export const referenceAdapter: SystemAdapter = {
       dataArgs: [...(o['lease-ms'] ? ['--lease-ms', o['lease-ms']] : []), ...(o['grace-ms'] ? ['--grace-ms', o['grace-ms']] : [])],
       cmArgs: [],
     };
-    if (layout.data > 0 && layout.replication > layout.data) throw new InputError(`replication ${layout.replication} needs at least that many data nodes (--nodes ${layout.data})`, {}, 'lower --replication or raise --nodes');
+    if (layout.data > 0 && layout.replication > layout.data)
+      throw new InputError(
+        `replication ${layout.replication} needs at least that many data nodes (--nodes ${layout.data})`,
+        {},
+        'lower --replication or raise --nodes',
+      );
     const configLeaseMs = Number(o['config-lease-ms']);
     return {
       nodes: nodeNames(layout),
@@ -90,7 +103,14 @@ export const referenceAdapter: SystemAdapter = {
           return membership({ cluster: ctx.cluster, view, layout, pick: ctx.pick, busy: ctx.busy });
         },
       },
-      settings: { cmNodes: layout.cm, dataNodes: layout.data, groups: layout.groups, replication: layout.replication, dataArgs: [...layout.dataArgs], configLeaseMs },
+      settings: {
+        cmNodes: layout.cm,
+        dataNodes: layout.data,
+        groups: layout.groups,
+        replication: layout.replication,
+        dataArgs: [...layout.dataArgs],
+        configLeaseMs,
+      },
     };
   },
 };
@@ -100,7 +120,16 @@ export const referenceAdapter: SystemAdapter = {
  * and tools that start one without a test (every option at its default
  * unless given; `data` 0 is a CM alone).
  */
-export function referenceDeployment(o: { cm?: number; data: number; groups?: number; replication?: number; bugs?: readonly string[]; leaseMs?: number; graceMs?: number; workload?: string }): Deployment {
+export function referenceDeployment(o: {
+  cm?: number;
+  data: number;
+  groups?: number;
+  replication?: number;
+  bugs?: readonly string[];
+  leaseMs?: number;
+  graceMs?: number;
+  workload?: string;
+}): Deployment {
   const options = Object.fromEntries(Object.entries(referenceAdapter.options).map(([k, spec]) => [k, spec.default]));
   if (o.cm !== undefined) options['cm-nodes'] = String(o.cm);
   if (o.groups !== undefined) options.groups = String(o.groups);

@@ -40,13 +40,39 @@ export function nodeArgs(spec: ReferenceLayout, nodes: readonly NodeInfo[], node
   const cms = nodes.filter((n) => n.role === 'cm');
   const bugs = (side: Set<string>) => spec.bugs.filter((b) => side.has(b)).flatMap((b) => ['--bug', b]);
   if (node.role === 'cm') {
-    return ['cm', '--id', node.name, '--listen', node.address, '--peers', cms.map((n) => `${n.name}=${n.address}`).join(','), '--data', dataDir, ...bugs(CM_SIDE), ...spec.cmArgs];
+    return [
+      'cm',
+      '--id',
+      node.name,
+      '--listen',
+      node.address,
+      '--peers',
+      cms.map((n) => `${n.name}=${n.address}`).join(','),
+      '--data',
+      dataDir,
+      ...bugs(CM_SIDE),
+      ...spec.cmArgs,
+    ];
   }
   const servers = nodes.filter((n) => n.role === 'data').map((n) => n.name);
   return [
-    'data', '--id', node.name, '--listen', node.address, '--cm', cms.map((n) => n.address).join(','), '--data', dataDir,
-    '--servers', servers.join(','), '--groups', String(spec.groups), '--replication', String(spec.replication),
-    ...bugs(DATA_SIDE), ...spec.dataArgs,
+    'data',
+    '--id',
+    node.name,
+    '--listen',
+    node.address,
+    '--cm',
+    cms.map((n) => n.address).join(','),
+    '--data',
+    dataDir,
+    '--servers',
+    servers.join(','),
+    '--groups',
+    String(spec.groups),
+    '--replication',
+    String(spec.replication),
+    ...bugs(DATA_SIDE),
+    ...spec.dataArgs,
   ];
 }
 

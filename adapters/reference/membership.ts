@@ -37,7 +37,16 @@ import type { Value } from '../../history/types.js';
 import type { GroupConfig } from '../../system-under-test/cm/state.js';
 import { CmClient, type CmResponse } from '../../system-under-test/runtime/client.js';
 import type { ClusterView } from './view.js';
-import { cmAddDone, cmRemovalDone, dataRemovalPlan, freshestLeader, fullMembership, groupsHolding, MEMBER_TARGETS, type MemberTarget } from './membership-plan.js';
+import {
+  cmAddDone,
+  cmRemovalDone,
+  dataRemovalPlan,
+  freshestLeader,
+  fullMembership,
+  groupsHolding,
+  MEMBER_TARGETS,
+  type MemberTarget,
+} from './membership-plan.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -56,10 +65,16 @@ export interface MembershipOptions {
   waitMs?: number;
 }
 
-
 type Groups = Record<string, GroupConfig>;
 const layoutOf = (g: GroupConfig): Value => ({ version: g.version, primary: g.primary, secondaries: [...g.secondaries] });
-const groupsValue = (groups: Groups | null): Value => (groups === null ? null : Object.fromEntries(Object.keys(groups).sort().map((k) => [k, layoutOf(groups[k])])));
+const groupsValue = (groups: Groups | null): Value =>
+  groups === null
+    ? null
+    : Object.fromEntries(
+        Object.keys(groups)
+          .sort()
+          .map((k) => [k, layoutOf(groups[k])]),
+      );
 
 export function membership(o: MembershipOptions): MembershipFaults {
   const { cluster, view } = o;
@@ -90,7 +105,9 @@ export function membership(o: MembershipOptions): MembershipFaults {
     const before = await groups();
     if (before === null) return { role: 'data-secondary', node: null, note: 'the CM did not answer' };
     removed.set(node, 'data');
-    const targets = Object.keys(before).filter((g) => before[g].secondaries.includes(node)).sort();
+    const targets = Object.keys(before)
+      .filter((g) => before[g].secondaries.includes(node))
+      .sort();
     const out = new Map<string, Value>();
     const won: Value[] = [];
     let mismatches = 0;
@@ -111,7 +128,12 @@ export function membership(o: MembershipOptions): MembershipFaults {
             out.set(g, layoutOf(cur));
             continue;
           }
-          const r: CmResponse = await cm.request({ op: 'reconfigure', group: g, expectedVersion: cur.version, config: { primary: cur.primary, secondaries: cur.secondaries.filter((s) => s !== node) } });
+          const r: CmResponse = await cm.request({
+            op: 'reconfigure',
+            group: g,
+            expectedVersion: cur.version,
+            config: { primary: cur.primary, secondaries: cur.secondaries.filter((s) => s !== node) },
+          });
           if (r.ok) {
             won.push({ group: g, from: cur.version, to: layoutOf(r.group as GroupConfig) });
             out.set(g, layoutOf(r.group as GroupConfig));
@@ -196,9 +218,23 @@ export function membership(o: MembershipOptions): MembershipFaults {
     // Nothing to ask for: its replicas rejoin as learners and the primaries add them.
     const back = await until(ms, async () => {
       after = await groups();
-      return fullMembership(after, await view.cmStatuses(), o.layout, cmNodes.filter((n) => !removed.has(n)));
+      return fullMembership(
+        after,
+        await view.cmStatuses(),
+        o.layout,
+        cmNodes.filter((n) => !removed.has(n)),
+      );
     });
-    return { role: 'data', node, restarted: !wasRunning, before: groupsValue(before), after: groupsValue(after), rejoined: after === null ? [] : groupsHolding(after, node), complete: back, ms: Math.round(performance.now() - t0) };
+    return {
+      role: 'data',
+      node,
+      restarted: !wasRunning,
+      before: groupsValue(before),
+      after: groupsValue(after),
+      rejoined: after === null ? [] : groupsHolding(after, node),
+      complete: back,
+      ms: Math.round(performance.now() - t0),
+    };
   };
 
   // ------------------------------------------------------------ CM members
@@ -210,7 +246,8 @@ export function membership(o: MembershipOptions): MembershipFaults {
       const end = performance.now() + ms;
       for (;;) {
         const r = await cm.request(req);
-        const retry = !r.ok && (r.error === 'membership-change-in-progress' || r.error === 'leader-not-ready' || r.error === 'no-leader' || r.error === 'unreachable');
+        const retry =
+          !r.ok && (r.error === 'membership-change-in-progress' || r.error === 'leader-not-ready' || r.error === 'no-leader' || r.error === 'unreachable');
         if (!retry || performance.now() > end) return r;
         await sleep(200);
       }
@@ -295,13 +332,17 @@ export function membership(o: MembershipOptions): MembershipFaults {
       const now = await groups();
       candidates = candidates.filter((c) => now !== null && Object.values(now).some((g) => g.secondaries.includes(c)));
     }
-    if (candidates.length === 0) return { role: target, node: null, note: `no running ${target === 'data-secondary' ? 'secondary' : role} node that no other fault holds` };
+    if (candidates.length === 0)
+      return { role: target, node: null, note: `no running ${target === 'data-secondary' ? 'secondary' : role} node that no other fault holds` };
     const node = o.pick(candidates);
     return target === 'data' ? removeData(node) : target === 'data-secondary' ? removeSecondaries(node) : removeCm(node);
   };
 
   const add = async (role: NodeRole | undefined, ms = waitMs): Promise<Value> => {
-    const out = [...removed].filter(([, r]) => role === undefined || r === role).map(([n]) => n).sort();
+    const out = [...removed]
+      .filter(([, r]) => role === undefined || r === role)
+      .map(([n]) => n)
+      .sort();
     if (out.length === 0) return { role: role ?? null, node: null, note: 'nothing to add back' };
     const node = out[0];
     return removed.get(node) === 'data' ? addData(node, ms) : addCm(node, ms);
@@ -317,11 +358,17 @@ export function membership(o: MembershipOptions): MembershipFaults {
       const restored: Value[] = [];
       // The CM first: the data servers' rejoining goes through it.
       for (const node of [...removed].sort(([, a], [, b]) => (a === b ? 0 : a === 'cm' ? -1 : 1)).map(([n]) => n)) {
-        restored.push(removed.get(node) === 'data' ? await addData(node, Math.max(1000, (end - performance.now()) / 2)) : await addCm(node, Math.max(1000, (end - performance.now()) / 2)));
+        restored.push(
+          removed.get(node) === 'data'
+            ? await addData(node, Math.max(1000, (end - performance.now()) / 2))
+            : await addCm(node, Math.max(1000, (end - performance.now()) / 2)),
+        );
       }
       let g: Groups | null = null;
       let statuses = {} as Awaited<ReturnType<ClusterView['cmStatuses']>>;
-      const full = await until(Math.max(0, end - performance.now()), async () => fullMembership((g = await groups()), (statuses = await view.cmStatuses()), o.layout, cmNodes));
+      const full = await until(Math.max(0, end - performance.now()), async () =>
+        fullMembership((g = await groups()), (statuses = await view.cmStatuses()), o.layout, cmNodes),
+      );
       const leader = freshestLeader(statuses);
       return { restored, fullyReplicated: full, groups: groupsValue(g), cmVoters: leader ? [...leader.config.voters] : null };
     },

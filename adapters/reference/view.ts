@@ -12,7 +12,10 @@ export class ClusterView {
   private readonly cm: CmClient;
 
   constructor(private readonly nodes: readonly NodeInfo[]) {
-    this.cm = new CmClient(nodes.filter((n) => n.role === 'cm').map((n) => n.address), { timeoutMs: 2000, attemptMs: 500 });
+    this.cm = new CmClient(
+      nodes.filter((n) => n.role === 'cm').map((n) => n.address),
+      { timeoutMs: 2000, attemptMs: 500 },
+    );
   }
 
   /** The CM leader's node name, asking every CM node (a node's own view; the freshest term wins). */

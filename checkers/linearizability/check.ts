@@ -11,7 +11,6 @@ import { validOf, type Checker, type Verdict } from '../result.js';
 
 export type { Verdict };
 
-
 export interface CheckOptions {
   /** Time budget in milliseconds; past it the verdict is `unknown`. Default 60 s. */
   budgetMs?: number;

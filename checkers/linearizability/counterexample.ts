@@ -59,7 +59,13 @@ export function summarize(model: Model<unknown>, op: Operation, modelOp: ModelOp
   };
 }
 
-export function explain<S>(model: Model<S>, key: Key | undefined, ops: readonly Operation[], modelOps: readonly ModelOp[], deepest: Deepest<S>): Counterexample {
+export function explain<S>(
+  model: Model<S>,
+  key: Key | undefined,
+  ops: readonly Operation[],
+  modelOps: readonly ModelOp[],
+  deepest: Deepest<S>,
+): Counterexample {
   const m = model as Model<unknown>;
   const sum = (i: number) => summarize(m, ops[i], modelOps[i]);
 

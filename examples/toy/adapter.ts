@@ -67,7 +67,10 @@ export const toyAdapter: SystemAdapter = {
       image: { name: 'toy', binaries: [process.execPath] },
       view: (nodes) => ({
         // Ready once it answers a read.
-        ready: async () => (await fetch(`http://${nodes[0].address}/r/ready`).then((r) => r.ok).catch(() => false)),
+        ready: async () =>
+          await fetch(`http://${nodes[0].address}/r/ready`)
+            .then((r) => r.ok)
+            .catch(() => false),
         leader: async () => nodes[0].name,
         groups: async () => [{ group: 'toy', primary: nodes[0].name, secondaries: [] }],
         close: () => undefined,

@@ -37,16 +37,30 @@ export function checkCommand(setExit: (code: number) => void): CommandModule<obj
     describe: 'Check a history (JSON lines or Jepsen EDN, or a run folder) for linearizability',
     builder: (y) =>
       y
-        .positional('file', { type: 'string', demandOption: true, describe: "history file, .jsonl (ours) or .edn (Jepsen), or a run folder: Jepsen's STORE/TEST/TIMESTAMP/ or ours" })
+        .positional('file', {
+          type: 'string',
+          demandOption: true,
+          describe: "history file, .jsonl (ours) or .edn (Jepsen), or a run folder: Jepsen's STORE/TEST/TIMESTAMP/ or ours",
+        })
         .option('model', { type: 'string', demandOption: true, describe: `the sequential model: ${[...models.keys()].join(', ')}` })
-        .option('init', { type: 'string', describe: 'the initial state as JSON: 0 for Knossos\'s (cas-register 0), {"x":0} for a multi-register, [1,2] for a queue or set' })
-        .option('semantics', { choices: ['undertow', 'knossos'] as const, default: 'undertow' as Semantics, describe: 'knossos: an ok read of nil constrains nothing, as in Knossos (see README)' })
+        .option('init', {
+          type: 'string',
+          describe: 'the initial state as JSON: 0 for Knossos\'s (cas-register 0), {"x":0} for a multi-register, [1,2] for a queue or set',
+        })
+        .option('semantics', {
+          choices: ['undertow', 'knossos'] as const,
+          default: 'undertow' as Semantics,
+          describe: 'knossos: an ok read of nil constrains nothing, as in Knossos (see README)',
+        })
         .option('budget', { type: 'number', default: DEFAULT_BUDGET_MS / 1000, describe: 'seconds to search before the verdict is unknown' })
         .option('memory', { type: 'number', default: DEFAULT_MEMORY_BYTES / 2 ** 20, describe: 'MiB the search may cache before the verdict is unknown' })
         .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON, with Jepsen\'s "valid?" (docs/knossos.md)' })
         .option('all-keys', { type: 'boolean', default: false, describe: 'search every key even after one is invalid' })
-        .option('independent', { type: 'boolean', describe: 'values are Jepsen independent [key value] tuples (default: detected; --no-independent to never split)' })
-        .example('$0 check --model cas-register --init 0 history.edn', 'check a Jepsen register history as Knossos\'s (cas-register 0) would')
+        .option('independent', {
+          type: 'boolean',
+          describe: 'values are Jepsen independent [key value] tuples (default: detected; --no-independent to never split)',
+        })
+        .example('$0 check --model cas-register --init 0 history.edn', "check a Jepsen register history as Knossos's (cas-register 0) would")
         .example('$0 check --model mutex store/etcd-lock/latest/', 'check the last run of a Jepsen test, straight from its store'),
     handler: async (args) => {
       if (!(args.budget > 0)) throw new InputError(`--budget must be a positive number of seconds, got ${args.budget}`);
@@ -75,7 +89,11 @@ function parseInit(text: string): Value {
   try {
     return JSON.parse(text) as Value;
   } catch {
-    throw new InputError(`--init must be a JSON value, got ${JSON.stringify(text)}`, {}, 'e.g. --init 0, --init \'"a"\', --init \'{"x":0,"y":0}\', --init \'[1,2]\'');
+    throw new InputError(
+      `--init must be a JSON value, got ${JSON.stringify(text)}`,
+      {},
+      'e.g. --init 0, --init \'"a"\', --init \'{"x":0,"y":0}\', --init \'[1,2]\'',
+    );
   }
 }
 
@@ -103,7 +121,8 @@ export function jepsenResult(r: LinearizabilityResult, meta: Meta): Record<strin
   if (r.verdict === 'unknown') out.cause = r.gaveUp === 'memory' ? 'memory' : 'timeout';
   if (keyed) {
     const results: Record<string, unknown> = {};
-    for (const p of r.parts) results[String(p.key)] = { 'valid?': p.verdict === 'valid' ? true : p.verdict === 'invalid' ? false : 'unknown', ops: p.ops, ms: p.ms };
+    for (const p of r.parts)
+      results[String(p.key)] = { 'valid?': p.verdict === 'valid' ? true : p.verdict === 'invalid' ? false : 'unknown', ops: p.ops, ms: p.ms };
     out.results = results;
     out['failed-keys'] = r.failures.map((f) => f.key);
   }
@@ -112,7 +131,11 @@ export function jepsenResult(r: LinearizabilityResult, meta: Meta): Record<strin
   return { ...out, ...r };
 }
 
-export function describeResult(file: string, r: LinearizabilityResult, budgets: { budget: number; memory: number; init?: Value; semantics?: Semantics; independent?: boolean }): string {
+export function describeResult(
+  file: string,
+  r: LinearizabilityResult,
+  budgets: { budget: number; memory: number; init?: Value; semantics?: Semantics; independent?: boolean },
+): string {
   const parts = r.partitions === 1 ? '1 part' : `${r.partitions} keys`;
   const model = `model ${r.model}${budgets.init !== undefined && budgets.init !== null ? ` from ${JSON.stringify(budgets.init)}` : ''}${budgets.semantics === 'knossos' ? ', knossos semantics' : ''}`;
   const split = budgets.independent ? ', independent [key value] tuples' : '';

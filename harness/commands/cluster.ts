@@ -38,7 +38,8 @@ interface ClusterArgs {
 const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 function checkName(name: string): string {
-  if (!NAME.test(name)) throw new InputError(`bad cluster name ${JSON.stringify(name)}`, {}, 'use 1 to 31 lower-case letters, digits and dashes, starting with a letter or digit');
+  if (!NAME.test(name))
+    throw new InputError(`bad cluster name ${JSON.stringify(name)}`, {}, 'use 1 to 31 lower-case letters, digits and dashes, starting with a letter or digit');
   return name;
 }
 
@@ -62,7 +63,11 @@ function deployment(a: ClusterArgs) {
 async function up(a: ClusterArgs): Promise<void> {
   const name = checkName(a.name ?? 'dev');
   const { deployment: d, options } = deployment(a);
-  const [{ connectEngine }, { imageOf }, { containerName, dockerProvider }] = await Promise.all([engine(), import('../../docker/image.js'), import('../../docker/provider.js')]);
+  const [{ connectEngine }, { imageOf }, { containerName, dockerProvider }] = await Promise.all([
+    engine(),
+    import('../../docker/image.js'),
+    import('../../docker/provider.js'),
+  ]);
   const docker = await connectEngine();
   if ((await ourContainers(docker)).some((c) => c.run === name)) {
     throw new InputError(`cluster ${name} exists already`, {}, `remove it with undertow cluster down --name ${name}, or pick another --name`);
@@ -75,8 +80,16 @@ async function up(a: ClusterArgs): Promise<void> {
   // What `status` needs to ask this cluster how it is.
   fs.writeFileSync(path.join(runDir, CLUSTER_FILE), `${JSON.stringify({ system: a.system, options, bugs: a.bug, nodes: cluster.nodes }, null, 2)}\n`);
   const lines = cluster.nodes.map((n) => `  ${n.name.padEnd(4)} ${n.role.padEnd(6)} ${n.address.padEnd(20)} ${containerName(name, n.name)}`);
-  const hint = a.system === 'reference' ? `try:  npx undertow-node admin --cm ${cluster.nodes.filter((n) => n.role === 'cm').map((n) => n.address).join(',')} status` : `clients: ${d.clientNodes(cluster.nodes).join(',')}`;
-  process.stdout.write([`cluster ${name} (${a.system}) is up (run folder ${runDir}):`, ...lines, hint, `stop: npx undertow cluster down --name ${name}`, ''].join('\n'));
+  const hint =
+    a.system === 'reference'
+      ? `try:  npx undertow-node admin --cm ${cluster.nodes
+          .filter((n) => n.role === 'cm')
+          .map((n) => n.address)
+          .join(',')} status`
+      : `clients: ${d.clientNodes(cluster.nodes).join(',')}`;
+  process.stdout.write(
+    [`cluster ${name} (${a.system}) is up (run folder ${runDir}):`, ...lines, hint, `stop: npx undertow cluster down --name ${name}`, ''].join('\n'),
+  );
 }
 
 const CLUSTER_FILE = 'cluster.json';
@@ -96,7 +109,8 @@ async function ourContainers(docker: Docker): Promise<OurContainer[]> {
   const list = await docker.listContainers({ all: true, filters: { label: [LABEL.run] } });
   return list
     .map((c) => {
-      const ip = Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAMConfig?.IPv4Address ?? Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress ?? '';
+      const ip =
+        Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAMConfig?.IPv4Address ?? Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress ?? '';
       const node = c.Labels[LABEL.node] ?? '?';
       return { run: c.Labels[LABEL.run], node, state: c.State, ip, owner: c.Labels[LABEL.owner] ?? '', runDir: c.Labels[LABEL.runDir] ?? '', id: c.Id };
     })
@@ -122,12 +136,20 @@ async function status(a: ClusterArgs): Promise<void> {
     const running = new Set(mine.filter((c) => c.state === 'running').map((c) => c.node));
     const nodes = saved.nodes.filter((n) => running.has(n.name));
     if (nodes.length === 0 || !Object.hasOwn(SYSTEMS, saved.system)) continue;
-    const { deployment: d } = deploySystem({ system: saved.system, nodes: saved.nodes.length, options: saved.options, bugs: saved.bugs, workload: 'register', faults: [] });
+    const { deployment: d } = deploySystem({
+      system: saved.system,
+      nodes: saved.nodes.length,
+      options: saved.options,
+      bugs: saved.bugs,
+      workload: 'register',
+      faults: [],
+    });
     const view = d.view(nodes);
     try {
       const leader = await view.leader().catch(() => null);
       const groups = leader === null ? null : await view.groups().catch(() => null);
-      const described = groups === null ? 'groups unknown' : `${groups.length} groups: ${groups.map((g) => `${g.group} ${g.primary}+[${g.secondaries.join(',')}]`).join(' ')}`;
+      const described =
+        groups === null ? 'groups unknown' : `${groups.length} groups: ${groups.map((g) => `${g.group} ${g.primary}+[${g.secondaries.join(',')}]`).join(' ')}`;
       process.stdout.write(`  ${saved.system}: leader ${leader ?? 'none'}; ${described}\n`);
     } finally {
       view.close();
@@ -174,7 +196,12 @@ export function clusterCommand(): CommandModule<object, ClusterArgs> {
     describe: 'Start, inspect or remove a Docker cluster of a system by hand (up, status, down)',
     builder: (y: Argv) =>
       y
-        .positional('action', { type: 'string', choices: ['up', 'status', 'down'], demandOption: true, describe: 'up: start and leave running; status: list ours; down: remove ours' })
+        .positional('action', {
+          type: 'string',
+          choices: ['up', 'status', 'down'],
+          demandOption: true,
+          describe: 'up: start and leave running; status: list ours; down: remove ours',
+        })
         .option('name', { type: 'string', describe: 'the cluster (default for up: dev; status and down: every cluster of ours)' })
         .option('system', { type: 'string', default: DEFAULT_SYSTEM, describe: `the system: ${Object.keys(SYSTEMS).join(', ')}` })
         .option('opt', { type: 'string', array: true, default: [] as string[], describe: 'a system option KEY=VALUE (repeatable; see undertow test --help)' })

@@ -39,7 +39,11 @@ export function serveCommand(): CommandModule<object, ServeArgs> {
         .example('$0 serve --port 0', 'serve ./store on a free port and print its URL'),
     handler: async (args) => {
       if (!isLoopback(args.host)) {
-        throw new InputError(`--host ${args.host} is not a loopback address: the results browser only listens on this machine`, {}, 'use --host 127.0.0.1 (the default) or ::1');
+        throw new InputError(
+          `--host ${args.host} is not a loopback address: the results browser only listens on this machine`,
+          {},
+          'use --host 127.0.0.1 (the default) or ::1',
+        );
       }
       if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) {
         throw new InputError(`--port must be a whole number from 0 to 65535, got ${args.port}`, {}, 'use 0 for any free port');
@@ -55,8 +59,10 @@ export function serveCommand(): CommandModule<object, ServeArgs> {
       const server = createServer(createServeHandler(args.store));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) => {
-          if (e.code === 'EADDRINUSE') reject(new InputError(`port ${args.port} on ${args.host} is in use`, {}, 'pick another with --port, or --port 0 for any free one'));
-          else if (e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') reject(new InputError(`cannot listen on ${args.host}:${args.port} (${e.code})`, {}, 'use --host 127.0.0.1 and a port above 1023'));
+          if (e.code === 'EADDRINUSE')
+            reject(new InputError(`port ${args.port} on ${args.host} is in use`, {}, 'pick another with --port, or --port 0 for any free one'));
+          else if (e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES')
+            reject(new InputError(`cannot listen on ${args.host}:${args.port} (${e.code})`, {}, 'use --host 127.0.0.1 and a port above 1023'));
           else reject(e);
         });
         server.listen(args.port, args.host, resolve);

@@ -69,7 +69,8 @@ const positive = (name: string, v: number) => {
 function parseList<T extends string>(text: string, known: readonly T[], flag: string, what: string, orNone = ''): T[] {
   const names = text.split(',').map((s) => s.trim());
   for (const n of names) {
-    if (!(known as readonly string[]).includes(n)) throw new InputError(`unknown ${what} ${JSON.stringify(n)} in --${flag}`, {}, `use a comma list of: ${known.join(', ')}${orNone}`);
+    if (!(known as readonly string[]).includes(n))
+      throw new InputError(`unknown ${what} ${JSON.stringify(n)} in --${flag}`, {}, `use a comma list of: ${known.join(', ')}${orNone}`);
   }
   return [...new Set(names)] as T[];
 }
@@ -88,7 +89,8 @@ const REFERENCE_SHORTHANDS = ['cm-nodes', 'groups', 'replication', 'lease-ms', '
 
 /** Flags to a TestConfig; every mistake is one InputError line. */
 export function testConfig(a: TestArgs): TestConfig {
-  if (!(a.provider in PROVIDERS)) throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
+  if (!(a.provider in PROVIDERS))
+    throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
   positiveInt('nodes', a.nodes);
   positiveInt('concurrency', a.concurrency);
   positive('rate', a.rate);
@@ -101,13 +103,15 @@ export function testConfig(a: TestArgs): TestConfig {
   positiveInt('ops-per-key', a['ops-per-key']);
   if (!(a.reads >= 0 && a.reads <= 1)) throw new InputError(`--reads must be a fraction between 0 and 1, got ${a.reads}`);
   if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
-  if (!WORKLOAD_NAMES.includes(a.workload)) throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOAD_NAMES.join(', ')}`);
+  if (!WORKLOAD_NAMES.includes(a.workload))
+    throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOAD_NAMES.join(', ')}`);
   systemNamed(a.system);
   const systemOptions = parseOpts(a.opt);
   for (const flag of REFERENCE_SHORTHANDS) {
     const v = a[flag];
     if (v === undefined) continue;
-    if (a.system !== 'reference') throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`, {}, `see its options with undertow test --help`);
+    if (a.system !== 'reference')
+      throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`, {}, `see its options with undertow test --help`);
     positiveInt(flag, v);
     if (Object.hasOwn(systemOptions, flag)) throw new InputError(`--${flag} and --opt ${flag}= are the same setting: give one`);
     systemOptions[flag] = String(v);
@@ -158,12 +162,25 @@ async function checkMachine(test: TestConfig): Promise<void> {
 
 const RANK = { valid: 0, unknown: 1, invalid: 2 } as const;
 
-const systemsHelp = () => Object.values(SYSTEMS).map((s) => `${s.name} (${s.summary})`).join('; ');
+const systemsHelp = () =>
+  Object.values(SYSTEMS)
+    .map((s) => `${s.name} (${s.summary})`)
+    .join('; ');
 const optionsHelp = () =>
   Object.values(SYSTEMS)
-    .map((s) => `${s.name}: ${Object.entries(s.options).map(([k, o]) => `${k} (${o.describe}${o.default !== '' ? `; default ${o.default}` : ''})`).join(', ') || 'none'}`)
+    .map(
+      (s) =>
+        `${s.name}: ${
+          Object.entries(s.options)
+            .map(([k, o]) => `${k} (${o.describe}${o.default !== '' ? `; default ${o.default}` : ''})`)
+            .join(', ') || 'none'
+        }`,
+    )
     .join('; ');
-const bugsHelp = () => Object.values(SYSTEMS).map((s) => `${s.name}: ${s.bugs.map((b) => b.name).join(', ') || 'none'}`).join('; ');
+const bugsHelp = () =>
+  Object.values(SYSTEMS)
+    .map((s) => `${s.name}: ${s.bugs.map((b) => b.name).join(', ') || 'none'}`)
+    .join('; ');
 
 export function testCommand(setExit: (code: number) => void): CommandModule<object, TestArgs> {
   return {
@@ -175,8 +192,18 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .option('opt', { type: 'string', array: true, default: [] as string[], describe: `a system option KEY=VALUE (repeatable): ${optionsHelp()}` })
         .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
         .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
-        .option('partitions', { type: 'string', default: PARTITIONS.join(','), describe: 'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge' })
-        .option('targets', { type: 'string', default: TARGETS.join(','), describe: "whom kill and pause aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same)" })
+        .option('partitions', {
+          type: 'string',
+          default: PARTITIONS.join(','),
+          describe:
+            'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge',
+        })
+        .option('targets', {
+          type: 'string',
+          default: TARGETS.join(','),
+          describe:
+            "whom kill and pause aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same)",
+        })
         .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
         .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
         .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
@@ -186,7 +213,11 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
         .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
         .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
         .option('nemesis-interval', { type: 'number', default: 5, describe: 'seconds of quiet before each fault, and how long each fault is held' })
-        .option('nemesis-overlap', { type: 'boolean', default: false, describe: 'each fault kind on its own schedule, so faults of different kinds are in force at once (default: one fault at a time)' })
+        .option('nemesis-overlap', {
+          type: 'boolean',
+          default: false,
+          describe: 'each fault kind on its own schedule, so faults of different kinds are in force at once (default: one fault at a time)',
+        })
         .option('quiet', { type: 'number', default: 5, describe: 'seconds of quiet after healing, before the final reads' })
         .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
         .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })
@@ -211,7 +242,9 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
       const onSigint = () => {
         interrupts++;
         if (interrupts === 1) {
-          process.stderr.write('\nundertow: interrupted: stopping the clients, tearing the cluster down, checking what was recorded (Ctrl-C again to quit at once)\n');
+          process.stderr.write(
+            '\nundertow: interrupted: stopping the clients, tearing the cluster down, checking what was recorded (Ctrl-C again to quit at once)\n',
+          );
           stop.abort();
         } else process.exit(130); // the 'exit' handler still kills the nodes
       };

@@ -22,7 +22,18 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
-import { chainName, grudgeDrops, hostNetfilter, installDrops, installMarks, iptablesUsable, leftoverChains, ownerDrops, ownerMarks, removeChain } from '../../nemesis/iptables.js';
+import {
+  chainName,
+  grudgeDrops,
+  hostNetfilter,
+  installDrops,
+  installMarks,
+  iptablesUsable,
+  leftoverChains,
+  ownerDrops,
+  ownerMarks,
+  removeChain,
+} from '../../nemesis/iptables.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
@@ -232,7 +243,15 @@ class LocalCluster implements Cluster {
     this.marks = chain;
     // Registered first: another harness's leftover cleanup must see this run as live before its chain exists.
     this.saveRegistry();
-    await installMarks(hostNetfilter(), chain, ownerMarks(this.nodes.map((n) => n.name), (n) => this.uid(n)!, (n) => this.info(n).host));
+    await installMarks(
+      hostNetfilter(),
+      chain,
+      ownerMarks(
+        this.nodes.map((n) => n.name),
+        (n) => this.uid(n)!,
+        (n) => this.info(n).host,
+      ),
+    );
   }
 
   async heal(): Promise<void> {
@@ -327,7 +346,12 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       }
       const ports = [d.ports.client, ...(d.ports.peer !== undefined ? [d.ports.peer] : [])];
       const block = await pickBlock(d.nodes.length, ports);
-      const nodes: NodeInfo[] = d.nodes.map((n, i) => ({ name: n.name, role: n.role, host: `${block}.${i + 2}`, address: `${block}.${i + 2}:${d.ports.client}` }));
+      const nodes: NodeInfo[] = d.nodes.map((n, i) => ({
+        name: n.name,
+        role: n.role,
+        host: `${block}.${i + 2}`,
+        address: `${block}.${i + 2}:${d.ports.client}`,
+      }));
       const cluster = new LocalCluster(spec, nodes);
       const view = d.view(nodes);
       try {
@@ -345,9 +369,11 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
         for (;;) {
           if (signal?.aborted) throw new Error('interrupted while the cluster was starting');
           const dead = nodes.filter((n) => !cluster.isRunning(n.name));
-          if (dead.length > 0) throw new Error(`node ${dead[0].name} exited while starting: see ${join(spec.runDir, 'nodes', dead[0].name, `${dead[0].name}.log`)}`);
+          if (dead.length > 0)
+            throw new Error(`node ${dead[0].name} exited while starting: see ${join(spec.runDir, 'nodes', dead[0].name, `${dead[0].name}.log`)}`);
           if (await view.ready().catch(() => false)) break;
-          if (performance.now() > deadline) throw new Error(`the cluster was not ready within ${o.readyTimeoutMs ?? 30_000} ms (see the node logs in ${join(spec.runDir, 'nodes')})`);
+          if (performance.now() > deadline)
+            throw new Error(`the cluster was not ready within ${o.readyTimeoutMs ?? 30_000} ms (see the node logs in ${join(spec.runDir, 'nodes')})`);
           await sleep(100);
         }
         return cluster;

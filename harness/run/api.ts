@@ -71,7 +71,15 @@ export async function runTest(t: TestDefinition): Promise<TestResult> {
     seed: t.seed ?? Math.floor(Math.random() * 2 ** 31),
   };
   // The same checks as the CLI's: one InputError for a mistake, before anything starts.
-  deploySystem({ system: test.system, adapter, nodes: test.nodes, options: test.systemOptions, bugs: test.bugs, workload: test.workload, faults: test.nemesis });
+  deploySystem({
+    system: test.system,
+    adapter,
+    nodes: test.nodes,
+    options: test.systemOptions,
+    bugs: test.bugs,
+    workload: test.workload,
+    faults: test.nemesis,
+  });
   let provider = providerImpl;
   if (!provider) {
     if (test.provider === 'local') provider = localProvider();

@@ -25,7 +25,12 @@ export function resolveOptions(adapter: SystemAdapter, given: Readonly<Record<st
   const keys = Object.keys(adapter.options);
   for (const [key, value] of Object.entries(given)) {
     const spec = Object.hasOwn(adapter.options, key) ? adapter.options[key] : undefined;
-    if (!spec) throw new InputError(`unknown option ${JSON.stringify(key)} for system ${adapter.name} in --opt`, {}, keys.length > 0 ? `its options: ${keys.join(', ')}` : 'it takes no options');
+    if (!spec)
+      throw new InputError(
+        `unknown option ${JSON.stringify(key)} for system ${adapter.name} in --opt`,
+        {},
+        keys.length > 0 ? `its options: ${keys.join(', ')}` : 'it takes no options',
+      );
     if (spec.choices && !spec.choices.includes(value)) throw new InputError(`--opt ${key}=${value}: not one of ${spec.choices.join(', ')}`);
     const wrong = spec.check?.(value) ?? null;
     if (wrong !== null) throw new InputError(`--opt ${key}=${value}: must be ${wrong}`);
@@ -59,7 +64,12 @@ export function deploySystem(r: SystemRequest): { adapter: SystemAdapter; deploy
   }
   const known = adapter.bugs.map((b) => b.name);
   for (const b of r.bugs) {
-    if (!known.includes(b)) throw new InputError(`unknown bug ${JSON.stringify(b)} for system ${adapter.name}`, {}, known.length > 0 ? `use one of: ${known.join(', ')}` : 'it has no seeded bugs');
+    if (!known.includes(b))
+      throw new InputError(
+        `unknown bug ${JSON.stringify(b)} for system ${adapter.name}`,
+        {},
+        known.length > 0 ? `use one of: ${known.join(', ')}` : 'it has no seeded bugs',
+      );
   }
   const options = resolveOptions(adapter, r.options);
   const deployment = adapter.deploy({ nodes: r.nodes, bugs: r.bugs, options, workload: r.workload });

@@ -84,7 +84,15 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   const runDir = resolve(paths.dir);
   const runId = `${startedAt.getTime().toString(36)}${process.pid.toString(36)}`.slice(-10);
   const workload = workloadNamed(test.workload).make({ keys: test.keys, opsPerKey: test.opsPerKey, rate: test.rate, readFraction: test.readFraction });
-  const { deployment, options } = deploySystem({ system: test.system, adapter: o.adapter, nodes: test.nodes, options: test.systemOptions, bugs: test.bugs, workload: test.workload, faults: test.nemesis });
+  const { deployment, options } = deploySystem({
+    system: test.system,
+    adapter: o.adapter,
+    nodes: test.nodes,
+    options: test.systemOptions,
+    bugs: test.bugs,
+    workload: test.workload,
+    faults: test.nemesis,
+  });
   const asRun = {
     ...test,
     systemOptions: options,
@@ -207,7 +215,9 @@ async function runSetup(ops: readonly OpSpec[], newClient: () => Client, nodes: 
       const signal = AbortSignal.timeout(5000);
       try {
         await client.open(nodes[(i + attempt) % nodes.length]);
-        const op = { process: 0, f: spec.f, value: spec.value ?? null, ...(spec.key !== undefined ? { key: spec.key } : {}) } as Parameters<Client['invoke']>[0];
+        const op = { process: 0, f: spec.f, value: spec.value ?? null, ...(spec.key !== undefined ? { key: spec.key } : {}) } as Parameters<
+          Client['invoke']
+        >[0];
         const r = await client.invoke(op, signal);
         if (r.type === 'ok') break;
         last = `${r.type} ${JSON.stringify(r.error ?? null)}`;

@@ -95,7 +95,9 @@ export async function runWorkers(o: WorkerPoolOptions): Promise<RunSummary> {
       await session.opened;
       return checkResult(await session.client.invoke(op, controller.signal));
     })();
-    return withTimeout(outcome, o.opTimeoutMs, controller, (e) => (e instanceof OpenError ? { type: 'fail', error: e.message } : { type: 'info', error: message(e) }));
+    return withTimeout(outcome, o.opTimeoutMs, controller, (e) =>
+      e instanceof OpenError ? { type: 'fail', error: e.message } : { type: 'info', error: message(e) },
+    );
   };
 
   const runNemesisOp = (op: Invocation): Promise<ClientResult> => {

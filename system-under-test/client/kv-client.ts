@@ -339,16 +339,20 @@ export class KvClient {
     if (this.lookup !== null) return this.lookup;
     // The lease counts from before the request left: the CM's answer can only be older than that.
     const sent = performance.now();
-    const p = this.cm.request({ op: 'get' }).then((r) => {
-      if (!r.ok) return;
-      const g = r as unknown as GetResponse;
-      this.learn(g);
-      const n = Object.keys(g.groups).length;
-      if (this.groups === undefined && n > 0) this.groups = n;
-      for (const [group, config] of Object.entries(g.groups)) this.configs.set(group, { config, until: sent + this.leaseMs });
-    }).catch(() => undefined).finally(() => {
-      if (this.lookup === p) this.lookup = null;
-    });
+    const p = this.cm
+      .request({ op: 'get' })
+      .then((r) => {
+        if (!r.ok) return;
+        const g = r as unknown as GetResponse;
+        this.learn(g);
+        const n = Object.keys(g.groups).length;
+        if (this.groups === undefined && n > 0) this.groups = n;
+        for (const [group, config] of Object.entries(g.groups)) this.configs.set(group, { config, until: sent + this.leaseMs });
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.lookup === p) this.lookup = null;
+      });
     this.lookup = p;
     return p;
   }

@@ -42,9 +42,7 @@ export interface CmProposal {
 
 export type CmError = 'version-mismatch' | 'no-such-group' | 'group-exists' | 'unknown-server' | 'bad-config';
 
-export type CmResult =
-  | { readonly ok: true; readonly group?: GroupConfig }
-  | { readonly ok: false; readonly error: CmError; readonly group?: GroupConfig };
+export type CmResult = { readonly ok: true; readonly group?: GroupConfig } | { readonly ok: false; readonly error: CmError; readonly group?: GroupConfig };
 
 export interface CmData {
   servers: Record<string, ServerInfo>;

@@ -8,7 +8,9 @@
 
 import type { ClientOp, KvValue, ReadOp, UpdateOp } from './types.js';
 
-export type ApplyResult = { readonly ok: true; readonly value?: KvValue } | { readonly ok: false; readonly error: 'cas-mismatch' | 'insufficient' | 'not-a-number' };
+export type ApplyResult =
+  | { readonly ok: true; readonly value?: KvValue }
+  | { readonly ok: false; readonly error: 'cas-mismatch' | 'insufficient' | 'not-a-number' };
 
 export function kvEqual(a: KvValue, b: KvValue): boolean {
   if (a === b) return true;

@@ -433,7 +433,17 @@ export class PacificaReplica {
     const entries = this.log.slice(prevSn - this.checkpoint.sn);
     peer.next = this.logEnd() + 1;
     peer.lastSent = t;
-    const msg: PMessage = { kind: 'prepare', group: this.group, config: cfg, prevSn, prevVersion: this.versionAt(prevSn), entries, commit: this.commit, sentAt: t, checkpoint };
+    const msg: PMessage = {
+      kind: 'prepare',
+      group: this.group,
+      config: cfg,
+      prevSn,
+      prevVersion: this.versionAt(prevSn),
+      entries,
+      commit: this.commit,
+      sentAt: t,
+      checkpoint,
+    };
     // A prepare promises nothing about our own disk: it leaves at once, in parallel with our
     // fsync (we count ourselves for a commit only once the driver says the entries are durable).
     this.send(id, msg, true);
@@ -484,7 +494,8 @@ export class PacificaReplica {
 
   private onRequest(from: string, m: Extract<PMessage, { kind: 'request' }>, now: Now): void {
     const p = this.p;
-    const reject = (error: ReplyError) => this.send(from, { kind: 'reply', group: this.group, id: m.id, ok: false, error, config: this.config ?? undefined }, true);
+    const reject = (error: ReplyError) =>
+      this.send(from, { kind: 'reply', group: this.group, id: m.id, ok: false, error, config: this.config ?? undefined }, true);
     if (p === null || !this.isMember()) return reject('not-primary');
     if (m.version !== this.config!.version) return reject('stale-version');
     if (!isUpdate(m.op)) {
@@ -565,7 +576,11 @@ export class PacificaReplica {
         // Early: the entry is durable on every replica of the configuration (that is what
         // committed means here); the commit record only saves work after a restart, and
         // reconciliation re-commits what every replica holds, so the reply need not wait for it.
-        this.send(owed.client, { kind: 'reply', group: this.group, id: owed.id, ok: r.ok, error: r.ok ? undefined : r.error, sn: e.sn, entryVersion: e.version }, true);
+        this.send(
+          owed.client,
+          { kind: 'reply', group: this.group, id: owed.id, ok: r.ok, error: r.ok ? undefined : r.error, sn: e.sn, entryVersion: e.version },
+          true,
+        );
       }
     }
     if (this.applied - this.checkpoint.sn >= this.o.checkpointEvery) {

@@ -9,14 +9,7 @@ import type { GroupConfig, GroupLayout } from '../cm/state.js';
 export type { GroupConfig, GroupLayout };
 
 /** Seeded defects of the replica (see ../BUGS.md). */
-export const PACIFICA_BUGS = [
-  'read-without-lease',
-  'short-grace',
-  'commit-on-majority',
-  'no-reconciliation',
-  'wall-clock-lease',
-  'ack-before-fsync',
-] as const;
+export const PACIFICA_BUGS = ['read-without-lease', 'short-grace', 'commit-on-majority', 'no-reconciliation', 'wall-clock-lease', 'ack-before-fsync'] as const;
 export type PacificaBug = (typeof PACIFICA_BUGS)[number];
 
 /**

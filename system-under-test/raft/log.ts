@@ -70,7 +70,10 @@ export class RaftLog {
   truncateAndAppend(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const from = entries[0].index;
-    invariant(from > this.snap.index && from <= this.lastIndex() + 1, () => `truncateAndAppend at ${from} outside ${this.firstIndex()}..${this.lastIndex() + 1}`);
+    invariant(
+      from > this.snap.index && from <= this.lastIndex() + 1,
+      () => `truncateAndAppend at ${from} outside ${this.firstIndex()}..${this.lastIndex() + 1}`,
+    );
     this.entries.length = from - this.snap.index - 1;
     if (this.stable >= from) this.stable = from - 1;
     this.append(entries);
@@ -88,7 +91,10 @@ export class RaftLog {
 
   /** Local compaction: drop entries up to snapshot.index, which must be held and durable. */
   compact(snapshot: Snapshot): void {
-    invariant(snapshot.index > this.snap.index && snapshot.index <= this.stable, () => `compact to ${snapshot.index} outside (${this.snap.index}, stable ${this.stable}]`);
+    invariant(
+      snapshot.index > this.snap.index && snapshot.index <= this.stable,
+      () => `compact to ${snapshot.index} outside (${this.snap.index}, stable ${this.stable}]`,
+    );
     invariant(this.term(snapshot.index) === snapshot.term, `compact: snapshot term does not match the log`);
     this.entries = this.entries.slice(snapshot.index - this.snap.index);
     this.snap = snapshot;

@@ -15,17 +15,7 @@
 import { invariant } from '../util/invariant.js';
 import type { Prng } from '../util/prng.js';
 import { RaftLog } from './log.js';
-import {
-  hasQuorum,
-  isJoint,
-  isVoter,
-  quorumIndex,
-  replicasOf,
-  sameSet,
-  sorted,
-  voteOutcome,
-  votersOf,
-} from './membership.js';
+import { hasQuorum, isJoint, isVoter, quorumIndex, replicasOf, sameSet, sorted, voteOutcome, votersOf } from './membership.js';
 import type {
   AppendRequest,
   AppendResponse,
@@ -516,14 +506,20 @@ export class RaftNode {
       for (const e of m.entries) {
         if (e.index > this.commit) break;
         const t = this.log.term(e.index);
-        invariant(t === undefined || t === e.term, () => `${this.id}: leader ${m.from} (term ${m.term}) sends ${e.index}/${e.term} but ${e.index}/${t} is committed here`);
+        invariant(
+          t === undefined || t === e.term,
+          () => `${this.id}: leader ${m.from} (term ${m.term}) sends ${e.index}/${e.term} but ${e.index}/${t} is committed here`,
+        );
       }
       this.ackAppend(m.from, this.commit);
       return;
     }
     const have = this.log.term(m.prevIndex);
     if (have !== m.prevTerm) {
-      invariant(m.prevIndex > this.commit, () => `${this.id}: leader ${m.from} (term ${m.term}) has ${m.prevIndex}/${m.prevTerm} but ${m.prevIndex}/${have} is committed here`);
+      invariant(
+        m.prevIndex > this.commit,
+        () => `${this.id}: leader ${m.from} (term ${m.term}) has ${m.prevIndex}/${m.prevTerm} but ${m.prevIndex}/${have} is committed here`,
+      );
       let hint: number;
       if (have === undefined) {
         hint = this.log.lastIndex(); // our log is shorter
@@ -541,7 +537,10 @@ export class RaftNode {
       const t = this.log.term(e.index);
       if (t === undefined) break;
       if (t !== e.term) {
-        invariant(e.index > this.commit, () => `${this.id}: append from ${m.from} (term ${m.term}) would truncate committed entry ${e.index} (commit ${this.commit})`);
+        invariant(
+          e.index > this.commit,
+          () => `${this.id}: append from ${m.from} (term ${m.term}) would truncate committed entry ${e.index} (commit ${this.commit})`,
+        );
         break;
       }
     }
@@ -648,7 +647,10 @@ export class RaftNode {
     if (p === undefined) return;
     p.recentActive = true;
     if (m.success) {
-      invariant(m.matchIndex <= this.log.lastIndex(), () => `log matching: ${m.from} claims match ${m.matchIndex} beyond leader ${this.id}'s last index ${this.log.lastIndex()} in term ${this.term}`);
+      invariant(
+        m.matchIndex <= this.log.lastIndex(),
+        () => `log matching: ${m.from} claims match ${m.matchIndex} beyond leader ${this.id}'s last index ${this.log.lastIndex()} in term ${this.term}`,
+      );
       if (m.matchIndex > p.match) p.match = m.matchIndex;
       if (p.next <= p.match) p.next = p.match + 1;
       if (p.state !== 'snapshot' || p.match >= p.pendingSnapshot) p.state = 'replicate';

@@ -103,14 +103,7 @@ export interface SnapshotRequest extends Envelope {
   readonly snapshot: Snapshot;
 }
 
-export type Message =
-  | VoteRequest
-  | VoteResponse
-  | AppendRequest
-  | AppendResponse
-  | HeartbeatRequest
-  | HeartbeatResponse
-  | SnapshotRequest;
+export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | HeartbeatRequest | HeartbeatResponse | SnapshotRequest;
 
 export type Role = 'follower' | 'candidate' | 'leader';
 

@@ -42,7 +42,14 @@ export interface GetResponse {
 
 export type CmResponse =
   | ({ readonly ok: true } & Record<string, unknown>)
-  | { readonly ok: false; readonly error: string; readonly unknown?: boolean; readonly leader?: NodeId | null; readonly leaderAddress?: string | null; readonly group?: GroupConfig };
+  | {
+      readonly ok: false;
+      readonly error: string;
+      readonly unknown?: boolean;
+      readonly leader?: NodeId | null;
+      readonly leaderAddress?: string | null;
+      readonly group?: GroupConfig;
+    };
 
 const IDEMPOTENT = new Set(['status', 'get']);
 

@@ -92,7 +92,19 @@ export class CmServer {
     const s = new CmServer(o);
     s.port = await s.transport.start();
     const st = s.replica.raft.status();
-    s.log.info({ event: 'start', listen: o.listen, port: s.port, term: st.term, commit: st.commit, lastIndex: st.lastIndex, config: describeConfig(st.config), bugs: [...(o.bugs ?? [])] }, 'cm node started');
+    s.log.info(
+      {
+        event: 'start',
+        listen: o.listen,
+        port: s.port,
+        term: st.term,
+        commit: st.commit,
+        lastIndex: st.lastIndex,
+        config: describeConfig(st.config),
+        bugs: [...(o.bugs ?? [])],
+      },
+      'cm node started',
+    );
     s.ticker = setInterval(() => s.guard(() => s.onTick()), o.tickMs ?? 50);
     s.observe();
     return s;
@@ -134,7 +146,8 @@ export class CmServer {
       return;
     }
     const st = this.replica.raft.status();
-    const notLeader = (): void => answer({ ok: false, error: 'not-leader', leader: st.leader, leaderAddress: st.leader === null ? null : (this.addressOf(st.leader) ?? null) });
+    const notLeader = (): void =>
+      answer({ ok: false, error: 'not-leader', leader: st.leader, leaderAddress: st.leader === null ? null : (this.addressOf(st.leader) ?? null) });
     switch (req.op) {
       case 'status':
         answer({
@@ -276,7 +289,12 @@ export class CmServer {
       const p = JSON.parse(data) as { command?: CmCommand };
       const c = p.command;
       if (c?.op === 'reconfigure' || c?.op === 'createGroups' || c?.op === 'registerServer') {
-        const groups = c.op === 'reconfigure' ? { [c.group]: this.replica.state.group(c.group) } : c.op === 'createGroups' ? Object.fromEntries(Object.keys(c.groups).map((g) => [g, this.replica.state.group(g)])) : undefined;
+        const groups =
+          c.op === 'reconfigure'
+            ? { [c.group]: this.replica.state.group(c.group) }
+            : c.op === 'createGroups'
+              ? Object.fromEntries(Object.keys(c.groups).map((g) => [g, this.replica.state.group(g)]))
+              : undefined;
         this.log.info({ event: 'applied', op: c.op, groups }, `applied ${c.op}`);
       }
     } catch {
@@ -305,12 +323,16 @@ export class CmServer {
 }
 
 function toResponse(r: CmResult): CmResponse {
-  return r.ok ? { ok: true, ...(r.group !== undefined ? { group: r.group } : {}) } : { ok: false, error: r.error, ...(r.group !== undefined ? { group: r.group } : {}) };
+  return r.ok
+    ? { ok: true, ...(r.group !== undefined ? { group: r.group } : {}) }
+    : { ok: false, error: r.error, ...(r.group !== undefined ? { group: r.group } : {}) };
 }
 
 function isLayout(x: unknown): x is GroupLayout {
   const l = x as GroupLayout;
-  return typeof l === 'object' && l !== null && typeof l.primary === 'string' && Array.isArray(l.secondaries) && l.secondaries.every((s) => typeof s === 'string');
+  return (
+    typeof l === 'object' && l !== null && typeof l.primary === 'string' && Array.isArray(l.secondaries) && l.secondaries.every((s) => typeof s === 'string')
+  );
 }
 
 /** Client input is untrusted: check its shape before it enters the log. */

@@ -25,8 +25,12 @@ export function coalescePrepares(envs: readonly Envelope[]): Envelope[] {
     if (m.kind === 'prepare' && i !== undefined) {
       const prev = out[i].msg as Prepare;
       if (
-        m.checkpoint === null && m.group === prev.group && m.config.version === prev.config.version &&
-        m.prevSn === prev.prevSn + prev.entries.length && m.commit >= prev.commit && m.sentAt >= prev.sentAt
+        m.checkpoint === null &&
+        m.group === prev.group &&
+        m.config.version === prev.config.version &&
+        m.prevSn === prev.prevSn + prev.entries.length &&
+        m.commit >= prev.commit &&
+        m.sentAt >= prev.sentAt
       ) {
         out[i] = { ...out[i], msg: { ...prev, entries: [...prev.entries, ...m.entries], commit: m.commit, sentAt: m.sentAt } };
         continue;

@@ -128,12 +128,26 @@ export class DataServer {
     s.port = await s.transport.start();
     const listen = parseAddress(o.listen);
     const advertise = o.advertise ?? `${listen.host}:${s.port}`;
-    s.log.info({ event: 'start', listen: o.listen, port: s.port, groups: o.groups, replication: o.replication, servers: o.servers, bugs: [...(o.bugs ?? [])], fsync: o.fsync !== false }, 'data server started');
+    s.log.info(
+      {
+        event: 'start',
+        listen: o.listen,
+        port: s.port,
+        groups: o.groups,
+        replication: o.replication,
+        servers: o.servers,
+        bugs: [...(o.bugs ?? [])],
+        fsync: o.fsync !== false,
+      },
+      'data server started',
+    );
     s.ready = s.bootstrap(advertise);
     // A replica whose storage cannot be opened (unreadable, corrupt beyond its tail) stops the node.
-    s.ready.catch((e: unknown) => s.guard(() => {
-      if (!s.stopped) throw e;
-    }));
+    s.ready.catch((e: unknown) =>
+      s.guard(() => {
+        if (!s.stopped) throw e;
+      }),
+    );
     return s;
   }
 
@@ -176,11 +190,23 @@ export class DataServer {
         await sleep(100);
       }
     };
-    await retry('registerServer', () => this.cm.request({ op: 'registerServer', id: this.o.id, address: advertise }), (r) => r.ok);
+    await retry(
+      'registerServer',
+      () => this.cm.request({ op: 'registerServer', id: this.o.id, address: advertise }),
+      (r) => r.ok,
+    );
     const layout = initialLayout(this.o.servers, this.o.groups, this.o.replication);
     // Every server asks; the first wins and the others get group-exists. `unknown-server`: not all registered yet.
-    await retry('createGroups', () => this.cm.request({ op: 'createGroups', groups: layout }), (r) => r.ok || r.error === 'group-exists');
-    const got = await retry('get', () => this.cm.request({ op: 'get' }), (r) => r.ok);
+    await retry(
+      'createGroups',
+      () => this.cm.request({ op: 'createGroups', groups: layout }),
+      (r) => r.ok || r.error === 'group-exists',
+    );
+    const got = await retry(
+      'get',
+      () => this.cm.request({ op: 'get' }),
+      (r) => r.ok,
+    );
     this.onCmState(got as unknown as GetResponse, layout);
     this.ticker = setInterval(() => this.guard(() => this.onTick()), this.o.tickMs ?? 20);
     this.poller = setInterval(() => void this.poll(), this.o.pollMs ?? 150);
@@ -208,7 +234,8 @@ export class DataServer {
     for (const [g, cfg] of Object.entries(st.groups)) {
       const h = this.hosted.get(g);
       if (h !== undefined) {
-        if (cfg.version > (h.replica.currentConfig()?.version ?? 0)) this.guard(() => this.deliver(h, { from: 'cm', to: this.o.id, msg: { kind: 'cm-config', group: g, rid: null, ok: true, config: cfg } }));
+        if (cfg.version > (h.replica.currentConfig()?.version ?? 0))
+          this.guard(() => this.deliver(h, { from: 'cm', to: this.o.id, msg: { kind: 'cm-config', group: g, rid: null, ok: true, config: cfg } }));
         continue;
       }
       const inLayout = layout?.[g] !== undefined && [layout[g].primary, ...layout[g].secondaries].includes(this.o.id);
@@ -237,22 +264,39 @@ export class DataServer {
       checkpointEvery: this.o.checkpointEvery ?? 5000,
       bugs: this.o.bugs,
     });
-    const h: Hosted = { group, replica, store, queue: [], heldCommit: null, lastWriteAt: 0, lastRole: '', counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 } };
+    const h: Hosted = {
+      group,
+      replica,
+      store,
+      queue: [],
+      heldCommit: null,
+      lastWriteAt: 0,
+      lastRole: '',
+      counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 },
+    };
     this.hosted.set(group, h);
     const st = replica.status(now());
-    this.log.info({ event: 'replica-open', group, role: st.role, version: st.version, commit: st.commit, logEnd: st.logEnd, checkpoint: st.checkpoint }, `replica of ${group} open`);
+    this.log.info(
+      { event: 'replica-open', group, role: st.role, version: st.version, commit: st.commit, logEnd: st.logEnd, checkpoint: st.checkpoint },
+      `replica of ${group} open`,
+    );
     this.guard(() => this.drain(h));
   }
 
   private async askCm(h: Hosted, m: Extract<PMessage, { kind: 'cm-get' | 'cm-reconfigure' }>): Promise<void> {
-    const r = m.kind === 'cm-get'
-      ? await this.cm.request({ op: 'get', group: m.group })
-      : await this.cm.request({ op: 'reconfigure', group: m.group, expectedVersion: m.expectedVersion, config: m.config });
+    const r =
+      m.kind === 'cm-get'
+        ? await this.cm.request({ op: 'get', group: m.group })
+        : await this.cm.request({ op: 'reconfigure', group: m.group, expectedVersion: m.expectedVersion, config: m.config });
     if (this.stopped) return;
     let config: GroupConfig | undefined;
     if (r.ok) config = m.kind === 'cm-get' ? (r as unknown as GetResponse).groups[m.group] : (r.group as GroupConfig | undefined);
     else config = r.group; // version-mismatch (and bad layouts) carry the current configuration
-    if (m.kind === 'cm-reconfigure') this.log.info({ event: 'cm-reconfigure', group: m.group, expectedVersion: m.expectedVersion, want: m.config, ok: r.ok, error: r.ok ? undefined : r.error, config }, 'reconfigure');
+    if (m.kind === 'cm-reconfigure')
+      this.log.info(
+        { event: 'cm-reconfigure', group: m.group, expectedVersion: m.expectedVersion, want: m.config, ok: r.ok, error: r.ok ? undefined : r.error, config },
+        'reconfigure',
+      );
     // No configuration: the outcome is unknown (timeout, no leader); the replica asks again.
     if (config === undefined) return;
     this.guard(() => this.deliver(h, { from: 'cm', to: this.o.id, msg: { kind: 'cm-config', group: m.group, rid: m.rid, ok: r.ok, config } }));
@@ -281,16 +325,21 @@ export class DataServer {
         const r = h.heldCommit;
         h.heldCommit = null;
         h.lastWriteAt = t.mono;
-        h.store.write([r]).catch((e: unknown) => this.guard(() => {
-          throw new Error(`disk write failed for ${h.group}: ${e instanceof Error ? e.message : String(e)}`);
-        }));
+        h.store.write([r]).catch((e: unknown) =>
+          this.guard(() => {
+            throw new Error(`disk write failed for ${h.group}: ${e instanceof Error ? e.message : String(e)}`);
+          }),
+        );
       }
       const st = h.replica.status(t);
       const role = `${st.role}@${st.version}${st.serving ? '+serving' : ''}`;
       if (role !== h.lastRole) {
         h.lastRole = role;
         const cfg = h.replica.currentConfig();
-        this.log.info({ event: 'role', group: h.group, role: st.role, version: st.version, serving: st.serving, commit: st.commit, config: cfg }, `${h.group}: ${role}`);
+        this.log.info(
+          { event: 'role', group: h.group, role: st.role, version: st.version, serving: st.serving, commit: st.commit, config: cfg },
+          `${h.group}: ${role}`,
+        );
       }
     }
   }
@@ -303,7 +352,11 @@ export class DataServer {
       if (m.kind === 'request') {
         const bad = h === undefined ? 'not-primary' : this.checkRequest(m);
         if (bad !== null) {
-          this.transport.send({ from: this.o.id, to: env.from, msg: { kind: 'reply', group: m.group, id: typeof m.id === 'string' ? m.id : '', ok: false, error: bad } });
+          this.transport.send({
+            from: this.o.id,
+            to: env.from,
+            msg: { kind: 'reply', group: m.group, id: typeof m.id === 'string' ? m.id : '', ok: false, error: bad },
+          });
           continue;
         }
       } else if (!this.transportPeer(env.from) || !isPeerMessage(m)) {
@@ -383,9 +436,10 @@ export class DataServer {
             entry.durable = true;
             this.guard(() => this.complete(h));
           },
-          (e: unknown) => this.guard(() => {
-            throw new Error(`disk write failed for ${h.group}: ${e instanceof Error ? e.message : String(e)}`);
-          }),
+          (e: unknown) =>
+            this.guard(() => {
+              throw new Error(`disk write failed for ${h.group}: ${e instanceof Error ? e.message : String(e)}`);
+            }),
         );
       }
     }
@@ -436,12 +490,22 @@ export function isPeerMessage(m: PMessage): boolean {
   const x = m as unknown as Record<string, unknown>;
   switch (m.kind) {
     case 'prepare': {
-      if (!isConfig(x.config) || !int(x.prevSn) || !int(x.prevVersion) || !int(x.commit) || typeof x.sentAt !== 'number' || !Array.isArray(x.entries)) return false;
+      if (!isConfig(x.config) || !int(x.prevSn) || !int(x.prevVersion) || !int(x.commit) || typeof x.sentAt !== 'number' || !Array.isArray(x.entries))
+        return false;
       const cp = x.checkpoint as Record<string, unknown> | null;
       if (cp !== null && (typeof cp !== 'object' || !int(cp.sn) || !int(cp.version) || typeof cp.kv !== 'object' || cp.kv === null)) return false;
       return (x.entries as unknown[]).every((e, i) => {
         const y = e as Record<string, unknown>;
-        return typeof y === 'object' && y !== null && y.sn === m.prevSn + 1 + i && int(y.version) && typeof y.id === 'string' && isClientOp(y.op) && y.op.f !== 'read' && y.op.f !== 'read-many';
+        return (
+          typeof y === 'object' &&
+          y !== null &&
+          y.sn === m.prevSn + 1 + i &&
+          int(y.version) &&
+          typeof y.id === 'string' &&
+          isClientOp(y.op) &&
+          y.op.f !== 'read' &&
+          y.op.f !== 'read-many'
+        );
       });
     }
     case 'ack':

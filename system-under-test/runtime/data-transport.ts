@@ -65,8 +65,14 @@ interface Inbound {
 export function isEnvelope(x: unknown): x is Envelope {
   const e = x as Envelope;
   return (
-    typeof e === 'object' && e !== null && typeof e.from === 'string' && typeof e.to === 'string' &&
-    typeof e.msg === 'object' && e.msg !== null && typeof e.msg.kind === 'string' && typeof e.msg.group === 'string'
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.from === 'string' &&
+    typeof e.to === 'string' &&
+    typeof e.msg === 'object' &&
+    e.msg !== null &&
+    typeof e.msg.kind === 'string' &&
+    typeof e.msg.group === 'string'
   );
 }
 
@@ -187,7 +193,12 @@ export class DataTransport {
       return;
     }
     socket.setNoDelay(true);
-    const conn: Inbound = { socket, batch: new Batcher((frame) => { if (!socket.destroyed) socket.write(frame); }) };
+    const conn: Inbound = {
+      socket,
+      batch: new Batcher((frame) => {
+        if (!socket.destroyed) socket.write(frame);
+      }),
+    };
     this.inbound.add(conn);
     const decoder = new FrameDecoder();
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;

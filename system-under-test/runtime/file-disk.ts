@@ -110,7 +110,8 @@ export class FileDisk {
     }
     // Keep the log after the snapshot only if it continues the snapshot.
     const s = this.snapshot;
-    const termAt = (i: number): number | undefined => (i === baseIndex ? baseTerm : i > baseIndex && i <= baseIndex + entries.length ? entries[i - baseIndex - 1].term : undefined);
+    const termAt = (i: number): number | undefined =>
+      i === baseIndex ? baseTerm : i > baseIndex && i <= baseIndex + entries.length ? entries[i - baseIndex - 1].term : undefined;
     let kept: Entry[];
     if (termAt(s.index) === s.term) kept = entries.filter((e) => e.index > s.index);
     else kept = [];
@@ -177,7 +178,10 @@ export class FileDisk {
 
   /** Write a snapshot made by local compaction, then drop the log prefix it covers. */
   saveSnapshot(s: Snapshot): void {
-    invariant(s.index > this.snapshot.index && s.index <= this.lastIndex, () => `disk: compaction to ${s.index} outside (${this.snapshot.index}, ${this.lastIndex}]`);
+    invariant(
+      s.index > this.snapshot.index && s.index <= this.lastIndex,
+      () => `disk: compaction to ${s.index} outside (${this.snapshot.index}, ${this.lastIndex}]`,
+    );
     writeFileAtomic(this.dir, SNAPSHOT, record(REC_BASE, encodeSnapshot(s)));
     this.snapshot = s;
     const from = this.offsets[s.index - this.base]; // offset of entry s.index + 1, or undefined

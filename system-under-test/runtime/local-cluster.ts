@@ -15,11 +15,15 @@ import { CmClient, type CmClientOptions, type StatusResponse } from './client.js
 /** `n` ports that were free on 127.0.0.1 a moment ago. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -68,7 +72,10 @@ export class LocalCmCluster {
   readonly founders: readonly string[];
   private readonly clients: CmClient[] = [];
 
-  private constructor(readonly o: LocalCmClusterOptions, ports: number[]) {
+  private constructor(
+    readonly o: LocalCmClusterOptions,
+    ports: number[],
+  ) {
     this.founders = o.founders ?? o.ids;
     this.addr = Object.fromEntries(o.ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'undertow-cm-'));
@@ -90,7 +97,19 @@ export class LocalCmCluster {
   start(id: string, join = !this.founders.includes(id)): ChildProcess {
     if (this.procs.has(id)) throw new Error(`${id} is already running`);
     const peers = this.founders.map((f) => `${f}=${this.addr[f]}`).join(',');
-    const args = [...this.o.program.slice(1), 'cm', '--id', id, '--listen', this.addr[id], '--peers', peers, '--data', this.dataDir(id), ...(this.o.args ?? [])];
+    const args = [
+      ...this.o.program.slice(1),
+      'cm',
+      '--id',
+      id,
+      '--listen',
+      this.addr[id],
+      '--peers',
+      peers,
+      '--data',
+      this.dataDir(id),
+      ...(this.o.args ?? []),
+    ];
     if (join) args.push('--join');
     let p: ChildProcess;
     if (this.o.logs === 'file') {
@@ -101,7 +120,13 @@ export class LocalCmCluster {
       p = spawn(this.o.program[0], args, { cwd: this.o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
       const lines = this.out.get(id) ?? [];
       this.out.set(id, lines);
-      p.stdout!.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter((l) => l !== '')));
+      p.stdout!.on('data', (d: Buffer) =>
+        lines.push(
+          ...String(d)
+            .split('\n')
+            .filter((l) => l !== ''),
+        ),
+      );
       p.stderr!.on('data', (d: Buffer) => lines.push(`stderr: ${String(d)}`));
     }
     p.on('error', () => undefined);
@@ -120,7 +145,11 @@ export class LocalCmCluster {
   tail(id: string, n = 20): string[] {
     if (this.o.logs === 'file') {
       try {
-        return fs.readFileSync(path.join(this.root, `${id}.log`), 'utf8').split('\n').filter((l) => l !== '').slice(-n);
+        return fs
+          .readFileSync(path.join(this.root, `${id}.log`), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .slice(-n);
       } catch {
         return [];
       }
@@ -130,7 +159,10 @@ export class LocalCmCluster {
 
   /** A client of the given nodes (default all); closed with the cluster. */
   client(ids: readonly string[] = this.o.ids, opts: CmClientOptions = { timeoutMs: 4000, attemptMs: 1000 }): CmClient {
-    const c = new CmClient(ids.map((id) => this.addr[id]), opts);
+    const c = new CmClient(
+      ids.map((id) => this.addr[id]),
+      opts,
+    );
     this.clients.push(c);
     return c;
   }

@@ -33,14 +33,24 @@ export class LocalKvCluster {
   readonly dataIds: readonly string[];
   private readonly clients: KvClient[] = [];
 
-  private constructor(readonly o: LocalKvClusterOptions, readonly cm: LocalCmCluster, ports: number[]) {
+  private constructor(
+    readonly o: LocalKvClusterOptions,
+    readonly cm: LocalCmCluster,
+    ports: number[],
+  ) {
     this.dataIds = o.dataIds ?? ['d1', 'd2', 'd3'];
     this.addr = Object.fromEntries(this.dataIds.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
   }
 
   /** Start the CM processes and the data servers; resolves once every group has a configuration. */
   static async start(o: LocalKvClusterOptions): Promise<LocalKvCluster> {
-    const cm = await LocalCmCluster.create({ ids: o.cmIds ?? ['n1', 'n2', 'n3'], program: o.program, cwd: o.cwd, args: o.cmArgs ?? ['--tick-ms', '20'], logs: 'file' });
+    const cm = await LocalCmCluster.create({
+      ids: o.cmIds ?? ['n1', 'n2', 'n3'],
+      program: o.program,
+      cwd: o.cwd,
+      args: o.cmArgs ?? ['--tick-ms', '20'],
+      logs: 'file',
+    });
     let c: LocalKvCluster;
     try {
       c = new LocalKvCluster(o, cm, await freePorts((o.dataIds ?? ['d1', 'd2', 'd3']).length));
@@ -73,8 +83,24 @@ export class LocalKvCluster {
   startData(id: string, extra: readonly string[] = []): ChildProcess {
     if (this.procs.has(id)) throw new Error(`${id} is already running`);
     const args = [
-      ...this.o.program.slice(1), 'data', '--id', id, '--listen', this.addr[id], '--cm', this.cmAddresses.join(','), '--data', this.dataDir(id),
-      '--servers', this.dataIds.join(','), '--groups', String(this.o.groups ?? 3), '--replication', String(this.o.replication ?? 3), ...(this.o.dataArgs ?? []), ...extra,
+      ...this.o.program.slice(1),
+      'data',
+      '--id',
+      id,
+      '--listen',
+      this.addr[id],
+      '--cm',
+      this.cmAddresses.join(','),
+      '--data',
+      this.dataDir(id),
+      '--servers',
+      this.dataIds.join(','),
+      '--groups',
+      String(this.o.groups ?? 3),
+      '--replication',
+      String(this.o.replication ?? 3),
+      ...(this.o.dataArgs ?? []),
+      ...extra,
     ];
     const fd = fs.openSync(this.logFile(id), 'a');
     const p = spawn(this.o.program[0], args, { cwd: this.o.cwd, stdio: ['ignore', fd, fd] });
@@ -94,7 +120,11 @@ export class LocalKvCluster {
   /** The last lines a node (data server or CM) logged. */
   tail(id: string, n = 30): string[] {
     try {
-      return fs.readFileSync(this.logFile(id), 'utf8').split('\n').filter((l) => l !== '').slice(-n);
+      return fs
+        .readFileSync(this.logFile(id), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .slice(-n);
     } catch {
       return [];
     }

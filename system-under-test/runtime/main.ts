@@ -93,8 +93,13 @@ export function parseCmArgs(argv: readonly string[]): CmServerOptions {
     } catch (e) {
       throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
     }
-    const kebab = Object.fromEntries(Object.entries(file).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), typeof x === 'number' ? String(x) : x]));
-    if (typeof kebab.peers === 'object' && kebab.peers !== null) kebab.peers = Object.entries(kebab.peers).map(([k, a]) => `${k}=${String(a)}`).join(',');
+    const kebab = Object.fromEntries(
+      Object.entries(file).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), typeof x === 'number' ? String(x) : x]),
+    );
+    if (typeof kebab.peers === 'object' && kebab.peers !== null)
+      kebab.peers = Object.entries(kebab.peers)
+        .map(([k, a]) => `${k}=${String(a)}`)
+        .join(',');
     v = { ...kebab, ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'config')) };
   }
   for (const req of ['id', 'listen', 'peers', 'data']) {
@@ -151,7 +156,11 @@ export function parseDataArgs(argv: readonly string[]): Omit<DataServerOptions, 
     if (values[req] === undefined || values[req] === '') throw new UsageError(`missing --${req}`);
   }
   parseAddressOrThrow(values.listen!, '--listen');
-  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const list = (s: string): string[] =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   const cm = list(values.cm!);
   for (const a of cm) parseAddressOrThrow(a, '--cm');
   const servers = list(values.servers!);
@@ -164,7 +173,8 @@ export function parseDataArgs(argv: readonly string[]): Omit<DataServerOptions, 
   const leaseMs = int('lease-ms', values['lease-ms'], 1000, 2);
   const graceMs = int('grace-ms', values['grace-ms'], Math.max(1500, leaseMs), 1);
   const beaconMs = int('beacon-ms', values['beacon-ms'], Math.min(200, Math.floor(leaseMs / 4) || 1), 1);
-  if (graceMs < leaseMs) throw new UsageError(`--grace-ms ${graceMs} must be >= --lease-ms ${leaseMs} (a secondary must not replace a primary whose lease may be valid)`);
+  if (graceMs < leaseMs)
+    throw new UsageError(`--grace-ms ${graceMs} must be >= --lease-ms ${leaseMs} (a secondary must not replace a primary whose lease may be valid)`);
   if (beaconMs >= leaseMs) throw new UsageError(`--beacon-ms ${beaconMs} must be below --lease-ms ${leaseMs}`);
   const bugs = new Set<string>(values.bug ?? []);
   for (const b of bugs) if (!KNOWN_DATA_BUGS.has(b)) throw new UsageError(`unknown --bug ${b} (known for data servers: ${[...KNOWN_DATA_BUGS].join(', ')})`);
@@ -191,7 +201,10 @@ export function parseDataArgs(argv: readonly string[]): Omit<DataServerOptions, 
 export function parseAdminArgs(argv: readonly string[]): { addresses: string[]; request: CmRequest } {
   const { values, positionals } = parseArgs({ args: [...argv], options: { cm: { type: 'string' } }, allowPositionals: true, strict: true });
   if (values.cm === undefined) throw new UsageError('missing --cm ADDR[,ADDR...]');
-  const addresses = values.cm.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const addresses = values.cm
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
   for (const a of addresses) parseAddressOrThrow(a, '--cm');
   const [cmd, ...rest] = positionals;
   const json = (s: string | undefined, what: string): unknown => {

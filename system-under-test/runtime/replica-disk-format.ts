@@ -52,7 +52,6 @@ export function decodeGroup(payload: Uint8Array): string {
   return group;
 }
 
-
 /**
  * The disk's state as the records fold it: PacificaDisk (sim/pacifica-disk.ts)
  * is the reference for every rule here. `commit` is kept unclamped, as there;
@@ -118,7 +117,7 @@ function uintRecord(type: number, ...xs: number[]): Uint8Array {
   for (let v of xs) {
     invariant(Number.isSafeInteger(v) && v >= 0, () => `replica disk: cannot store ${v} as an unsigned integer`);
     while (v >= 0x80) {
-      out[n++] = (v % 0x80) | 0x80;
+      out[n++] = v % 0x80 | 0x80;
       v = Math.floor(v / 0x80);
     }
     out[n++] = v;

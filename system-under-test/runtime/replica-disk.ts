@@ -190,7 +190,10 @@ export class ReplicaLog {
   /** Opens (creating) DIR, recovers every group in it (a torn tail is discarded and truncated away), and returns the log. */
   static async open(dir: string, o: ReplicaDiskOptions = {}): Promise<ReplicaLog> {
     const checkpointEvery = o.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-    invariant(Number.isSafeInteger(checkpointEvery) && checkpointEvery >= 1, () => `replica disk: checkpointEvery must be a positive integer, got ${checkpointEvery}`);
+    invariant(
+      Number.isSafeInteger(checkpointEvery) && checkpointEvery >= 1,
+      () => `replica disk: checkpointEvery must be a positive integer, got ${checkpointEvery}`,
+    );
     await fsp.mkdir(dir, { recursive: true });
     const stats: ReplicaDiskStats = { writes: 0, appends: 0, syncs: 0, checkpoints: 0, rewrites: 0 };
     const fsync = o.fsync !== false;
@@ -248,7 +251,8 @@ export class ReplicaLog {
     this.allocated = r.size;
     this.logRecords = r.records;
     this.fileGroup = r.lastGroup;
-    for (const g of r.groups) this.groups.set(g.name, { name: g.name, tip: g.image, gen: g.gen, records: g.records, recovered: toDiskState(g.image), taken: false });
+    for (const g of r.groups)
+      this.groups.set(g.name, { name: g.name, tip: g.image, gen: g.gen, records: g.records, recovered: toDiskState(g.image), taken: false });
   }
 
   /** Groups the log holds state of (recovered or written since). */
@@ -503,7 +507,9 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
   await Promise.all(names.filter((e) => e.name.endsWith('.tmp')).map((e) => fsp.rm(path.join(dir, e.name), { force: true })));
   for (const e of names) {
     if (e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'replica.log')))
-      throw new DiskCorruptError(`${dir} holds replica logs in the old layout (${e.name}/replica.log, one log per replica); remove ${dir} to let the replicas catch up from their peers`);
+      throw new DiskCorruptError(
+        `${dir} holds replica logs in the old layout (${e.name}/replica.log, one log per replica); remove ${dir} to let the replicas catch up from their peers`,
+      );
   }
   const checkpoints = new Map<string, { gen: number; checkpoint: DiskImage['checkpoint'] }>();
   for (const e of names) {
@@ -513,14 +519,19 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
     if (!GROUP_NAME.test(group)) throw new DiskCorruptError(`${file}: not a checkpoint of a group this log can hold`);
     const bytes = (await readIfExists(file))!;
     const s = scanRecords(bytes);
-    if (s.records.length !== 1 || s.end !== bytes.length || (s.records[0].type & ~SYNC_POINT) !== REC_CHECKPOINT) throw new DiskCorruptError(`${file} is corrupt`);
-    checkpoints.set(group, corruptOnThrow(file, () => decodeCheckpointFile(s.records[0].payload)));
+    if (s.records.length !== 1 || s.end !== bytes.length || (s.records[0].type & ~SYNC_POINT) !== REC_CHECKPOINT)
+      throw new DiskCorruptError(`${file} is corrupt`);
+    checkpoints.set(
+      group,
+      corruptOnThrow(file, () => decodeCheckpointFile(s.records[0].payload)),
+    );
   }
 
   const logPath = path.join(dir, LOG_FILE);
   let bytes = await readIfExists(logPath);
   if (bytes === null) {
-    if (checkpoints.size > 0) throw new DiskCorruptError(`${logPath} is missing but ${dir} holds checkpoints (${[...checkpoints.keys()].map(checkpointFileOf).join(', ')})`);
+    if (checkpoints.size > 0)
+      throw new DiskCorruptError(`${logPath} is missing but ${dir} holds checkpoints (${[...checkpoints.keys()].map(checkpointFileOf).join(', ')})`);
     // A fresh directory: an empty log (written atomically, so that a log exists from here on).
     bytes = new Uint8Array(0);
     await writeFileAtomic(dir, LOG_FILE, bytes, sync);
@@ -532,7 +543,10 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
     const after = next === null ? [] : scanRecords(bytes.subarray(next)).records;
     // An append ending before another record was written (the next append starts only after that): acknowledged.
     const acked = after.slice(0, -1).filter((r) => (r.type & SYNC_POINT) !== 0).length;
-    if (acked > 0) throw new DiskCorruptError(`${logPath}: bad record at byte ${end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${dir} to let the replicas catch up from their peers)`);
+    if (acked > 0)
+      throw new DiskCorruptError(
+        `${logPath}: bad record at byte ${end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${dir} to let the replicas catch up from their peers)`,
+      );
   }
 
   // Only whole appends count: the records after the last sync point are a prefix of an append that never
@@ -575,7 +589,9 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
     let behind = false;
     if (base.gen === cp.gen) {
       if (base.sn !== cp.checkpoint.sn || base.version !== cp.checkpoint.version)
-        throw new DiskCorruptError(`${logPath}: ${name} continues checkpoint ${base.sn}@${base.version} but ${cpPath} holds ${cp.checkpoint.sn}@${cp.checkpoint.version}`);
+        throw new DiskCorruptError(
+          `${logPath}: ${name} continues checkpoint ${base.sn}@${base.version} but ${cpPath} holds ${cp.checkpoint.sn}@${cp.checkpoint.version}`,
+        );
       image = startImage(cp.checkpoint);
     } else if (base.gen + 1 === cp.gen) {
       // A crash between the checkpoint file and the group's new base: its old records, then the checkpoint record.

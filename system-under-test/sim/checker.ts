@@ -86,7 +86,10 @@ export class SafetyChecker {
     }
     const c = this.committed[s.snapshotIndex];
     if (s.snapshotIndex > 0 && c !== undefined && c.term !== s.snapshotTerm) {
-      throw new SafetyViolation('state-machine-safety', `${s.id}'s snapshot ends at ${s.snapshotIndex}/${s.snapshotTerm} but the committed entry there has term ${c.term}`);
+      throw new SafetyViolation(
+        'state-machine-safety',
+        `${s.id}'s snapshot ends at ${s.snapshotIndex}/${s.snapshotTerm} but the committed entry there has term ${c.term}`,
+      );
     }
   }
 
@@ -114,7 +117,10 @@ export class SafetyChecker {
       const other = this.applied[e.index];
       if (other === undefined) this.applied[e.index] = digest;
       else if (other !== digest) {
-        throw new SafetyViolation('state-machine-safety', `${node.id} applies ${digest.slice(0, 60)} at ${e.index}, another node applied ${other.slice(0, 60)}`);
+        throw new SafetyViolation(
+          'state-machine-safety',
+          `${node.id} applies ${digest.slice(0, 60)} at ${e.index}, another node applied ${other.slice(0, 60)}`,
+        );
       }
     }
   }
@@ -161,7 +167,10 @@ export class SafetyChecker {
     const known = this.committed[index];
     if (known !== undefined) {
       if (known.term !== term || known.digest !== digest) {
-        throw new SafetyViolation('state-machine-safety', `${by} commits ${index}/${term} but ${index}/${known.term} was committed before (different entries at one index)`);
+        throw new SafetyViolation(
+          'state-machine-safety',
+          `${by} commits ${index}/${term} but ${index}/${known.term} was committed before (different entries at one index)`,
+        );
       }
       if (commitTerm < known.commitTerm) known.commitTerm = commitTerm;
       return;

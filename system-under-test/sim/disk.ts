@@ -26,7 +26,10 @@ export class SimDisk {
     if (rd.entries.length > 0) {
       const from = rd.entries[0].index;
       const keep = from - this.snapshot.index - 1;
-      invariant(keep >= 0 && keep <= this.entries.length, () => `disk: append at ${from} leaves a gap (disk holds ${this.snapshot.index + 1}..${this.snapshot.index + this.entries.length})`);
+      invariant(
+        keep >= 0 && keep <= this.entries.length,
+        () => `disk: append at ${from} leaves a gap (disk holds ${this.snapshot.index + 1}..${this.snapshot.index + this.entries.length})`,
+      );
       this.entries.length = keep;
       this.entries.push(...rd.entries);
     }

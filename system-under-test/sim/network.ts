@@ -54,11 +54,13 @@ export class SimNetwork {
       const j = this.rng.int(0, i);
       [out[i], out[j]] = [out[j], out[i]];
     }
-    return out.filter((f) => {
-      const ok = this.connected(f.msg.from, f.msg.to);
-      if (!ok) this.dropped++;
-      return ok;
-    }).map((f) => f.msg);
+    return out
+      .filter((f) => {
+        const ok = this.connected(f.msg.from, f.msg.to);
+        if (!ok) this.dropped++;
+        return ok;
+      })
+      .map((f) => f.msg);
   }
 
   connected(a: NodeId, b: NodeId): boolean {

@@ -153,7 +153,10 @@ const GROUP = 'g1';
 const SERVERS = ['d1', 'd2', 'd3'] as const;
 
 class Violation extends Error {
-  constructor(readonly property: PacificaProperty, message: string) {
+  constructor(
+    readonly property: PacificaProperty,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -198,7 +201,12 @@ class PacificaSimulation {
   private readonly rng: Prng;
   private readonly netRng: Prng;
   private readonly hash = new TraceHash();
-  private readonly trace = { add: (e: string) => { this.hash.add(e); this.o.log(e); } };
+  private readonly trace = {
+    add: (e: string) => {
+      this.hash.add(e);
+      this.o.log(e);
+    },
+  };
   private readonly servers = new Map<string, Server>();
   private readonly cm: CmStateMachine;
   private cmIndex = 0;
@@ -214,8 +222,21 @@ class PacificaSimulation {
   private readonly acked = new Map<number, string>();
   private maxAcked = 0;
   private readonly stats: PacificaStats = {
-    ok: 0, fail: 0, info: 0, readsOk: 0, writesOk: 0, reconfigures: 0, promotions: 0, removals: 0, additions: 0,
-    crashes: 0, partitions: 0, clockJumps: 0, lostOutputs: 0, checkpoints: 0, maxCommit: 0,
+    ok: 0,
+    fail: 0,
+    info: 0,
+    readsOk: 0,
+    writesOk: 0,
+    reconfigures: 0,
+    promotions: 0,
+    removals: 0,
+    additions: 0,
+    crashes: 0,
+    partitions: 0,
+    clockJumps: 0,
+    lostOutputs: 0,
+    checkpoints: 0,
+    maxCommit: 0,
   };
 
   constructor(opts: PacificaSimOptions) {
@@ -252,7 +273,15 @@ class PacificaSimulation {
     for (const id of SERVERS) this.cmApply({ op: 'registerServer', id, address: id });
     this.cmApply({ op: 'createGroups', groups: { [GROUP]: { primary: 'd1', secondaries: ['d2', 'd3'] } } });
     for (const id of SERVERS) {
-      const s: Server = { id, disk: new PacificaDisk(), replica: null, downUntil: 0, queue: [], monoOffset: this.rng.int(0, 10_000), wallOffset: this.rng.int(0, 1_000_000) };
+      const s: Server = {
+        id,
+        disk: new PacificaDisk(),
+        replica: null,
+        downUntil: 0,
+        queue: [],
+        monoOffset: this.rng.int(0, 10_000),
+        wallOffset: this.rng.int(0, 1_000_000),
+      };
       this.servers.set(id, s);
       this.start(s, this.cm.group(GROUP));
     }
@@ -269,8 +298,10 @@ class PacificaSimulation {
         this.tickOnce();
       }
     } catch (e) {
-      if (e instanceof Violation) violation = { property: e.property, message: `${e.message} (seed=${this.o.seed}, tick=${this.now})`, tick: this.now, seed: this.o.seed };
-      else if (e instanceof InvariantError) violation = { property: 'replica-invariant', message: `${e.message} (seed=${this.o.seed}, tick=${this.now})`, tick: this.now, seed: this.o.seed };
+      if (e instanceof Violation)
+        violation = { property: e.property, message: `${e.message} (seed=${this.o.seed}, tick=${this.now})`, tick: this.now, seed: this.o.seed };
+      else if (e instanceof InvariantError)
+        violation = { property: 'replica-invariant', message: `${e.message} (seed=${this.o.seed}, tick=${this.now})`, tick: this.now, seed: this.o.seed };
       else throw e;
     }
     return {
@@ -508,7 +539,7 @@ class PacificaSimulation {
     const p = c.pending!;
     c.pending = null;
     if (m.ok) {
-      const input = p.op.f === 'cas' ? [p.op.from, p.op.to] as [KvValue, KvValue] : p.op.f === 'read' ? null : p.op.value;
+      const input = p.op.f === 'cas' ? ([p.op.from, p.op.to] as [KvValue, KvValue]) : p.op.f === 'read' ? null : p.op.value;
       this.record('ok', p.f, p.key, p.f === 'read' ? ((m.value ?? null) as KvValue) : input, c.process);
       this.stats.ok++;
       if (p.f === 'read') this.stats.readsOk++;
@@ -519,7 +550,7 @@ class PacificaSimulation {
       }
     } else {
       // Every refusal is definite: a cas that found another value, or a request not taken into the log.
-      const input = p.op.f === 'cas' ? [p.op.from, p.op.to] as [KvValue, KvValue] : p.op.f === 'read' ? null : p.op.value;
+      const input = p.op.f === 'cas' ? ([p.op.from, p.op.to] as [KvValue, KvValue]) : p.op.f === 'read' ? null : p.op.value;
       this.record('fail', p.f, p.key, input, c.process, m.error);
       if (m.error !== 'cas-mismatch') c.cached = null;
       this.stats.fail++;
@@ -551,7 +582,10 @@ class PacificaSimulation {
       serving = s.id;
       // Every acknowledged update is committed on the serving replica, at its serial number.
       if (r.commitSn() < this.maxAcked) {
-        throw new Violation('acked-write', `${s.id} serves with commit ${r.commitSn()} but update sn ${this.maxAcked} (${this.acked.get(this.maxAcked)}) was acknowledged`);
+        throw new Violation(
+          'acked-write',
+          `${s.id} serves with commit ${r.commitSn()} but update sn ${this.maxAcked} (${this.acked.get(this.maxAcked)}) was acknowledged`,
+        );
       }
       for (let sn = r.checkpointSn() + 1; sn <= r.commitSn(); sn++) {
         const id = this.acked.get(sn);

@@ -207,7 +207,14 @@ class Simulation {
     this.stats.elections = this.checker.elections;
     this.stats.maxCommit = this.checker.maxCommit;
     this.stats.messages = this.net.sent;
-    return { seed: this.o.seed, ticks: this.now, violation, trace: this.trace.digest(), stats: { ...this.stats, voterHistory: [...this.stats.voterHistory] }, finalVoters: this.finalVoters() };
+    return {
+      seed: this.o.seed,
+      ticks: this.now,
+      violation,
+      trace: this.trace.digest(),
+      stats: { ...this.stats, voterHistory: [...this.stats.voterHistory] },
+      finalVoters: this.finalVoters(),
+    };
   }
 
   private toViolation(e: unknown): SimViolation {
@@ -452,7 +459,10 @@ class Simulation {
     this.stats.reads++;
     this.trace.add(`${this.now} readok ${ctx} ${v}`);
     if (v < r.atLeast) {
-      throw new SafetyViolation('linearizable-read', `read of ${r.group} on ${s.id} returned version ${v}, but version ${r.atLeast} was acknowledged before the read began`);
+      throw new SafetyViolation(
+        'linearizable-read',
+        `read of ${r.group} on ${s.id} returned version ${v}, but version ${r.atLeast} was acknowledged before the read began`,
+      );
     }
   }
 

@@ -39,7 +39,7 @@ export class Writer {
     if (!Number.isSafeInteger(v) || v < 0) throw new WireError(`cannot encode ${v} as an unsigned integer`);
     this.reserve(8);
     while (v >= 0x80) {
-      this.buf[this.len++] = (v % 0x80) | 0x80;
+      this.buf[this.len++] = v % 0x80 | 0x80;
       v = Math.floor(v / 0x80);
     }
     this.buf[this.len++] = v;

@@ -17,19 +17,49 @@ const run = (checker: ReturnType<typeof bankChecker>, history: History) => check
 
 describe('set', () => {
   it('valid when the final read holds every acknowledged add', () => {
-    const r = run(setChecker, h([[0, 'invoke', 'add', 1], [0, 'ok', 'add', 1], [1, 'invoke', 'add', 2], [1, 'info', 'add', 2], [0, 'invoke', 'add', 3], [0, 'fail', 'add', 3], [0, 'invoke', 'read', null], [0, 'ok', 'read', [1, 2]]]));
+    const r = run(
+      setChecker,
+      h([
+        [0, 'invoke', 'add', 1],
+        [0, 'ok', 'add', 1],
+        [1, 'invoke', 'add', 2],
+        [1, 'info', 'add', 2],
+        [0, 'invoke', 'add', 3],
+        [0, 'fail', 'add', 3],
+        [0, 'invoke', 'read', null],
+        [0, 'ok', 'read', [1, 2]],
+      ]),
+    );
     expect(r.verdict).toBe('valid');
     expect(r).toMatchObject({ attempted: 3, acknowledged: 1, lost: [], recovered: [2], unexpected: [] });
   });
 
   it('finds lost, unexpected and failed-but-present elements', () => {
-    const r = run(setChecker, h([[0, 'invoke', 'add', 1], [0, 'ok', 'add', 1], [0, 'invoke', 'add', 3], [0, 'fail', 'add', 3], [0, 'invoke', 'read', null], [0, 'ok', 'read', [3, 9]]]));
+    const r = run(
+      setChecker,
+      h([
+        [0, 'invoke', 'add', 1],
+        [0, 'ok', 'add', 1],
+        [0, 'invoke', 'add', 3],
+        [0, 'fail', 'add', 3],
+        [0, 'invoke', 'read', null],
+        [0, 'ok', 'read', [3, 9]],
+      ]),
+    );
     expect(r.verdict).toBe('invalid');
     expect(r).toMatchObject({ lost: [1], unexpected: [9], failedButPresent: [3] });
   });
 
   it('unknown without a final read', () => {
-    expect(run(setChecker, h([[0, 'invoke', 'add', 1], [0, 'ok', 'add', 1]])).verdict).toBe('unknown');
+    expect(
+      run(
+        setChecker,
+        h([
+          [0, 'invoke', 'add', 1],
+          [0, 'ok', 'add', 1],
+        ]),
+      ).verdict,
+    ).toBe('unknown');
   });
 
   it('property: a linearizable set store is valid; dropping an acknowledged element from the last read is caught', () => {
@@ -73,9 +103,12 @@ function withFinalRead(history: History): History {
 
 describe('append', () => {
   const base: Row[] = [
-    [0, 'invoke', 'append', 1, 'k'], [0, 'ok', 'append', 1, 'k'],
-    [0, 'invoke', 'append', 2, 'k'], [0, 'ok', 'append', 2, 'k'],
-    [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1, 2], 'k'],
+    [0, 'invoke', 'append', 1, 'k'],
+    [0, 'ok', 'append', 1, 'k'],
+    [0, 'invoke', 'append', 2, 'k'],
+    [0, 'ok', 'append', 2, 'k'],
+    [1, 'invoke', 'read', null, 'k'],
+    [1, 'ok', 'read', [1, 2], 'k'],
   ];
   it('valid for reads that are prefixes of one order', () => {
     const r = run(appendChecker, h([...base, [1, 'invoke', 'read', null, 'j'], [1, 'ok', 'read', [], 'j']]));
@@ -85,16 +118,51 @@ describe('append', () => {
 
   const kinds = (rows: Row[]) => (run(appendChecker, h(rows)).anomalies as { kind: string }[]).map((a) => a.kind);
   it('finds each anomaly', () => {
-    expect(kinds([...base.slice(0, 4), [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [2, 1], 'k'], [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1, 2], 'k']])).toContain('incompatible-order');
+    expect(
+      kinds([
+        ...base.slice(0, 4),
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [2, 1], 'k'],
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [1, 2], 'k'],
+      ]),
+    ).toContain('incompatible-order');
     expect(kinds([...base.slice(0, 4), [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1, 1, 2], 'k']])).toContain('duplicate');
     expect(kinds([...base.slice(0, 4), [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1, 2, 7], 'k']])).toContain('unexpected');
-    expect(kinds([...base.slice(0, 4), [0, 'invoke', 'append', 3, 'k'], [0, 'fail', 'append', 3, 'k'], [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1, 2, 3], 'k']])).toContain('failed-but-present');
+    expect(
+      kinds([
+        ...base.slice(0, 4),
+        [0, 'invoke', 'append', 3, 'k'],
+        [0, 'fail', 'append', 3, 'k'],
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [1, 2, 3], 'k'],
+      ]),
+    ).toContain('failed-but-present');
     expect(kinds([...base.slice(0, 4), [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1], 'k']])).toContain('lost');
-    expect(kinds([[0, 'invoke', 'append', 1, 'k'], [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1], 'k'], [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [], 'k'], [0, 'ok', 'append', 1, 'k']])).toEqual(['stale-read']);
+    expect(
+      kinds([
+        [0, 'invoke', 'append', 1, 'k'],
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [1], 'k'],
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [], 'k'],
+        [0, 'ok', 'append', 1, 'k'],
+      ]),
+    ).toEqual(['stale-read']);
   });
 
   it('allows an append with an unknown outcome to show up or not', () => {
-    const r = run(appendChecker, h([[0, 'invoke', 'append', 1, 'k'], [0, 'info', 'append', 1, 'k'], [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [], 'k'], [1, 'invoke', 'read', null, 'k'], [1, 'ok', 'read', [1], 'k']]));
+    const r = run(
+      appendChecker,
+      h([
+        [0, 'invoke', 'append', 1, 'k'],
+        [0, 'info', 'append', 1, 'k'],
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [], 'k'],
+        [1, 'invoke', 'read', null, 'k'],
+        [1, 'ok', 'read', [1], 'k'],
+      ]),
+    );
     expect(r.verdict).toBe('valid');
   });
 
@@ -141,22 +209,51 @@ function simulateLists(choices: number[], clients: number): History {
 describe('bank', () => {
   const bank = bankChecker({ total: 100 });
   it('valid when every read sees the total and no negative balance', () => {
-    const r = run(bank, h([[0, 'invoke', 'transfer', { from: 'a', to: 'b', amount: 10 }], [0, 'ok', 'transfer', { from: 'a', to: 'b', amount: 10 }], [1, 'invoke', 'read', null], [1, 'ok', 'read', { a: 40, b: 60 }]]));
+    const r = run(
+      bank,
+      h([
+        [0, 'invoke', 'transfer', { from: 'a', to: 'b', amount: 10 }],
+        [0, 'ok', 'transfer', { from: 'a', to: 'b', amount: 10 }],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', { a: 40, b: 60 }],
+      ]),
+    );
     expect(r.verdict).toBe('valid');
     expect(r.transfers).toEqual({ ok: 1, fail: 0, info: 0 });
   });
   it('finds a wrong total, a negative balance and a malformed read', () => {
-    const r = run(bank, h([[1, 'invoke', 'read', null], [1, 'ok', 'read', { a: 40, b: 70 }], [1, 'invoke', 'read', null], [1, 'ok', 'read', { a: -10, b: 110 }], [1, 'invoke', 'read', null], [1, 'ok', 'read', 'x']]));
+    const r = run(
+      bank,
+      h([
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', { a: 40, b: 70 }],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', { a: -10, b: 110 }],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', 'x'],
+      ]),
+    );
     expect(r.verdict).toBe('invalid');
     expect((r.anomalies as { kind: string }[]).map((a) => a.kind)).toEqual(['wrong-total', 'negative', 'malformed-read']);
   });
 });
 
 describe('stats, perf and compose', () => {
-  const history = h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [1, 'invoke', 'read', null], [1, 'info', 'read', null], [2, 'invoke', 'cas', [1, 2]], [2, 'fail', 'cas', [1, 2]]]);
+  const history = h([
+    [0, 'invoke', 'write', 1],
+    [0, 'ok', 'write', 1],
+    [1, 'invoke', 'read', null],
+    [1, 'info', 'read', null],
+    [2, 'invoke', 'cas', [1, 2]],
+    [2, 'fail', 'cas', [1, 2]],
+  ]);
   it('stats counts per f and calls a test where some f never succeeded invalid', () => {
     const r = run(statsChecker, history);
-    expect(r.byF).toEqual({ write: { count: 1, ok: 1, fail: 0, info: 0 }, read: { count: 1, ok: 0, fail: 0, info: 1 }, cas: { count: 1, ok: 0, fail: 1, info: 0 } });
+    expect(r.byF).toEqual({
+      write: { count: 1, ok: 1, fail: 0, info: 0 },
+      read: { count: 1, ok: 0, fail: 0, info: 1 },
+      cas: { count: 1, ok: 0, fail: 1, info: 0 },
+    });
     expect(r.neverOk).toEqual(['cas', 'read']);
     expect(r.verdict).toBe('invalid');
   });

@@ -89,7 +89,11 @@ describe.skipIf(skip)(`docker images${skip ? ` (skipped: ${why})` : ''}`, () => 
       expect(second).toMatchObject({ tag: first.tag, source: 'cached' });
 
       // The image runs the program: `admin` without --cm is a usage error (254) printed by undertow-node itself.
-      const c = await docker.createContainer({ Image: first.tag, Cmd: ['admin', 'status'], Labels: { [LABEL.run]: 'image-test', [LABEL.owner]: ownerToken() } });
+      const c = await docker.createContainer({
+        Image: first.tag,
+        Cmd: ['admin', 'status'],
+        Labels: { [LABEL.run]: 'image-test', [LABEL.owner]: ownerToken() },
+      });
       try {
         await c.start();
         const { StatusCode } = (await c.wait()) as { StatusCode: number };
@@ -100,7 +104,11 @@ describe.skipIf(skip)(`docker images${skip ? ` (skipped: ${why})` : ''}`, () => 
         await c.remove({ force: true });
       }
     } finally {
-      if (tag !== undefined) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+      if (tag !== undefined)
+        await docker
+          .getImage(tag)
+          .remove({ force: true })
+          .catch(() => undefined);
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
@@ -118,7 +126,9 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
     image = (await imageFor(docker, { project: REFERENCE_IMAGE.project! })).tag;
     spec = {
       deployment: referenceDeployment({ cm: 3, data: withData ? 3 : 0, groups: 3, replication: 3 }),
-      runDir: tmp('undertow-docker-run-'), runId: runId('p'), fakeClock: true,
+      runDir: tmp('undertow-docker-run-'),
+      runId: runId('p'),
+      fakeClock: true,
     };
     cluster = await dockerProvider({ image, readyTimeoutMs: 45_000 }).up(spec);
   }, 60_000);
@@ -131,7 +141,7 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
   const cms = () => cluster.nodes.filter((n) => n.role === 'cm');
   const node = (name: string) => cluster.nodes.find((n) => n.name === name)!;
 
-  it('comes up with a CM leader on the run\'s own network, every group served when data servers run', async () => {
+  it("comes up with a CM leader on the run's own network, every group served when data servers run", async () => {
     expect(cluster.nodes.map((n) => n.name)).toEqual(withData ? ['n1', 'n2', 'n3', 'd1', 'd2', 'd3'] : ['n1', 'n2', 'n3']);
     const view = new ClusterView(cluster.nodes);
     try {
@@ -150,10 +160,14 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
     expect(subnet).toMatch(/^10\.77\.\d+\.0\/24$/);
     for (const n of cluster.nodes) expect(n.address.startsWith(subnet.replace(/0\/24$/, ''))).toBe(true);
     // Every node's output goes to RUN/nodes/NODE/NODE.log.
-    const log = await until('n1 to log its start', async () => {
-      const text = fs.readFileSync(path.join(spec.runDir, 'nodes', 'n1', 'n1.log'), 'utf8');
-      return text.includes('cm node started') ? text : undefined;
-    }, 10_000);
+    const log = await until(
+      'n1 to log its start',
+      async () => {
+        const text = fs.readFileSync(path.join(spec.runDir, 'nodes', 'n1', 'n1.log'), 'utf8');
+        return text.includes('cm node started') ? text : undefined;
+      },
+      10_000,
+    );
     expect(JSON.parse(log.split('\n')[0])).toMatchObject({ node: 'n1' });
   });
 
@@ -171,7 +185,11 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
     expect(after.term).toBeGreaterThanOrEqual(before.term);
     expect(after.lastIndex).toBeGreaterThanOrEqual(before.commit);
     // Both lives of the node are in its log (the lines reach the file a moment after the node wrote them).
-    const starts = () => fs.readFileSync(path.join(spec.runDir, 'nodes', n.name, `${n.name}.log`), 'utf8').split('\n').filter((l) => l.includes('cm node started')).length;
+    const starts = () =>
+      fs
+        .readFileSync(path.join(spec.runDir, 'nodes', n.name, `${n.name}.log`), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('cm node started')).length;
     await until('the second start in the log', async () => (starts() >= 2 ? true : undefined), 10_000);
     expect(starts()).toBe(2);
   });
@@ -217,13 +235,17 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
       const others = cms().filter((n) => n.name !== leader.name);
       await cluster.partition({ [leader.name]: others.map((n) => n.name), ...Object.fromEntries(others.map((n) => [n.name, [leader.name]])) });
       // The host still reaches every node (its traffic comes from the gateway); the majority moves on.
-      const newer = await until('a new leader among the majority', async () => {
-        for (const o of others) {
-          const st = await status(o);
-          if (st?.role === 'leader' && st.term > old.term) return st;
-        }
-        return undefined;
-      }, 20_000);
+      const newer = await until(
+        'a new leader among the majority',
+        async () => {
+          for (const o of others) {
+            const st = await status(o);
+            if (st?.role === 'leader' && st.term > old.term) return st;
+          }
+          return undefined;
+        },
+        20_000,
+      );
       const cut = (await status(leader))!;
       expect(cut.term < newer.term || cut.role !== 'leader').toBe(true);
 
@@ -236,10 +258,14 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
 
       await cluster.heal();
       // Reunited: the old leader learns the newer term and follows.
-      const healed = await until('the old leader to follow again', async () => {
-        const st = await status(leader);
-        return st !== undefined && st.term >= newer.term && st.role !== 'leader' && st.leader !== null ? st : undefined;
-      }, 20_000);
+      const healed = await until(
+        'the old leader to follow again',
+        async () => {
+          const st = await status(leader);
+          return st !== undefined && st.term >= newer.term && st.role !== 'leader' && st.leader !== null ? st : undefined;
+        },
+        20_000,
+      );
       expect(healed.leader).not.toBe(leader.name);
     } finally {
       view.close();
@@ -263,16 +289,20 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
     expect(Math.abs(await now())).toBeLessThan(10_000);
   });
 
-  it.skipIf(!withData)('killing a group\'s primary data server makes the CM promote another; started again, the group is whole again', async () => {
+  it.skipIf(!withData)("killing a group's primary data server makes the CM promote another; started again, the group is whole again", async () => {
     const view = new ClusterView(cluster.nodes);
     try {
       const groups = await until('the groups', async () => (await view.groups()) ?? undefined, 10_000);
       const [name, g] = Object.entries(groups).sort()[0];
       await cluster.kill(g.primary);
-      const promoted = await until(`a new primary for ${name}`, async () => {
-        const now = (await view.groups())?.[name];
-        return now !== undefined && now.primary !== g.primary && now.version > g.version ? now : undefined;
-      }, 30_000);
+      const promoted = await until(
+        `a new primary for ${name}`,
+        async () => {
+          const now = (await view.groups())?.[name];
+          return now !== undefined && now.primary !== g.primary && now.version > g.version ? now : undefined;
+        },
+        30_000,
+      );
       expect(promoted.primary).toMatch(/^d[123]$/);
       await cluster.start(g.primary);
       await until('every group fully replicated again', async () => (fullyReplicated(await view.groups(), 3, 3) ? true : undefined), 45_000);

@@ -25,7 +25,24 @@ function leftovers(run: string): string[] {
 
 describe.skipIf(skip)(`undertow test --provider docker --nemesis member${skip ? ` (skipped: ${engine.missing})` : ''}`, () => {
   it('register under membership changes is valid, every change happened, and the cluster ends fully replicated', async () => {
-    const r = await undertowTest(['--provider', 'docker', '--workload', 'register', '--nemesis', 'member', '--time-limit', '20', '--nemesis-interval', '2', '--quiet', '4', '--rate', '100', '--seed', '5']);
+    const r = await undertowTest([
+      '--provider',
+      'docker',
+      '--workload',
+      'register',
+      '--nemesis',
+      'member',
+      '--time-limit',
+      '20',
+      '--nemesis-interval',
+      '2',
+      '--quiet',
+      '4',
+      '--rate',
+      '100',
+      '--seed',
+      '5',
+    ]);
     const { test, results, nemesis } = expectCompleteRun(r, 'register');
     expect(test.provider).toBe('docker');
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');

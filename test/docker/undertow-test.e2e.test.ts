@@ -35,24 +35,59 @@ describe.skipIf(skip)(`undertow test --provider docker${skip ? ` (skipped: ${eng
     ['set', 'kill', 'kill'],
     ['append', 'pause', 'pause'],
     ['register', 'clock', 'clock-'],
-  ])('%s under %s faults is valid on the correct build', async (workload, fault, opPrefix) => {
-    const r = await undertowTest(['--workload', workload, '--nemesis', fault, ...common]);
-    const { results, nemesis } = expectDockerRun(r, workload);
-    expect(results.verdict, r.err.slice(-2000)).toBe('valid');
-    expect(r.code).toBe(0);
-    const faults = faultsOf(nemesis);
-    expect(faults.some((f: string) => f.startsWith(opPrefix))).toBe(true);
-    expect(faults.at(-1)).toBe('heal-all');
-  }, 120_000);
+  ])(
+    '%s under %s faults is valid on the correct build',
+    async (workload, fault, opPrefix) => {
+      const r = await undertowTest(['--workload', workload, '--nemesis', fault, ...common]);
+      const { results, nemesis } = expectDockerRun(r, workload);
+      expect(results.verdict, r.err.slice(-2000)).toBe('valid');
+      expect(r.code).toBe(0);
+      const faults = faultsOf(nemesis);
+      expect(faults.some((f: string) => f.startsWith(opPrefix))).toBe(true);
+      expect(faults.at(-1)).toBe('heal-all');
+    },
+    120_000,
+  );
 
   // The primary must not reach the CM either: it polls the CM, and would learn
   // of its successor at once. A 3 s lease makes the bug's window (grace = lease/2
   // < lease) long enough to see within a few partitions.
   it('catches --bug short-grace when a primary is cut off from its secondaries (and the CM)', async () => {
     const r = await undertowTest([
-      '--workload', 'register', '--nemesis', 'partition', '--partitions', 'primary-alone', '--bug', 'short-grace', '--lease-ms', '3000', '--grace-ms', '3000', '--op-timeout', '1',
-      '--provider', 'docker', '--time-limit', '45', '--nemesis-interval', '3', '--quiet', '3', '--rate', '100',
-      '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '3',
+      '--workload',
+      'register',
+      '--nemesis',
+      'partition',
+      '--partitions',
+      'primary-alone',
+      '--bug',
+      'short-grace',
+      '--lease-ms',
+      '3000',
+      '--grace-ms',
+      '3000',
+      '--op-timeout',
+      '1',
+      '--provider',
+      'docker',
+      '--time-limit',
+      '45',
+      '--nemesis-interval',
+      '3',
+      '--quiet',
+      '3',
+      '--rate',
+      '100',
+      '--concurrency',
+      '50',
+      '--reads',
+      '0.8',
+      '--keys',
+      '9',
+      '--ops-per-key',
+      '200',
+      '--seed',
+      '3',
     ]);
     const { results } = expectDockerRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');
@@ -61,9 +96,34 @@ describe.skipIf(skip)(`undertow test --provider docker${skip ? ` (skipped: ${eng
 
   it('catches --bug read-without-lease when a primary is cut off from every other node', async () => {
     const r = await undertowTest([
-      '--workload', 'register', '--nemesis', 'partition', '--partitions', 'primary-alone', '--bug', 'read-without-lease',
-      '--provider', 'docker', '--time-limit', '45', '--nemesis-interval', '3', '--quiet', '3', '--rate', '100',
-      '--concurrency', '50', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '2',
+      '--workload',
+      'register',
+      '--nemesis',
+      'partition',
+      '--partitions',
+      'primary-alone',
+      '--bug',
+      'read-without-lease',
+      '--provider',
+      'docker',
+      '--time-limit',
+      '45',
+      '--nemesis-interval',
+      '3',
+      '--quiet',
+      '3',
+      '--rate',
+      '100',
+      '--concurrency',
+      '50',
+      '--reads',
+      '0.8',
+      '--keys',
+      '9',
+      '--ops-per-key',
+      '200',
+      '--seed',
+      '2',
     ]);
     const { results } = expectDockerRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');

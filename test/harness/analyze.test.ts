@@ -24,7 +24,15 @@ async function recordRun(store: string, name: string, lagMs: number, at: Date) {
   writeJson(paths.test, { name, workload: 'register', seed: 7, concurrency: 4 });
   const recorder = new Recorder({ dir: paths.dir });
   const system = registerSystem(7, { stall: 0, dropBefore: 0.02, dropAfter: 0.02 }, lagMs);
-  await runWorkers({ generator: clients(limit(300, registerOps(2))), concurrency: 4, seed: 7, nodes: ['n1'], newClient: system.newClient, recorder, opTimeoutMs: 50 });
+  await runWorkers({
+    generator: clients(limit(300, registerOps(2))),
+    concurrency: 4,
+    seed: 7,
+    nodes: ['n1'],
+    newClient: system.newClient,
+    recorder,
+    opTimeoutMs: 50,
+  });
   recorder.close();
   return paths;
 }

@@ -93,7 +93,10 @@ describe('undertow check', () => {
   });
 
   it('points at the line of an f the model does not know', () => {
-    const file = tempFile('f.edn', '{:type :invoke, :f :read, :value nil, :process 0, :time 0, :index 0}\n{:type :ok, :f :read, :value nil, :process 0, :time 1, :index 1}\n{:type :invoke, :f :incr, :value 1, :process 0, :time 2, :index 2}\n{:type :ok, :f :incr, :value 1, :process 0, :time 3, :index 3}\n');
+    const file = tempFile(
+      'f.edn',
+      '{:type :invoke, :f :read, :value nil, :process 0, :time 0, :index 0}\n{:type :ok, :f :read, :value nil, :process 0, :time 1, :index 1}\n{:type :invoke, :f :incr, :value 1, :process 0, :time 2, :index 2}\n{:type :ok, :f :incr, :value 1, :process 0, :time 3, :index 3}\n',
+    );
     expectOneLine(undertow('check', '--model', 'cas-register', file), `${file}:3`, 'incr');
   });
 });
@@ -124,7 +127,7 @@ describe('undertow check for Jepsen users (Knossos models and semantics, the sto
   const knossos = join(root, 'test', 'fixtures', 'knossos');
   const nilReads = join(knossos, 'cas-register', 'good', 'memstress3-1.edn');
 
-  it('--init and --semantics knossos give Knossos\'s verdict on its own history', () => {
+  it("--init and --semantics knossos give Knossos's verdict on its own history", () => {
     const ours = undertow('check', '--model', 'cas-register', '--init', '0', nilReads);
     expect(ours.code).toBe(1);
     expect(ours.out).toContain('read -> nil');
@@ -135,7 +138,9 @@ describe('undertow check for Jepsen users (Knossos models and semantics, the sto
 
   it('checks a mutex and a multi-register history', () => {
     expect(undertow('check', '--model', 'mutex', join(knossos, 'mutex', 'bad', 'etcd.edn')).code).toBe(1);
-    expect(undertow('check', '--model', 'multi-register', '--init', '{"x":0,"y":0}', join(knossos, 'multi-register', 'good', 'multi-register.edn')).code).toBe(0);
+    expect(undertow('check', '--model', 'multi-register', '--init', '{"x":0,"y":0}', join(knossos, 'multi-register', 'good', 'multi-register.edn')).code).toBe(
+      0,
+    );
   });
 
   it('reads a Jepsen store run folder, and TEST/latest, and detects independent tuples', () => {
@@ -196,8 +201,16 @@ describe('undertow convert', () => {
     const ednFile = tempFile('h.edn', edn.out);
     const back = undertow('convert', '--to', 'jsonl', ednFile);
     expect(back.code).toBe(0);
-    expect(back.out.trim().split('\n').map((l) => JSON.parse(l))).toEqual(
-      readFileSync(join(root, 'examples', 'stale-read.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
+    expect(
+      back.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual(
+      readFileSync(join(root, 'examples', 'stale-read.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
     );
     expect(undertow('check', '--model', 'cas-register', ednFile).code).toBe(1);
   });

@@ -56,17 +56,27 @@ export function processesOf(runDir: string): number[] {
     .map(Number);
 }
 
-export const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+export const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 export function expectCompleteRun(r: Ran, workload: string, nodes = ['n1', 'n2', 'n3', 'd1', 'd2', 'd3']) {
   expect(r.run).not.toBe('');
-  for (const f of ['test.json', 'history.jsonl', 'nemesis.jsonl', 'results.json', 'report.html', 'harness.log']) expect(existsSync(join(r.run, f)), f).toBe(true);
+  for (const f of ['test.json', 'history.jsonl', 'nemesis.jsonl', 'results.json', 'report.html', 'harness.log'])
+    expect(existsSync(join(r.run, f)), f).toBe(true);
   const test = JSON.parse(readFileSync(join(r.run, 'test.json'), 'utf8'));
   expect(test.workload).toBe(workload);
   expect(Number.isSafeInteger(test.seed)).toBe(true);
   expect(test.endedAt).toBeTruthy();
   for (const n of nodes) expect(readFileSync(join(r.run, 'nodes', n, `${n}.log`), 'utf8').length, n).toBeGreaterThan(0);
   expect(processesOf(r.run)).toEqual([]);
-  return { test, results: JSON.parse(readFileSync(join(r.run, 'results.json'), 'utf8')), history: lines(join(r.run, 'history.jsonl')), nemesis: lines(join(r.run, 'nemesis.jsonl')) };
+  return {
+    test,
+    results: JSON.parse(readFileSync(join(r.run, 'results.json'), 'utf8')),
+    history: lines(join(r.run, 'history.jsonl')),
+    nemesis: lines(join(r.run, 'nemesis.jsonl')),
+  };
 }
-

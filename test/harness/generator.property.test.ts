@@ -102,46 +102,82 @@ describe('generator properties', () => {
 
   it('limit: exactly n ops from an endless generator, whatever the system does', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 200 }), seedArb, fc.integer({ min: 1, max: 8 }), fc.double({ min: 0, max: 0.5, noNaN: true }), (n, seed, concurrency, infoShare) => {
-        const sim = simulate(clients(limit(n, build({ leaf: 'write' }))), { concurrency, seed, respond: randomResponses(2 * MS, 0.2, infoShare) });
-        expect(sim.ended).toBe('exhausted');
-        expect(invokes(sim.history)).toHaveLength(n);
-        expect(completions(sim.history)).toHaveLength(n);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 200 }),
+        seedArb,
+        fc.integer({ min: 1, max: 8 }),
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        (n, seed, concurrency, infoShare) => {
+          const sim = simulate(clients(limit(n, build({ leaf: 'write' }))), { concurrency, seed, respond: randomResponses(2 * MS, 0.2, infoShare) });
+          expect(sim.ended).toBe('exhausted');
+          expect(invokes(sim.history)).toHaveLength(n);
+          expect(completions(sim.history)).toHaveLength(n);
+        },
+      ),
     );
   });
 
   it('timeLimit: every op invoked within the limit from the phase start, and the next phase after', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: MS, max: 100 * MS }), fc.integer({ min: 1, max: 10 * MS }), seedArb, (first, lim, dt, seed) => {
-        const gen = clients(phases(limit(first, build({ leaf: 'read' })), timeLimit(lim, stagger(dt, build({ leaf: 'write' }))), { f: 'after' }));
-        const { history } = simulate(gen, { concurrency: 4, seed, respond: randomResponses(5 * MS, 0, 0.1) });
-        const start = Math.max(...completions(history).filter((o) => o.f === 'read').map((o) => o.time));
-        const writes = invokes(history).filter((o) => o.f === 'write');
-        expect(writes.length).toBeGreaterThan(0);
-        for (const w of writes) expect(w.time >= start && w.time < start + lim).toBe(true);
-        const after = invokes(history).find((o) => o.f === 'after');
-        expect(after).toBeDefined();
-        expect(after!.time).toBeGreaterThanOrEqual(Math.max(...completions(history).filter((o) => o.f === 'write').map((o) => o.time)));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: MS, max: 100 * MS }),
+        fc.integer({ min: 1, max: 10 * MS }),
+        seedArb,
+        (first, lim, dt, seed) => {
+          const gen = clients(phases(limit(first, build({ leaf: 'read' })), timeLimit(lim, stagger(dt, build({ leaf: 'write' }))), { f: 'after' }));
+          const { history } = simulate(gen, { concurrency: 4, seed, respond: randomResponses(5 * MS, 0, 0.1) });
+          const start = Math.max(
+            ...completions(history)
+              .filter((o) => o.f === 'read')
+              .map((o) => o.time),
+          );
+          const writes = invokes(history).filter((o) => o.f === 'write');
+          expect(writes.length).toBeGreaterThan(0);
+          for (const w of writes) expect(w.time >= start && w.time < start + lim).toBe(true);
+          const after = invokes(history).find((o) => o.f === 'after');
+          expect(after).toBeDefined();
+          expect(after!.time).toBeGreaterThanOrEqual(
+            Math.max(
+              ...completions(history)
+                .filter((o) => o.f === 'write')
+                .map((o) => o.time),
+            ),
+          );
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it('phases: no op of a phase is invoked before every op of the previous phase completed', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 5 }), seedArb, fc.integer({ min: 1, max: 6 }), (sizes, seed, concurrency) => {
-        const gen = clients(phases(...sizes.map((n, i) => limit(n, fromFn(() => ({ f: `p${i}` }))))));
-        const { history } = simulate(gen, { concurrency, seed, respond: randomResponses(4 * MS, 0.2, 0.2) });
-        let lastDone = -1;
-        sizes.forEach((n, i) => {
-          const events = history.filter((o) => o.f === `p${i}`);
-          expect(events.filter((o) => o.type === 'invoke')).toHaveLength(n);
-          if (n === 0) return;
-          expect(Math.min(...events.map((o) => o.index))).toBeGreaterThan(lastDone);
-          lastDone = Math.max(...events.map((o) => o.index));
-        });
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 5 }),
+        seedArb,
+        fc.integer({ min: 1, max: 6 }),
+        (sizes, seed, concurrency) => {
+          const gen = clients(
+            phases(
+              ...sizes.map((n, i) =>
+                limit(
+                  n,
+                  fromFn(() => ({ f: `p${i}` })),
+                ),
+              ),
+            ),
+          );
+          const { history } = simulate(gen, { concurrency, seed, respond: randomResponses(4 * MS, 0.2, 0.2) });
+          let lastDone = -1;
+          sizes.forEach((n, i) => {
+            const events = history.filter((o) => o.f === `p${i}`);
+            expect(events.filter((o) => o.type === 'invoke')).toHaveLength(n);
+            if (n === 0) return;
+            expect(Math.min(...events.map((o) => o.index))).toBeGreaterThan(lastDone);
+            lastDone = Math.max(...events.map((o) => o.index));
+          });
+        },
+      ),
       { numRuns: 80 },
     );
   });

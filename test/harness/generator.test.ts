@@ -57,7 +57,13 @@ describe('plain data as generators', () => {
   it('map and filter transform and drop ops', () => {
     let i = 0;
     const numbers = fromFn(() => ({ f: 'w', value: i++ }));
-    const gen = limit(5, map((op) => ({ ...op, value: (op.value as number) * 10 }), filter((op) => (op.value as number) % 2 === 0, numbers)));
+    const gen = limit(
+      5,
+      map(
+        (op) => ({ ...op, value: (op.value as number) * 10 }),
+        filter((op) => (op.value as number) % 2 === 0, numbers),
+      ),
+    );
     expect(invokes(simulate(gen, { concurrency: 1, seed: 1 }).history).map((o) => o.value)).toEqual([0, 20, 40, 60, 80]);
   });
 });
@@ -100,7 +106,11 @@ describe('phases', () => {
   it('starts each phase only after every op of the previous one completed', () => {
     const gen = phases(limit(6, repeat({ f: 'one' })), { f: 'two' }, limit(3, repeat({ f: 'three' })));
     const { history } = simulate(gen, { concurrency: 3, seed: 5, respond: randomResponses(5 * MS) });
-    const lastOne = Math.max(...completions(history).filter((o) => o.f === 'one').map((o) => o.index));
+    const lastOne = Math.max(
+      ...completions(history)
+        .filter((o) => o.f === 'one')
+        .map((o) => o.index),
+    );
     const two = history.find((o) => o.f === 'two' && o.type === 'invoke') as Op;
     expect(two.index).toBe(lastOne + 1);
   });
@@ -139,7 +149,10 @@ describe('routing and fault schedules', () => {
   });
 
   it('startStopCycle alternates, holding each fault and each quiet period for their durations', () => {
-    const gen = clientsAndNemesis(limit(500, repeat({ f: 'read' })), startStopCycle({ start: { f: 'start' }, stop: { f: 'stop' }, quietNs: 10 * MS, faultNs: 20 * MS, rounds: 3 }));
+    const gen = clientsAndNemesis(
+      limit(500, repeat({ f: 'read' })),
+      startStopCycle({ start: { f: 'start' }, stop: { f: 'stop' }, quietNs: 10 * MS, faultNs: 20 * MS, rounds: 3 }),
+    );
     const { history } = simulate(gen, { concurrency: 2, seed: 4, respond: (op) => ({ latencyNs: op.process === NEMESIS ? 3 * MS : 0.1 * MS }) });
     const nem = history.filter((o) => o.process === NEMESIS);
     expect(nem.map((o) => `${o.type} ${o.f}`)).toEqual(Array.from({ length: 3 }, () => ['invoke start', 'info start', 'invoke stop', 'info stop']).flat());
@@ -160,13 +173,20 @@ describe('routing and fault schedules', () => {
 describe('feedback', () => {
   it('untilOk retries until an op succeeds', () => {
     let n = 0;
-    const { history } = simulate(clients(untilOk(repeat({ f: 'read' }))), { concurrency: 1, seed: 1, respond: () => ({ type: n++ < 2 ? 'fail' : 'ok', latencyNs: MS }) });
+    const { history } = simulate(clients(untilOk(repeat({ f: 'read' }))), {
+      concurrency: 1,
+      seed: 1,
+      respond: () => ({ type: n++ < 2 ? 'fail' : 'ok', latencyNs: MS }),
+    });
     expect(completions(history).map((o) => o.type)).toEqual(['fail', 'fail', 'ok']);
   });
 
   it('onUpdate lets a generator react to completions: read back every acknowledged write', () => {
     let v = 0;
-    const writes = limit(20, fromFn(() => ({ f: 'write', value: v++ })));
+    const writes = limit(
+      20,
+      fromFn(() => ({ f: 'write', value: v++ })),
+    );
     const readBack = (inner: Generator, ctx: Parameters<Generator['update']>[0], event: Op) => {
       const rest = inner.update(ctx, event);
       return event.f === 'write' && event.type === 'ok' ? [{ f: 'read', value: event.value }, rest] : rest;

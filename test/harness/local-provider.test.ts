@@ -41,7 +41,11 @@ async function upCm(name: string) {
   const runDir = join(root, name);
   mkdirSync(runDir, { recursive: true });
   const provider = localProvider();
-  const cluster = await provider.up({ deployment: referenceDeployment({ cm: 3, data: 0, groups: 1, replication: 1 }), runDir, runId: `t${name}${process.pid}` });
+  const cluster = await provider.up({
+    deployment: referenceDeployment({ cm: 3, data: 0, groups: 1, replication: 1 }),
+    runDir,
+    runId: `t${name}${process.pid}`,
+  });
   clusters.push(cluster);
   return { cluster, runDir, view: new ClusterView(cluster.nodes) };
 }
@@ -92,12 +96,16 @@ describe('the local provider', () => {
     await cluster.teardown();
   });
 
-  it("kills the nodes of a harness that died without cleaning up, at the next start", async () => {
+  it('kills the nodes of a harness that died without cleaning up, at the next start', async () => {
     const runDir = join(root, 'orphan');
     mkdirSync(join(runDir, 'nodes', 'n1', 'data'), { recursive: true });
     // A node started by a "harness" that is gone now (a pid that has exited).
     const [node, script] = nodeProgram();
-    const orphan = spawn(node, [script, 'cm', '--id', 'n1', '--listen', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:0', '--data', join(runDir, 'nodes', 'n1', 'data')], { stdio: 'ignore', detached: true });
+    const orphan = spawn(
+      node,
+      [script, 'cm', '--id', 'n1', '--listen', '127.0.0.1:0', '--peers', 'n1=127.0.0.1:0', '--data', join(runDir, 'nodes', 'n1', 'data')],
+      { stdio: 'ignore', detached: true },
+    );
     const dead = spawnSync('true').pid!;
     const registry = join(tmpdir(), 'undertow-local');
     mkdirSync(registry, { recursive: true });

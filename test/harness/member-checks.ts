@@ -117,18 +117,23 @@ export function expectFullyReplicatedInLogs(runDir: string, o: { groups: number;
 
 /** Each CM node that the nemesis brought back wiped has a `start` in its log on an empty disk with no configuration (--join). */
 export function expectJoinedOnEmptyDisk(runDir: string, nemesis: NemesisOp[]): number {
-  const wiped = nemesis.filter((x) => x.type === 'info' && (x.f === 'member-add' || x.f === 'heal-all')).flatMap((x) => {
-    const v = x.value as Record<string, unknown> | null;
-    const adds = x.f === 'heal-all' ? (((v?.membership as { restored?: Record<string, unknown>[] } | undefined)?.restored) ?? []) : v ? [v] : [];
-    return adds.filter((a) => a.role === 'cm' && a.wiped === true).map((a) => a.node as string);
-  });
+  const wiped = nemesis
+    .filter((x) => x.type === 'info' && (x.f === 'member-add' || x.f === 'heal-all'))
+    .flatMap((x) => {
+      const v = x.value as Record<string, unknown> | null;
+      const adds = x.f === 'heal-all' ? ((v?.membership as { restored?: Record<string, unknown>[] } | undefined)?.restored ?? []) : v ? [v] : [];
+      return adds.filter((a) => a.role === 'cm' && a.wiped === true).map((a) => a.node as string);
+    });
   for (const node of new Set(wiped)) {
     const starts = readFileSync(join(runDir, 'nodes', node, `${node}.log`), 'utf8')
       .split('\n')
       .filter((l) => l.includes('"event":"start"'))
       .map((l) => JSON.parse(l) as { config: string; lastIndex: number });
     expect(starts.length, node).toBeGreaterThanOrEqual(2);
-    expect(starts.slice(1).some((st) => st.config === '[]' && st.lastIndex === 0), node).toBe(true);
+    expect(
+      starts.slice(1).some((st) => st.config === '[]' && st.lastIndex === 0),
+      node,
+    ).toBe(true);
   }
   return wiped.length;
 }

@@ -11,7 +11,22 @@ const shape = { groups: 3, replication: 3, cmNodes: ['n1', 'n2', 'n3'] };
 
 describe('undertow test --nemesis member on the local provider', () => {
   it('register under membership changes is valid, every change happened, and the cluster ends fully replicated', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'member', '--time-limit', '20', '--nemesis-interval', '2', '--quiet', '4', '--rate', '100', '--seed', '5']);
+    const r = await undertowTest([
+      '--workload',
+      'register',
+      '--nemesis',
+      'member',
+      '--time-limit',
+      '20',
+      '--nemesis-interval',
+      '2',
+      '--quiet',
+      '4',
+      '--rate',
+      '100',
+      '--seed',
+      '5',
+    ]);
     const { results, nemesis, history } = expectCompleteRun(r, 'register');
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');
     expect(r.code).toBe(0);

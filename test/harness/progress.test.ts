@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { Progress } from '../../harness/run/progress.js';
 import type { Op } from '../../history/types.js';
 
-const op = (index: number, type: Op['type'], f: string, process: Op['process'], value: Op['value'] = null): Op => ({ index, type, f, process, value, time: index });
+const op = (index: number, type: Op['type'], f: string, process: Op['process'], value: Op['value'] = null): Op => ({
+  index,
+  type,
+  f,
+  process,
+  value,
+  time: index,
+});
 
 describe('the progress line', () => {
   it('counts client outcomes and shows the faults in force until they are stopped', () => {

@@ -36,12 +36,22 @@ describe('record, then check', () => {
           const dir = mkdtempSync(join(tmpdir(), 'undertow-roundtrip-'));
           const recorder = new Recorder({ dir });
           const system = registerSystem(seed, { stall, dropBefore: 0.02, dropAfter: 0.02 }, lagMs);
-          await runWorkers({ generator: clients(limit(ops, registerOps(keys))), concurrency, seed, nodes: ['n1'], newClient: system.newClient, recorder, opTimeoutMs: 15 });
+          await runWorkers({
+            generator: clients(limit(ops, registerOps(keys))),
+            concurrency,
+            seed,
+            nodes: ['n1'],
+            newClient: system.newClient,
+            recorder,
+            opTimeoutMs: 15,
+          });
           recorder.close();
           const inMemory = checkLinearizable(modelNamed('cas-register'), pairOps([...recorder.history]), { budgetMs: 10_000 });
           seen.add(inMemory.verdict);
 
-          const r = spawnSync(process.execPath, [cli, 'check', '--model', 'cas-register', '--json', '--budget', '10', join(dir, HISTORY_FILE)], { encoding: 'utf8' });
+          const r = spawnSync(process.execPath, [cli, 'check', '--model', 'cas-register', '--json', '--budget', '10', join(dir, HISTORY_FILE)], {
+            encoding: 'utf8',
+          });
           expect(r.stderr).toBe('');
           expect(r.status).toBe(exitOf[inMemory.verdict]);
           const fromFile = JSON.parse(r.stdout);

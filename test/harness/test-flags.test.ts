@@ -6,14 +6,41 @@ import { parseNemesis, testConfig } from '../../harness/commands/test.js';
 import { InputError } from '../../history/input-error.js';
 
 const defaults = {
-  system: 'reference', opt: [] as string[], workload: 'register', nemesis: 'none', partitions: 'halves,one,primary,primary-alone,ring,bridge', targets: 'random,primary,cm-leader', provider: 'local', nodes: 3, concurrency: 10, rate: 100,
-  'time-limit': 30, 'nemesis-interval': 5, 'nemesis-overlap': false, quiet: 5, 'op-timeout': 3, store: 'store', bug: [] as string[], 'test-count': 1, keys: 4, 'ops-per-key': 100, reads: 1 / 3,
+  system: 'reference',
+  opt: [] as string[],
+  workload: 'register',
+  nemesis: 'none',
+  partitions: 'halves,one,primary,primary-alone,ring,bridge',
+  targets: 'random,primary,cm-leader',
+  provider: 'local',
+  nodes: 3,
+  concurrency: 10,
+  rate: 100,
+  'time-limit': 30,
+  'nemesis-interval': 5,
+  'nemesis-overlap': false,
+  quiet: 5,
+  'op-timeout': 3,
+  store: 'store',
+  bug: [] as string[],
+  'test-count': 1,
+  keys: 4,
+  'ops-per-key': 100,
+  reads: 1 / 3,
 };
 
 describe('undertow test flags', () => {
   it('build a test value with the seed, faults and bugs', () => {
     const t = testConfig({ ...defaults, nemesis: 'kill,pause,kill', bug: ['read-without-lease'], seed: 42, 'cm-nodes': 3, 'lease-ms': 800, 'grace-ms': 1200 });
-    expect(t).toMatchObject({ system: 'reference', workload: 'register', nemesis: ['kill', 'pause'], seed: 42, bugs: ['read-without-lease'], opTimeoutMs: 3000, systemOptions: { 'cm-nodes': '3', 'lease-ms': '800', 'grace-ms': '1200' } });
+    expect(t).toMatchObject({
+      system: 'reference',
+      workload: 'register',
+      nemesis: ['kill', 'pause'],
+      seed: 42,
+      bugs: ['read-without-lease'],
+      opTimeoutMs: 3000,
+      systemOptions: { 'cm-nodes': '3', 'lease-ms': '800', 'grace-ms': '1200' },
+    });
     expect(t.name).toBe('register-kill-pause-bug-read-without-lease');
     expect(Number.isSafeInteger(testConfig(defaults).seed)).toBe(true);
   });

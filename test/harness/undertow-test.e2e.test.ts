@@ -15,20 +15,24 @@ describe('undertow test on the local provider', () => {
     ['set', 'kill,pause,clock'],
     ['append', 'kill,pause,clock'],
     ['bank', 'kill,pause,clock'],
-  ])('%s under %s faults is valid on the correct build', async (workload, faults) => {
-    const r = await undertowTest(['--workload', workload, '--nemesis', faults, ...short]);
-    const { results, history, nemesis } = expectCompleteRun(r, workload);
-    expect(r.out).toMatch(new RegExp(`^valid: .*\\(workload ${workload}\\)`));
-    expect(results.verdict).toBe('valid');
-    expect(r.code).toBe(0);
-    // Ops happened, faults happened, and each started fault was healed.
-    expect(history.filter((op: { type: string }) => op.type === 'ok').length).toBeGreaterThan(200);
-    const faultOps = nemesis.filter((op: { type: string }) => op.type === 'info').map((op: { f: string }) => op.f);
-    expect(faultOps.length).toBeGreaterThanOrEqual(4);
-    expect(faultOps.at(-1)).toBe('heal-all');
-    // Plain progress lines under CI=true.
-    expect(r.err).toMatch(/\[\s+\d+s \/ 15s\] ok \d+ {2}fail \d+ {2}info \d+ {2}faults: /);
-  }, 120_000);
+  ])(
+    '%s under %s faults is valid on the correct build',
+    async (workload, faults) => {
+      const r = await undertowTest(['--workload', workload, '--nemesis', faults, ...short]);
+      const { results, history, nemesis } = expectCompleteRun(r, workload);
+      expect(r.out).toMatch(new RegExp(`^valid: .*\\(workload ${workload}\\)`));
+      expect(results.verdict).toBe('valid');
+      expect(r.code).toBe(0);
+      // Ops happened, faults happened, and each started fault was healed.
+      expect(history.filter((op: { type: string }) => op.type === 'ok').length).toBeGreaterThan(200);
+      const faultOps = nemesis.filter((op: { type: string }) => op.type === 'info').map((op: { f: string }) => op.f);
+      expect(faultOps.length).toBeGreaterThanOrEqual(4);
+      expect(faultOps.at(-1)).toBe('heal-all');
+      // Plain progress lines under CI=true.
+      expect(r.err).toMatch(/\[\s+\d+s \/ 15s\] ok \d+ {2}fail \d+ {2}info \d+ {2}faults: /);
+    },
+    120_000,
+  );
 
   it('register under overlapping kill, pause, partition and clock faults (--nemesis-overlap) is valid, with faults of several kinds in force at once', async () => {
     const r = await undertowTest(['--workload', 'register', '--nemesis', 'kill,pause,partition,clock', '--nemesis-overlap', ...short]);
@@ -38,7 +42,9 @@ describe('undertow test on the local provider', () => {
     expect(test.nemesisOverlap).toBe(true);
     // The report's fault intervals: one of a kind began while one of another kind was in force.
     const { faults } = faultsOf(history, 0, Infinity);
-    const overlap = faults.some((a) => faults.some((b) => healerOf(a.f) !== healerOf(b.f) && a.startIndex < b.startIndex && b.startIndex < (a.endIndex ?? Infinity)));
+    const overlap = faults.some((a) =>
+      faults.some((b) => healerOf(a.f) !== healerOf(b.f) && a.startIndex < b.startIndex && b.startIndex < (a.endIndex ?? Infinity)),
+    );
     expect(overlap, JSON.stringify(faults.map((f) => [f.f, f.startIndex, f.endIndex]))).toBe(true);
   }, 120_000);
 
@@ -46,7 +52,36 @@ describe('undertow test on the local provider', () => {
   // of clients still holding its configuration: many mostly idle clients, and
   // short leases so that most pauses outlast the grace period.
   it('catches --bug read-without-lease with pause faults: register is invalid', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'pause', '--bug', 'read-without-lease', '--time-limit', '60', '--nemesis-interval', '2', '--lease-ms', '500', '--grace-ms', '700', '--quiet', '3', '--rate', '100', '--concurrency', '200', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '11']);
+    const r = await undertowTest([
+      '--workload',
+      'register',
+      '--nemesis',
+      'pause',
+      '--bug',
+      'read-without-lease',
+      '--time-limit',
+      '60',
+      '--nemesis-interval',
+      '2',
+      '--lease-ms',
+      '500',
+      '--grace-ms',
+      '700',
+      '--quiet',
+      '3',
+      '--rate',
+      '100',
+      '--concurrency',
+      '200',
+      '--reads',
+      '0.8',
+      '--keys',
+      '9',
+      '--ops-per-key',
+      '200',
+      '--seed',
+      '11',
+    ]);
     const { results } = expectCompleteRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');
     expect(r.code).toBe(1);
@@ -56,14 +91,45 @@ describe('undertow test on the local provider', () => {
   // A primary whose wall clock jumps back keeps a lease it lost while it is cut off from every
   // other node: the two faults must overlap (one fault at a time never caught it).
   it('catches --bug wall-clock-lease with overlapping clock and primary-alone partition faults', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'clock,partition', '--partitions', 'primary-alone', '--nemesis-overlap', '--bug', 'wall-clock-lease', '--time-limit', '60', '--nemesis-interval', '1.5', '--quiet', '3', '--rate', '100', '--concurrency', '100', '--reads', '0.8', '--keys', '9', '--ops-per-key', '200', '--seed', '10']);
+    const r = await undertowTest([
+      '--workload',
+      'register',
+      '--nemesis',
+      'clock,partition',
+      '--partitions',
+      'primary-alone',
+      '--nemesis-overlap',
+      '--bug',
+      'wall-clock-lease',
+      '--time-limit',
+      '60',
+      '--nemesis-interval',
+      '1.5',
+      '--quiet',
+      '3',
+      '--rate',
+      '100',
+      '--concurrency',
+      '100',
+      '--reads',
+      '0.8',
+      '--keys',
+      '9',
+      '--ops-per-key',
+      '200',
+      '--seed',
+      '10',
+    ]);
     const { results } = expectCompleteRun(r, 'register');
     expect(results.results.linearizable.verdict).toBe('invalid');
     expect(r.code).toBe(1);
   }, 150_000);
 
   it('Ctrl-C in the middle of a run stops, tears the cluster down, and still checks and writes what was recorded', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'kill', '--time-limit', '60', '--nemesis-interval', '1', '--seed', '3'], /\] ok [1-9]\d* .*faults: kill/);
+    const r = await undertowTest(
+      ['--workload', 'register', '--nemesis', 'kill', '--time-limit', '60', '--nemesis-interval', '1', '--seed', '3'],
+      /\] ok [1-9]\d* .*faults: kill/,
+    );
     expect(r.err).toMatch(/interrupted/);
     const { test, results, history } = expectCompleteRun(r, 'register');
     expect(test.interrupted).toBe(true);
@@ -78,6 +144,19 @@ describe('undertow test on the local provider', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/unknown fault "flood"/);
     const help = spawnSync(process.execPath, [cli, 'test', '--help'], { cwd: root, encoding: 'utf8' });
-    for (const flag of ['--workload', '--nemesis', '--nodes', '--provider', '--concurrency', '--rate', '--time-limit', '--seed', '--store', '--bug', '--test-count']) expect(help.stdout).toContain(flag);
+    for (const flag of [
+      '--workload',
+      '--nemesis',
+      '--nodes',
+      '--provider',
+      '--concurrency',
+      '--rate',
+      '--time-limit',
+      '--seed',
+      '--store',
+      '--bug',
+      '--test-count',
+    ])
+      expect(help.stdout).toContain(flag);
   });
 });

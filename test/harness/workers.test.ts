@@ -81,7 +81,15 @@ describe('runWorkers', () => {
         log.push(`close ${process}`);
       },
     });
-    await runWorkers({ generator: clients(limit(4, repeat({ f: 'write', value: 1 }))), concurrency: 1, seed: 1, nodes: ['a'], newClient, recorder, opTimeoutMs: 1000 });
+    await runWorkers({
+      generator: clients(limit(4, repeat({ f: 'write', value: 1 }))),
+      concurrency: 1,
+      seed: 1,
+      nodes: ['a'],
+      newClient,
+      recorder,
+      opTimeoutMs: 1000,
+    });
     expect(recorder.history.map((o) => `${o.type} ${o.process}${o.error ? ` ${o.error}` : ''}`)).toEqual([
       'invoke 0',
       'ok 0',
@@ -190,7 +198,16 @@ describe('runWorkers', () => {
     const stop = new AbortController();
     const newClient = (): Client => ({ async open() {}, invoke: () => sleep(5).then(() => ({ type: 'ok' })), async close() {} });
     setTimeout(() => stop.abort(), 50);
-    const summary = await runWorkers({ generator: clients(repeat({ f: 'read' })), concurrency: 3, seed: 1, nodes: ['a'], newClient, recorder, opTimeoutMs: 1000, stop: stop.signal });
+    const summary = await runWorkers({
+      generator: clients(repeat({ f: 'read' })),
+      concurrency: 3,
+      seed: 1,
+      nodes: ['a'],
+      newClient,
+      recorder,
+      opTimeoutMs: 1000,
+      stop: stop.signal,
+    });
     expect(summary.stopped).toBe(true);
     expect(summary.ok).toBeGreaterThan(3);
     expect(recorder.history.filter((o) => o.type === 'invoke')).toHaveLength(summary.ok);

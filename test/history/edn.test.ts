@@ -68,7 +68,8 @@ describe('parseEdn', () => {
   });
 
   it('unpacks independent [key value] tuples only when asked', () => {
-    const text = '{:type :invoke, :f :cas, :value [7 [1 2]], :process 0, :time 0, :index 0}\n{:type :info, :f :kill, :value [:n1], :process :nemesis, :time 1, :index 1}';
+    const text =
+      '{:type :invoke, :f :cas, :value [7 [1 2]], :process 0, :time 0, :index 0}\n{:type :info, :f :kill, :value [:n1], :process :nemesis, :time 1, :index 1}';
     expect(parseEdn(text).ops[0]).toMatchObject({ value: [7, [1, 2]] });
     expect(parseEdn(text).ops[0].key).toBeUndefined();
     const { ops } = parseEdn(text, undefined, { independent: true });
@@ -131,11 +132,23 @@ describe('parseEdn errors name the file, the line and the problem', () => {
   });
 
   it('an independent op without a tuple', () => {
-    expectInputError(() => parseEdn(good, 'i.edn', { independent: true }), 1, /with independent keys every client op's :value must be a \[key value\] tuple, got nil/);
+    expectInputError(
+      () => parseEdn(good, 'i.edn', { independent: true }),
+      1,
+      /with independent keys every client op's :value must be a \[key value\] tuple, got nil/,
+    );
     // A txn's value is a vector of micro-ops, not a tuple; the message says what it is.
-    expectInputError(() => parseEdn(good.replace('}', ', :value [[:read :x nil]]}'), 'i.edn', { independent: true }), 1, /tuple, got a vector \[\["read","x",null\]\]/);
+    expectInputError(
+      () => parseEdn(good.replace('}', ', :value [[:read :x nil]]}'), 'i.edn', { independent: true }),
+      1,
+      /tuple, got a vector \[\["read","x",null\]\]/,
+    );
     expectInputError(() => parseEdn(good.replace('}', ', :value (1 2 3)}'), 'i.edn', { independent: true }), 1, /tuple, got a list \[1,2,3\]/);
-    expectInputError(() => parseEdn(good.replace('}', ', :key 1, :value [1 2]}'), 'i.edn', { independent: true }), 1, /has :key but the file is read as independent/);
+    expectInputError(
+      () => parseEdn(good.replace('}', ', :key 1, :value [1 2]}'), 'i.edn', { independent: true }),
+      1,
+      /has :key but the file is read as independent/,
+    );
   });
 });
 

@@ -45,17 +45,87 @@ function mutated(lines: string[]) {
     let text = lines.slice(start, start + count).join('\n');
     for (const e of edits) {
       const i = e.at % (text.length + 1);
-      text = e.kind === 'drop' ? text.slice(0, i) + text.slice(i + 1) : e.kind === 'insert' ? text.slice(0, i) + e.char + text.slice(i) : text.slice(0, i) + e.char + text.slice(i + 1);
+      text =
+        e.kind === 'drop'
+          ? text.slice(0, i) + text.slice(i + 1)
+          : e.kind === 'insert'
+            ? text.slice(0, i) + e.char + text.slice(i)
+            : text.slice(0, i) + e.char + text.slice(i + 1);
     }
     return text;
   });
 }
 
 const ednTokens = [
-  '{', '}', '[', ']', '(', ')', '#{', '#_', '##Inf', '##NaN', '##x', '#inst', '#', '\\', '\\a', '\\newline', '\\u00', '"', '"s"', '"\\u12"', '"\\q"',
-  ':type', ':invoke', ':ok', ':fail', ':info', ':f', ':read', ':cas', ':value', ':process', ':nemesis', ':time', ':index', ':key', ':error', ':timed-out',
-  ':', '::a', 'nil', 'true', 'false', 'sym', 'a/b', '0', '1', '-1', '+2', '1.5', '1e3', '1e999', '012', '1/2', '1/0', '7N', '1.5M', '99999999999999999999',
-  ' ', ',', '\n', '\r\n', ';c\n', '\u2028', '[1 2]', '{:a 1}', '-', '.', '__proto__', ':__proto__',
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  '#{',
+  '#_',
+  '##Inf',
+  '##NaN',
+  '##x',
+  '#inst',
+  '#',
+  '\\',
+  '\\a',
+  '\\newline',
+  '\\u00',
+  '"',
+  '"s"',
+  '"\\u12"',
+  '"\\q"',
+  ':type',
+  ':invoke',
+  ':ok',
+  ':fail',
+  ':info',
+  ':f',
+  ':read',
+  ':cas',
+  ':value',
+  ':process',
+  ':nemesis',
+  ':time',
+  ':index',
+  ':key',
+  ':error',
+  ':timed-out',
+  ':',
+  '::a',
+  'nil',
+  'true',
+  'false',
+  'sym',
+  'a/b',
+  '0',
+  '1',
+  '-1',
+  '+2',
+  '1.5',
+  '1e3',
+  '1e999',
+  '012',
+  '1/2',
+  '1/0',
+  '7N',
+  '1.5M',
+  '99999999999999999999',
+  ' ',
+  ',',
+  '\n',
+  '\r\n',
+  ';c\n',
+  '\u2028',
+  '[1 2]',
+  '{:a 1}',
+  '-',
+  '.',
+  '__proto__',
+  ':__proto__',
 ];
 const ednish = fc.array(fc.constantFrom(...ednTokens), { maxLength: 40 }).map((ts) => ts.join(' '));
 const ednishTight = fc.array(fc.constantFrom(...ednTokens), { maxLength: 40 }).map((ts) => ts.join(''));
@@ -86,12 +156,15 @@ describe('the readers fail only with InputError', () => {
   it('arbitrary lines', () => check(fc.array(fc.string({ maxLength: 60 }), { maxLength: 10 }).map((ls) => ls.join('\n'))));
   it('mutated lines of real EDN histories', () => check(mutated(realLines), 3000));
   it('mutated lines of real JSON-lines histories', () => check(mutated(realJsonLines), 3000));
-  it('random JSON values, one per line', () => check(fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 6 }).map((vs) => vs.map((v) => JSON.stringify(v)).join('\n'))));
+  it('random JSON values, one per line', () =>
+    check(fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 6 }).map((vs) => vs.map((v) => JSON.stringify(v)).join('\n'))));
   it('op-like JSON records', () => check(fc.array(opish, { maxLength: 6 }).map((rs) => rs.map((r) => JSON.stringify(r)).join('\n'))));
   it('EDN-ish tokens', () => check(fc.oneof(ednish, ednishTight), 3000));
   it('deep nesting', () =>
     check(
-      fc.tuple(fc.constantFrom('[', '{', '(', '#{', '#_', '#a ', '{"a":', '[[', '{:v '), fc.integer({ min: 400, max: 2000 })).map(([open, n]) => open.repeat(n)),
+      fc
+        .tuple(fc.constantFrom('[', '{', '(', '#{', '#_', '#a ', '{"a":', '[[', '{:v '), fc.integer({ min: 400, max: 2000 }))
+        .map(([open, n]) => open.repeat(n)),
       50,
     ));
 });

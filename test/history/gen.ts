@@ -40,7 +40,10 @@ export function valueArb(opts: ValueOptions = {}): fc.Arbitrary<Value> {
   return value;
 }
 
-const fArb = fc.oneof(fc.constantFrom('read', 'write', 'cas', 'append', 'get', 'put'), someString.filter((s) => s !== ''));
+const fArb = fc.oneof(
+  fc.constantFrom('read', 'write', 'cas', 'append', 'get', 'put'),
+  someString.filter((s) => s !== ''),
+);
 const keyArb: fc.Arbitrary<Key> = fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: -5, max: 50 }));
 
 /**

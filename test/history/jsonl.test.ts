@@ -86,7 +86,11 @@ describe('parseJsonl errors name the file, the line and the problem', () => {
   }
 
   it('time present only on a later op', () => {
-    expectInputError(() => parseJsonl(`{"type":"invoke","process":0,"f":"r"}\n{"type":"ok","process":0,"f":"r","time":4}`), 2, /has "time" but earlier ops do not/);
+    expectInputError(
+      () => parseJsonl(`{"type":"invoke","process":0,"f":"r"}\n{"type":"ok","process":0,"f":"r","time":4}`),
+      2,
+      /has "time" but earlier ops do not/,
+    );
   });
 
   it('an independent read without a tuple', () => {

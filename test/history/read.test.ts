@@ -137,7 +137,20 @@ describe('readOperations', () => {
 
 describe('the module index', () => {
   it('exports the public API', () => {
-    for (const name of ['parseJsonl', 'formatJsonl', 'formatOp', 'parseEdn', 'formatEdn', 'readHistoryFile', 'readHistoryFileSync', 'readOperations', 'parseHistory', 'pairOps', 'InputError', 'NEMESIS']) {
+    for (const name of [
+      'parseJsonl',
+      'formatJsonl',
+      'formatOp',
+      'parseEdn',
+      'formatEdn',
+      'readHistoryFile',
+      'readHistoryFileSync',
+      'readOperations',
+      'parseHistory',
+      'pairOps',
+      'InputError',
+      'NEMESIS',
+    ]) {
       expect(history).toHaveProperty(name);
     }
   });

@@ -25,17 +25,27 @@ process.stdin.on('data', (b) => { if (b.toString().includes('arm')) setTimeout((
 process.stdin.on('end', () => process.exit(0));
 `;
 
-interface Sample { wall: number; mono: number; ticks: number; fired?: boolean; trueNow: number }
+interface Sample {
+  wall: number;
+  mono: number;
+  ticks: number;
+  fired?: boolean;
+  trueNow: number;
+}
 
 class Probe {
   readonly samples: Sample[] = [];
   exited: string | null = null;
   constructor(readonly child: ChildProcessByStdio<Writable, Readable, null>) {
-    child.on('exit', (code, signal) => { this.exited = signal ?? `code ${code}`; });
+    child.on('exit', (code, signal) => {
+      this.exited = signal ?? `code ${code}`;
+    });
     createInterface({ input: child.stdout }).on('line', (l) => this.samples.push({ ...(JSON.parse(l) as Omit<Sample, 'trueNow'>), trueNow: Date.now() }));
   }
   /** The child's wall clock minus ours, at the last sample (pipe delay makes it a few ms low). */
-  offset(s: Sample = this.last()): number { return s.wall - s.trueNow; }
+  offset(s: Sample = this.last()): number {
+    return s.wall - s.trueNow;
+  }
   last(): Sample {
     const s = this.samples.at(-1);
     if (!s) throw new Error('the probe has not reported yet');
@@ -91,23 +101,25 @@ describe('libfaketime clock faults', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('offsets are written in libfaketime\'s relative syntax, atomically', () => {
+  it("offsets are written in libfaketime's relative syntax, atomically", () => {
     expect(offsetSpec(5000)).toBe('+5.000');
     expect(offsetSpec(-250)).toBe('-0.250');
     expect(offsetSpec(0)).toBe('+0.000');
     expect(offsetSpec(-12_345.6)).toBe('-12.346');
     expect(() => offsetSpec(Number.NaN)).toThrow(RangeError);
-    fc.assert(fc.property(fc.integer({ min: -1e9, max: 1e9 }), (ms) => {
-      // What libfaketime does with the line: atof, seconds.
-      expect(Math.round(Number.parseFloat(offsetSpec(ms)) * 1000)).toBe(ms);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: -1e9, max: 1e9 }), (ms) => {
+        // What libfaketime does with the line: atof, seconds.
+        expect(Math.round(Number.parseFloat(offsetSpec(ms)) * 1000)).toBe(ms);
+      }),
+    );
     const file = join(dir, 'spec');
     writeOffset(file, -1500);
     expect(readFileSync(file, 'utf8')).toBe('-1.500\n');
     expect(readdirSync(dir).filter((f) => f.startsWith('spec'))).toEqual(['spec']);
   });
 
-  it('moves the child\'s Date.now by the offset soon after writeOffset; its monotonic clock and timers do not jump; reset returns to true time', async () => {
+  it("moves the child's Date.now by the offset soon after writeOffset; its monotonic clock and timers do not jump; reset returns to true time", async () => {
     const file = join(dir, 'n1');
     const p = await startProbe(file);
     expect(Math.abs(p.offset())).toBeLessThan(1000);
@@ -165,7 +177,10 @@ describe('libfaketime clock faults', () => {
     others.push(child);
     const lines: string[] = [];
     createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
-    const until = async (n: number) => { for (let i = 0; i < 500 && lines.length < n; i++) await sleep(20); return lines.length >= n; };
+    const until = async (n: number) => {
+      for (let i = 0; i < 500 && lines.length < n; i++) await sleep(20);
+      return lines.length >= n;
+    };
     expect(await until(1)).toBe(true);
     const t0 = Date.now();
     // A minute back: however late the machine lets the child answer, its wall clock says the lease is young.
@@ -209,7 +224,12 @@ describe('libfaketime clock faults', () => {
 describe('the clock nemesis (over a recording setOffset)', () => {
   const recorder = () => {
     const calls: Array<[string, number]> = [];
-    return { calls, nemesis: clockNemesis(async (node, ms) => { calls.push([node, ms]); }) };
+    return {
+      calls,
+      nemesis: clockNemesis(async (node, ms) => {
+        calls.push([node, ms]);
+      }),
+    };
   };
 
   it('bump sets, reset and resetAll return to zero, offsets() remembers', async () => {
@@ -220,19 +240,32 @@ describe('the clock nemesis (over a recording setOffset)', () => {
     expect(await nemesis.apply(reset, ['n1'])).toEqual({ n1: 0 });
     await nemesis.resetAll();
     expect(nemesis.offsets()).toEqual({ n1: 0, n2: 0 });
-    expect(calls).toEqual([['n1', 3000], ['n2', 3000], ['n2', -700], ['n1', 0], ['n2', 0]]);
+    expect(calls).toEqual([
+      ['n1', 3000],
+      ['n2', 3000],
+      ['n2', -700],
+      ['n1', 0],
+      ['n2', 0],
+    ]);
   });
 
-  it('a strobe alternates around each node\'s own offset and restores it', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: -10_000, max: 10_000 }), fc.integer({ min: -5000, max: 5000 }).filter((d) => d !== 0), async (base, delta) => {
-      const { calls, nemesis } = recorder();
-      await nemesis.apply(bump(base), ['n1']);
-      calls.length = 0;
-      expect(await nemesis.apply(strobe({ deltaMs: delta, periodMs: 2, durationMs: 15 }), ['n1'])).toEqual({ n1: base });
-      const seq = calls.map(([, ms]) => ms);
-      expect(seq.length).toBeGreaterThanOrEqual(2);
-      seq.forEach((ms, i) => expect(ms).toBe(i % 2 === 0 ? base + delta : base));
-    }), { numRuns: 20 });
+  it("a strobe alternates around each node's own offset and restores it", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: -10_000, max: 10_000 }),
+        fc.integer({ min: -5000, max: 5000 }).filter((d) => d !== 0),
+        async (base, delta) => {
+          const { calls, nemesis } = recorder();
+          await nemesis.apply(bump(base), ['n1']);
+          calls.length = 0;
+          expect(await nemesis.apply(strobe({ deltaMs: delta, periodMs: 2, durationMs: 15 }), ['n1'])).toEqual({ n1: base });
+          const seq = calls.map(([, ms]) => ms);
+          expect(seq.length).toBeGreaterThanOrEqual(2);
+          seq.forEach((ms, i) => expect(ms).toBe(i % 2 === 0 ? base + delta : base));
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 
   it('an aborted strobe stops early and still restores the offsets', async () => {

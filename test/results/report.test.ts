@@ -51,13 +51,25 @@ describe('renderReport', () => {
     expect(data.ops.type.filter((t) => t === 2)).toHaveLength(ops.filter((o) => o.type === 'info').length);
     expect(data.fs.sort()).toEqual(['cas', 'read', 'write']);
     // The two nemesis intervals, healed, in order, within the run.
-    expect(data.faults.map((f) => [f.f, f.healed])).toEqual([['start-partition', true], ['kill', true]]);
+    expect(data.faults.map((f) => [f.f, f.healed])).toEqual([
+      ['start-partition', true],
+      ['kill', true],
+    ]);
     for (const f of data.faults) expect(0 < f.start && f.start < f.end && f.end <= data.end).toBe(true);
     // Every ok op has a latency point; the quantile lines have values.
     expect(data.latency.points).toBe(ops.filter((o) => o.type === 'ok').length);
     expect(data.latency.series.at(-1)!.some((v) => v !== null)).toBe(true);
     // Throughput integrates back to the number of completions.
-    const completions = data.throughput.series.reduce<number>((sum, col) => sum + col.reduce<number>((a, r, b) => a + (r ?? 0) * (b === col.length - 1 ? Math.max(data.end - b * data.throughput.bucket, data.throughput.bucket / 10) : data.throughput.bucket), 0), 0);
+    const completions = data.throughput.series.reduce<number>(
+      (sum, col) =>
+        sum +
+        col.reduce<number>(
+          (a, r, b) =>
+            a + (r ?? 0) * (b === col.length - 1 ? Math.max(data.end - b * data.throughput.bucket, data.throughput.bucket / 10) : data.throughput.bucket),
+          0,
+        ),
+      0,
+    );
     expect(Math.round(completions)).toBe(ops.length);
   });
 
@@ -95,22 +107,42 @@ describe('renderReport', () => {
 
   it('lists set, append and bank anomalies with links to the ops involved', () => {
     let i = 0;
-    const ev = (process: number, type: Op['type'], f: string, value: Op['value'], key?: string): Op => ({ index: i, time: ++i * 1e6, type, f, value, process, ...(key ? { key } : {}) });
+    const ev = (process: number, type: Op['type'], f: string, value: Op['value'], key?: string): Op => ({
+      index: i,
+      time: ++i * 1e6,
+      type,
+      f,
+      value,
+      process,
+      ...(key ? { key } : {}),
+    });
     const history: History = [
       // set: 1 acknowledged and lost, 2 failed but present, 7 unexpected
-      ev(0, 'invoke', 'add', 1), ev(0, 'ok', 'add', 1),
-      ev(1, 'invoke', 'add', 2), ev(1, 'fail', 'add', 2),
+      ev(0, 'invoke', 'add', 1),
+      ev(0, 'ok', 'add', 1),
+      ev(1, 'invoke', 'add', 2),
+      ev(1, 'fail', 'add', 2),
       // append on key "a": 10 acknowledged, then a read that lacks it (lost)
-      ev(2, 'invoke', 'append', 10, 'a'), ev(2, 'ok', 'append', 10, 'a'),
-      ev(3, 'invoke', 'read', null, 'a'), ev(3, 'ok', 'read', [], 'a'),
+      ev(2, 'invoke', 'append', 10, 'a'),
+      ev(2, 'ok', 'append', 10, 'a'),
+      ev(3, 'invoke', 'read', null, 'a'),
+      ev(3, 'ok', 'read', [], 'a'),
       // bank: a read whose total is wrong, with a negative balance
-      ev(4, 'invoke', 'transfer', { from: 'x', to: 'y', amount: 5 }), ev(4, 'ok', 'transfer', { from: 'x', to: 'y', amount: 5 }),
-      ev(4, 'invoke', 'read', null, 'bank'), ev(4, 'ok', 'read', { x: -5, y: 10 }, 'bank'),
+      ev(4, 'invoke', 'transfer', { from: 'x', to: 'y', amount: 5 }),
+      ev(4, 'ok', 'transfer', { from: 'x', to: 'y', amount: 5 }),
+      ev(4, 'invoke', 'read', null, 'bank'),
+      ev(4, 'ok', 'read', { x: -5, y: 10 }, 'bank'),
       // the set's final read
-      ev(5, 'invoke', 'read', null), ev(5, 'ok', 'read', [2, 7]),
+      ev(5, 'invoke', 'read', null),
+      ev(5, 'ok', 'read', [2, 7]),
     ];
     // Each checker reads only its own ops.
-    const only = (pred: (op: Op) => boolean) => history.filter((op) => op.type === 'invoke' ? pred(op) : pred(history.find((o) => o.process === op.process && o.type === 'invoke' && o.index < op.index && o.f === op.f && o.key === op.key)!));
+    const only = (pred: (op: Op) => boolean) =>
+      history.filter((op) =>
+        op.type === 'invoke'
+          ? pred(op)
+          : pred(history.find((o) => o.process === op.process && o.type === 'invoke' && o.index < op.index && o.f === op.f && o.key === op.key)!),
+      );
     const setOps = pairOps(only((op) => op.key === undefined && (op.f === 'add' || op.f === 'read')));
     const appendOps = pairOps(only((op) => op.key === 'a'));
     const bankOps = pairOps(only((op) => op.f === 'transfer' || op.key === 'bank'));
@@ -128,7 +160,9 @@ describe('renderReport', () => {
     expect(html).toMatch(/Unexpected \(never added\) \(1\)<\/b><ul><li>7: added by no op/);
     expect(html).toMatch(/final read: <a [^>]*data-event="13">/);
     // append: the lost element names the append's completion and the read.
-    expect(html).toMatch(/<b>lost<\/b>, key &quot;a&quot;: append of 10 acknowledged at <a [^>]*data-event="5">event 5<\/a>, missing from read <a [^>]*data-event="7">/);
+    expect(html).toMatch(
+      /<b>lost<\/b>, key &quot;a&quot;: append of 10 acknowledged at <a [^>]*data-event="5">event 5<\/a>, missing from read <a [^>]*data-event="7">/,
+    );
     // bank: wrong total and the negative balance, with the read.
     expect(html).toMatch(/<b>wrong total<\/b>: read <a [^>]*data-event="11">event 11<\/a> sums to 5, expected 10/);
     expect(html).toMatch(/<b>negative balance<\/b>: read <a [^>]*data-event="11">event 11<\/a> has account x at -5/);

@@ -38,7 +38,13 @@ export function writeCheckedRun(store: string, name: string, at: Date, opts: { c
   writeFileSync(paths.history, input.history.map((op) => JSON.stringify(op)).join('\n') + '\n');
   writeJson(paths.results, input.results);
   writeFileSync(paths.report, renderReport({ ...input, test }));
-  writeFileSync(paths.nemesis, input.history.filter((op) => op.process === 'nemesis').map((op) => JSON.stringify(op)).join('\n') + '\n');
+  writeFileSync(
+    paths.nemesis,
+    input.history
+      .filter((op) => op.process === 'nemesis')
+      .map((op) => JSON.stringify(op))
+      .join('\n') + '\n',
+  );
   writeFileSync(paths.harnessLog, `${JSON.stringify({ level: 30, time: at.getTime(), msg: 'run started' })}\n`);
   for (const node of ['n1', 'n2']) {
     mkdirSync(join(paths.nodes, node), { recursive: true });

@@ -32,7 +32,9 @@ function get(port: number, path: string, method = 'GET'): Promise<Reply> {
     const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -101,16 +103,34 @@ describe('run summaries', () => {
       const paths = createRun(store, 'inflight', at);
       // Old-style test.json: no times, nemesis as one string, a string seed.
       writeJson(paths.test, { workload: 'set', nemesis: 'partition, pause', seed: 'abc' });
-      writeFileSync(paths.history, '{"index":0,"type":"invoke","f":"add","value":1,"process":0,"time":1500000000}\n{"index":1,"type":"ok","f":"add","value":1,"process":0,"time":2750000000}\n{"index":2,"type":"inv');
+      writeFileSync(
+        paths.history,
+        '{"index":0,"type":"invoke","f":"add","value":1,"process":0,"time":1500000000}\n{"index":1,"type":"ok","f":"add","value":1,"process":0,"time":2750000000}\n{"index":2,"type":"inv',
+      );
       const now = Date.now();
       const [running] = listRuns(store, { now });
-      expect(running).toMatchObject({ name: 'inflight', verdict: 'running', workload: 'set', faults: ['partition', 'pause'], seed: 'abc', report: null, startedAt: at.toISOString(), endedAt: null });
+      expect(running).toMatchObject({
+        name: 'inflight',
+        verdict: 'running',
+        workload: 'set',
+        faults: ['partition', 'pause'],
+        seed: 'abc',
+        report: null,
+        startedAt: at.toISOString(),
+        endedAt: null,
+      });
       // No endedAt: the duration is the last complete op's time (the torn line is skipped).
       expect(running.durationS).toBe(2.75);
       expect(listRuns(store, { now: now + RUNNING_WINDOW_MS + 60_000 })[0].verdict).toBe('no results');
 
       // An ended run without results.json (the checker crashed) is not running.
-      writeJson(paths.test, { name: 'inflight', startedAt: '2026-05-01T08:00:00Z', endedAt: '2026-05-01T08:01:30.500Z', interrupted: true, failure: 'checking the history: boom' });
+      writeJson(paths.test, {
+        name: 'inflight',
+        startedAt: '2026-05-01T08:00:00Z',
+        endedAt: '2026-05-01T08:01:30.500Z',
+        interrupted: true,
+        failure: 'checking the history: boom',
+      });
       const ended = listRuns(store, { now })[0];
       expect(ended).toMatchObject({ verdict: 'no results', durationS: 90.5, interrupted: true, failure: 'checking the history: boom' });
       const page = renderRunsPage([ended]);
@@ -167,7 +187,15 @@ describe('run summaries', () => {
   });
 
   it('durations read as people read them', () => {
-    expect([null, 0.25, 12.34, 59.9, 61, 3599.4, 3725].map(showDuration)).toEqual(['?', '0.25 s', '12.3 s', '59.9 s', '1 min 01 s', '59 min 59 s', '1 h 02 min']);
+    expect([null, 0.25, 12.34, 59.9, 61, 3599.4, 3725].map(showDuration)).toEqual([
+      '?',
+      '0.25 s',
+      '12.3 s',
+      '59.9 s',
+      '1 min 01 s',
+      '59 min 59 s',
+      '1 h 02 min',
+    ]);
   });
 
   it('the index escapes what runs are called', () => {
@@ -189,7 +217,25 @@ describe('request paths', () => {
     expect(storeSegments('a/b/c.json')).toEqual(['a', 'b', 'c.json']);
     expect(storeSegments('a/b/')).toEqual(['a', 'b']);
     expect(storeSegments('with%20space/x')).toEqual(['with space', 'x']);
-    for (const evil of ['..', '../x', 'a/../../x', '%2e%2e/x', '%2E%2E%2Fx', '.%2e/x', 'a/./b', '/etc/passwd', '%2fetc', 'a//b', 'a\\..\\b', 'a%5c..%5cb', 'x%00.json', '%252e%252e/x', 'a%2', 'C:/Windows', '%0d%0aSet-Cookie: x']) {
+    for (const evil of [
+      '..',
+      '../x',
+      'a/../../x',
+      '%2e%2e/x',
+      '%2E%2E%2Fx',
+      '.%2e/x',
+      'a/./b',
+      '/etc/passwd',
+      '%2fetc',
+      'a//b',
+      'a\\..\\b',
+      'a%5c..%5cb',
+      'x%00.json',
+      '%252e%252e/x',
+      'a%2',
+      'C:/Windows',
+      '%0d%0aSet-Cookie: x',
+    ]) {
       expect(storeSegments(evil), evil).toBeNull();
     }
   });
@@ -204,7 +250,28 @@ describe('request paths', () => {
       symlinkSync(outside, join(store, 'run', 'out'));
       symlinkSync(join('run', 'ts'), join(store, 'latest'));
       const real = realpathSync(store);
-      const parts = ['..', '.', '', 'run', 'ts', 'out', 'latest', 'nodes', 'test.json', 'secret', '%2e', '%2e%2e', '%252e', '%2f', '%5c', '\\', '%00', 'etc', 'passwd', real.slice(1)];
+      const parts = [
+        '..',
+        '.',
+        '',
+        'run',
+        'ts',
+        'out',
+        'latest',
+        'nodes',
+        'test.json',
+        'secret',
+        '%2e',
+        '%2e%2e',
+        '%252e',
+        '%2f',
+        '%5c',
+        '\\',
+        '%00',
+        'etc',
+        'passwd',
+        real.slice(1),
+      ];
       fc.assert(
         fc.property(fc.array(fc.constantFrom(...parts), { maxLength: 8 }), fc.boolean(), (segs, slash) => {
           const raw = segs.join('/') + (slash ? '/' : '');

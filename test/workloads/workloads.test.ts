@@ -21,7 +21,8 @@ function run(w: Workload, seed: number, seconds = 5) {
   return simulate(timeLimit(seconds * 1e9, stagger(1e9 / params.rate, w.generator)), { concurrency: 5, seed, maxInvocations: 5000 });
 }
 
-const invocations = (h: ReturnType<typeof run>['history']) => h.filter((op) => op.type === 'invoke').map(({ f, key, value, process }) => ({ f, key, value, process }));
+const invocations = (h: ReturnType<typeof run>['history']) =>
+  h.filter((op) => op.type === 'invoke').map(({ f, key, value, process }) => ({ f, key, value, process }));
 
 describe('workload generators', () => {
   it('give the same ops for the same seed, and other ops for another seed', () => {
@@ -77,7 +78,8 @@ describe('workload generators', () => {
   it('a whole test generator (ops, faults, heal-all, final reads) replays by seed', () => {
     const w = makeWorkload('set', params);
     const schedule = faultSchedule({ kinds: ['kill', 'pause', 'partition', 'clock'], nodes: ['n1', 'n2', 'n3', 'd1', 'd2'], quietMs: 300, holdMs: 300 });
-    const gen = () => phases(clientsAndNemesis(timeLimit(5e9, stagger(1e9 / 100, w.generator)), timeLimit(5e9, schedule)), onNemesis(HEAL_ALL), clients(w.final));
+    const gen = () =>
+      phases(clientsAndNemesis(timeLimit(5e9, stagger(1e9 / 100, w.generator)), timeLimit(5e9, schedule)), onNemesis(HEAL_ALL), clients(w.final));
     const a = simulate(gen(), { concurrency: 4, seed: 11, maxInvocations: 5000 }).history;
     const b = simulate(gen(), { concurrency: 4, seed: 11, maxInvocations: 5000 }).history;
     expect(b).toEqual(a);
@@ -113,20 +115,32 @@ describe('workload generators', () => {
     }
     expect(most).toBe(kinds.length);
     // Every kind ran several times in 30 s.
-    for (const stop of ['start', 'heal', 'clock-reset']) expect(a.filter((o) => o.type === 'invoke' && healerOf(o.f) === stop).length).toBeGreaterThanOrEqual(5);
+    for (const stop of ['start', 'heal', 'clock-reset'])
+      expect(a.filter((o) => o.type === 'invoke' && healerOf(o.f) === stop).length).toBeGreaterThanOrEqual(5);
   });
 });
 
 /** A client library double that answers from a script. */
 function fakeKv(answer: (call: string, args: unknown[]) => KvOutcome) {
-  const call = (name: string) => async (...args: unknown[]) => answer(name, args.slice(0, -1));
-  return { read: call('read'), write: call('write'), cas: call('cas'), append: call('append'), transfer: call('transfer'), readMany: call('readMany'), close: async () => {} } as never;
+  const call =
+    (name: string) =>
+    async (...args: unknown[]) =>
+      answer(name, args.slice(0, -1));
+  return {
+    read: call('read'),
+    write: call('write'),
+    cas: call('cas'),
+    append: call('append'),
+    transfer: call('transfer'),
+    readMany: call('readMany'),
+    close: async () => {},
+  } as never;
 }
 
 const op = (f: string, value: unknown, key?: string): Invocation => ({ f, value: value as never, key, process: 0, time: 0 });
 const signal = new AbortController().signal;
 
-describe('the reference system\'s workload clients', () => {
+describe("the reference system's workload clients", () => {
   it('map ok, fail and info honestly, and shape read values', async () => {
     const reg = { invoke: invokerFor('register', {}) };
     const calls: unknown[] = [];
@@ -139,7 +153,11 @@ describe('the reference system\'s workload clients', () => {
     expect(await reg.invoke(kv, op('read', null, 'r1'), signal)).toEqual({ type: 'ok', value: 3 });
     expect(await reg.invoke(kv, op('cas', [1, 2], 'r1'), signal)).toEqual({ type: 'fail', error: 'cas-mismatch' });
     expect(await reg.invoke(kv, op('write', 4, 'r1'), signal)).toEqual({ type: 'info', error: 'timeout' });
-    expect(calls).toEqual([['read', 'r1'], ['cas', 'r1', 1, 2], ['write', 'r1', 4]]);
+    expect(calls).toEqual([
+      ['read', 'r1'],
+      ['cas', 'r1', 1, 2],
+      ['write', 'r1', 4],
+    ]);
 
     const set = { invoke: invokerFor('set', {}) };
     const empty = fakeKv(() => ({ type: 'ok', value: null }));

@@ -230,7 +230,11 @@ export function makeUnorderedQueue(options: ModelOptions = {}): Model<UnorderedS
     hash: (s) => s.hash,
     describeOp: describeQueueOp,
     // "-?" stands for an unknown dequeue that took one of the elements left of it.
-    describeState: (s) => `{${s.segments.map((seg) => seg.map(showKey).join(' ')).join(' -? ').trim()}}`,
+    describeState: (s) =>
+      `{${s.segments
+        .map((seg) => seg.map(showKey).join(' '))
+        .join(' -? ')
+        .trim()}}`,
     partition: partitionByKey,
     validate: validate('unordered-queue'),
     prune: pruneUnseenEnqueues,

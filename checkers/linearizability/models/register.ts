@@ -80,7 +80,9 @@ export function pruneUnreadWrites(ops: Operation[]): Operation[] {
       }
     }
     const unseen = (v: Value) => (v === null || typeof v !== 'object') && !seen.has(v);
-    const next = kept.filter((op) => !(op.type === 'info' && (op.f === 'write' ? unseen(op.input) : op.f === 'cas' && unseen((op.input as [Value, Value])[1]))));
+    const next = kept.filter(
+      (op) => !(op.type === 'info' && (op.f === 'write' ? unseen(op.input) : op.f === 'cas' && unseen((op.input as [Value, Value])[1]))),
+    );
     if (next.length === kept.length) return kept;
     kept = next;
   }

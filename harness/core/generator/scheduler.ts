@@ -137,6 +137,12 @@ export class Scheduler {
   }
 
   private context(time: number, random: Random): Context {
-    return makeContext(time, this.concurrency, random, () => this.workers, () => this.free);
+    return makeContext(
+      time,
+      this.concurrency,
+      random,
+      () => this.workers,
+      () => this.free,
+    );
   }
 }

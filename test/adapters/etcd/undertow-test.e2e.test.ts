@@ -12,7 +12,8 @@ import { cli, expectCompleteRun, undertowTest, type Ran } from '../../harness/cl
 import { testEngine } from '../../docker/engine.js';
 
 const usable = await iptablesUsable();
-const noEtcd = spawnSync('sh', ['-c', 'command -v etcd'], { stdio: 'ignore' }).status !== 0 ? 'etcd is not installed (apt-get install -y etcd-server etcd-client)' : null;
+const noEtcd =
+  spawnSync('sh', ['-c', 'command -v etcd'], { stdio: 'ignore' }).status !== 0 ? 'etcd is not installed (apt-get install -y etcd-server etcd-client)' : null;
 const why = noEtcd ?? (usable.ok ? null : usable.why);
 const engine = why === null ? await testEngine() : { missing: why };
 const members = ['e1', 'e2', 'e3'];
@@ -32,7 +33,10 @@ function isolated(nemesis: { type: string; f: string; value: { shape?: string; g
 }
 
 /** The process whose read could not be linearized, and the node it talks to (process p uses node p mod concurrency mod 3). */
-function staleReader(results: { results: { linearizable: { failures: { stuck: { process: number; f: string } }[] } } }, concurrency: number): { f: string; node: string } {
+function staleReader(
+  results: { results: { linearizable: { failures: { stuck: { process: number; f: string } }[] } } },
+  concurrency: number,
+): { f: string; node: string } {
   const op = results.results.linearizable.failures[0].stuck;
   return { f: op.f, node: members[(op.process % concurrency) % members.length] };
 }

@@ -14,11 +14,17 @@ import type { StatusResponse } from '../../../system-under-test/runtime/client.j
 const SERVERS = ['d1', 'd2', 'd3', 'd4', 'd5'];
 
 /** Groups of 1..4 distinct replicas of SERVERS, each at some version. */
-const groupsArb = fc.dictionary(
-  fc.constantFrom('g0', 'g1', 'g2', 'g3'),
-  fc.record({ version: fc.integer({ min: 1, max: 50 }), replicas: fc.shuffledSubarray(SERVERS, { minLength: 1, maxLength: 4 }) }),
-  { minKeys: 1 },
-).map((gs) => Object.fromEntries(Object.entries(gs).map(([g, { version, replicas }]) => [g, { version, primary: replicas[0], secondaries: replicas.slice(1) } as GroupConfig])));
+const groupsArb = fc
+  .dictionary(
+    fc.constantFrom('g0', 'g1', 'g2', 'g3'),
+    fc.record({ version: fc.integer({ min: 1, max: 50 }), replicas: fc.shuffledSubarray(SERVERS, { minLength: 1, maxLength: 4 }) }),
+    { minKeys: 1 },
+  )
+  .map((gs) =>
+    Object.fromEntries(
+      Object.entries(gs).map(([g, { version, replicas }]) => [g, { version, primary: replicas[0], secondaries: replicas.slice(1) } as GroupConfig]),
+    ),
+  );
 
 describe('dataRemovalPlan', () => {
   it('takes the server out of every group it can, one compare-and-set per group against its current version', () => {
@@ -65,27 +71,44 @@ describe('dataRemovalPlan', () => {
       impossible: [],
     });
     // With d2 stopped, g0's primary goes to d3, which can serve at once.
-    expect(dataRemovalPlan(groups, 'd1', (s) => s !== 'd2').steps[0]).toEqual({ group: 'g0', expectedVersion: 1, config: { primary: 'd3', secondaries: ['d2'] } });
+    expect(dataRemovalPlan(groups, 'd1', (s) => s !== 'd2').steps[0]).toEqual({
+      group: 'g0',
+      expectedVersion: 1,
+      config: { primary: 'd3', secondaries: ['d2'] },
+    });
   });
 });
 
 const cfg = (voters: string[], outgoing: string[] = [], learners: string[] = []): Membership => ({ voters, outgoing, learners });
 const status = (id: string, role: StatusResponse['role'], term: number, config: Membership): StatusResponse => ({
-  ok: true, id, role, term, leader: role === 'leader' ? id : null, leaderAddress: null, commit: 10, applied: 10, lastIndex: 10, config,
+  ok: true,
+  id,
+  role,
+  term,
+  leader: role === 'leader' ? id : null,
+  leaderAddress: null,
+  commit: 10,
+  applied: 10,
+  lastIndex: 10,
+  config,
 });
 
 describe('CM membership changes: when they are done', () => {
   it('a removal is done once the leader and every remaining voter hold a plain configuration without the node', () => {
     const without = cfg(['n1', 'n2']);
     const joint = cfg(['n1', 'n2'], ['n1', 'n2', 'n3']);
-    expect(cmRemovalDone({ n1: status('n1', 'leader', 3, without), n2: status('n2', 'follower', 3, without), n3: status('n3', 'candidate', 9, joint) }, 'n3')).toBe(true);
+    expect(
+      cmRemovalDone({ n1: status('n1', 'leader', 3, without), n2: status('n2', 'follower', 3, without), n3: status('n3', 'candidate', 9, joint) }, 'n3'),
+    ).toBe(true);
     // A remaining voter still in the joint configuration: its vote could still elect a leader that counts n3.
     expect(cmRemovalDone({ n1: status('n1', 'leader', 3, without), n2: status('n2', 'follower', 3, joint), n3: null }, 'n3')).toBe(false);
     // A voter that does not answer cannot be known to have moved on.
     expect(cmRemovalDone({ n1: status('n1', 'leader', 3, without), n2: null, n3: null }, 'n3')).toBe(false);
     // No leader, or the leader still names it (as a learner, too).
     expect(cmRemovalDone({ n1: status('n1', 'follower', 3, without), n2: status('n2', 'follower', 3, without), n3: null }, 'n3')).toBe(false);
-    expect(cmRemovalDone({ n1: status('n1', 'leader', 3, cfg(['n1', 'n2'], [], ['n3'])), n2: status('n2', 'follower', 3, without), n3: null }, 'n3')).toBe(false);
+    expect(cmRemovalDone({ n1: status('n1', 'leader', 3, cfg(['n1', 'n2'], [], ['n3'])), n2: status('n2', 'follower', 3, without), n3: null }, 'n3')).toBe(
+      false,
+    );
     // A stale leader of an older term does not decide.
     expect(cmRemovalDone({ n1: status('n1', 'leader', 3, without), n2: status('n2', 'leader', 4, cfg(['n1', 'n2', 'n3'])), n3: null }, 'n2')).toBe(false);
   });
@@ -93,15 +116,25 @@ describe('CM membership changes: when they are done', () => {
   it('an addition is done once the leader has the node as a voter outside a joint configuration and the node knows it', () => {
     const all = cfg(['n1', 'n2', 'n3']);
     expect(cmAddDone({ n1: status('n1', 'leader', 3, all), n2: status('n2', 'follower', 3, all), n3: status('n3', 'follower', 3, all) }, 'n3')).toBe(true);
-    expect(cmAddDone({ n1: status('n1', 'leader', 3, cfg(['n1', 'n2', 'n3'], ['n1', 'n2'])), n2: null, n3: status('n3', 'follower', 3, all) }, 'n3')).toBe(false);
-    expect(cmAddDone({ n1: status('n1', 'leader', 3, cfg(['n1', 'n2'], [], ['n3'])), n2: null, n3: status('n3', 'follower', 3, cfg(['n1', 'n2'], [], ['n3'])) }, 'n3')).toBe(false);
+    expect(cmAddDone({ n1: status('n1', 'leader', 3, cfg(['n1', 'n2', 'n3'], ['n1', 'n2'])), n2: null, n3: status('n3', 'follower', 3, all) }, 'n3')).toBe(
+      false,
+    );
+    expect(
+      cmAddDone(
+        { n1: status('n1', 'leader', 3, cfg(['n1', 'n2'], [], ['n3'])), n2: null, n3: status('n3', 'follower', 3, cfg(['n1', 'n2'], [], ['n3'])) },
+        'n3',
+      ),
+    ).toBe(false);
     expect(cmAddDone({ n1: status('n1', 'leader', 3, all), n2: null, n3: status('n3', 'follower', 0, cfg([])) }, 'n3')).toBe(false);
     expect(cmAddDone({ n1: status('n1', 'leader', 3, all), n2: null, n3: null }, 'n3')).toBe(false);
   });
 
   it('full membership: every group with its replicas, and the CM with exactly its members', () => {
     const layout = { groups: 2, replication: 3 };
-    const full: Record<string, GroupConfig> = { g0: { version: 3, primary: 'd1', secondaries: ['d2', 'd3'] }, g1: { version: 7, primary: 'd2', secondaries: ['d3', 'd1'] } };
+    const full: Record<string, GroupConfig> = {
+      g0: { version: 3, primary: 'd1', secondaries: ['d2', 'd3'] },
+      g1: { version: 7, primary: 'd2', secondaries: ['d3', 'd1'] },
+    };
     const cm = { n1: status('n1', 'leader', 2, cfg(['n1', 'n2', 'n3'])), n2: null, n3: null };
     expect(fullMembership(full, cm, layout, ['n1', 'n2', 'n3'])).toBe(true);
     expect(fullMembership({ ...full, g1: { version: 8, primary: 'd2', secondaries: ['d3'] } }, cm, layout, ['n1', 'n2', 'n3'])).toBe(false);
@@ -114,7 +147,8 @@ describe('CM membership changes: when they are done', () => {
 
 describe('the member fault in the schedule', () => {
   it('alternates member-remove and member-add of the same target, every target drawn, replayed by seed', () => {
-    const schedule = () => faultSchedule({ kinds: ['member'], nodes: ['n1', 'n2', 'n3', 'd1', 'd2', 'd3'], memberTargets: MEMBER_TARGETS, quietMs: 100, holdMs: 100 });
+    const schedule = () =>
+      faultSchedule({ kinds: ['member'], nodes: ['n1', 'n2', 'n3', 'd1', 'd2', 'd3'], memberTargets: MEMBER_TARGETS, quietMs: 100, holdMs: 100 });
     const ops = (seed: number) =>
       simulate(timeLimit(20e9, nemesis(schedule())), { concurrency: 1, seed, maxInvocations: 2000 })
         .history.filter((op) => op.process === 'nemesis' && op.type === 'invoke')

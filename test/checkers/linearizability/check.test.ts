@@ -18,47 +18,123 @@ const check = (model: string, history: History, opts = {}) => checkLinearizable(
 
 describe('semantics of outcomes', () => {
   it('a sequential stale read is invalid', () => {
-    const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [0, 'invoke', 'write', 2], [0, 'ok', 'write', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]));
+    const r = check(
+      'register',
+      h([
+        [0, 'invoke', 'write', 1],
+        [0, 'ok', 'write', 1],
+        [0, 'invoke', 'write', 2],
+        [0, 'ok', 'write', 2],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', 1],
+      ]),
+    );
     expect(r.verdict).toBe('invalid');
     expect(r.valid).toBe(false);
   });
 
   it('a read concurrent with a write may see either value', () => {
     for (const seen of [1, 2]) {
-      const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [0, 'invoke', 'write', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', seen], [0, 'ok', 'write', 2]]));
+      const r = check(
+        'register',
+        h([
+          [0, 'invoke', 'write', 1],
+          [0, 'ok', 'write', 1],
+          [0, 'invoke', 'write', 2],
+          [1, 'invoke', 'read', null],
+          [1, 'ok', 'read', seen],
+          [0, 'ok', 'write', 2],
+        ]),
+      );
       expect(r.verdict).toBe('valid');
     }
   });
 
   it('a failed write did not happen', () => {
-    const history = h([[0, 'invoke', 'write', 1], [0, 'fail', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]);
+    const history = h([
+      [0, 'invoke', 'write', 1],
+      [0, 'fail', 'write', 1],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', 1],
+    ]);
     expect(check('register', history).verdict).toBe('invalid');
   });
 
   it('an info write may take effect long after its completion, or never', () => {
-    const late = h([[0, 'invoke', 'write', 1], [0, 'info', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', null], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]);
+    const late = h([
+      [0, 'invoke', 'write', 1],
+      [0, 'info', 'write', 1],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', null],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', 1],
+    ]);
     expect(check('register', late).verdict).toBe('valid');
-    const never = h([[0, 'invoke', 'write', 1], [0, 'info', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', null]]);
+    const never = h([
+      [0, 'invoke', 'write', 1],
+      [0, 'info', 'write', 1],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', null],
+    ]);
     expect(check('register', never).verdict).toBe('valid');
   });
 
   it('an info write cannot take effect before it was invoked', () => {
-    const r = check('register', h([[1, 'invoke', 'read', null], [1, 'ok', 'read', 1], [0, 'invoke', 'write', 1], [0, 'info', 'write', 1]]));
+    const r = check(
+      'register',
+      h([
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', 1],
+        [0, 'invoke', 'write', 1],
+        [0, 'info', 'write', 1],
+      ]),
+    );
     expect(r.verdict).toBe('invalid');
   });
 
   it('a pending invocation counts as info', () => {
-    const r = check('register', h([[0, 'invoke', 'write', 7], [1, 'invoke', 'read', null], [1, 'ok', 'read', 7]]));
+    const r = check(
+      'register',
+      h([
+        [0, 'invoke', 'write', 7],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', 7],
+      ]),
+    );
     expect(r.verdict).toBe('valid');
   });
 
   it('an ok cas asserts its compare held; a failed one is dropped', () => {
-    expect(check('cas-register', h([[0, 'invoke', 'cas', [1, 2]], [0, 'ok', 'cas', [1, 2]]])).verdict).toBe('invalid');
-    expect(check('cas-register', h([[0, 'invoke', 'cas', [1, 2]], [0, 'fail', 'cas', [1, 2]]])).verdict).toBe('valid');
+    expect(
+      check(
+        'cas-register',
+        h([
+          [0, 'invoke', 'cas', [1, 2]],
+          [0, 'ok', 'cas', [1, 2]],
+        ]),
+      ).verdict,
+    ).toBe('invalid');
+    expect(
+      check(
+        'cas-register',
+        h([
+          [0, 'invoke', 'cas', [1, 2]],
+          [0, 'fail', 'cas', [1, 2]],
+        ]),
+      ).verdict,
+    ).toBe('valid');
   });
 
   it('keys are independent: one key invalid makes the history invalid, and names the key', () => {
-    const r = check('cas-register', h([[0, 'invoke', 'write', 1, 'a'], [0, 'ok', 'write', 1, 'a'], [1, 'invoke', 'read', null, 'b'], [1, 'ok', 'read', 1, 'b']]));
+    const r = check(
+      'cas-register',
+      h([
+        [0, 'invoke', 'write', 1, 'a'],
+        [0, 'ok', 'write', 1, 'a'],
+        [1, 'invoke', 'read', null, 'b'],
+        [1, 'ok', 'read', 1, 'b'],
+      ]),
+    );
     expect(r.verdict).toBe('invalid');
     expect(r.partitions).toBe(2);
     expect(r.failures.map((f) => f.key)).toEqual(['b']);
@@ -75,23 +151,58 @@ describe('semantics of outcomes', () => {
   });
 
   it('kv: gets see appends in order', () => {
-    const ok = h([[0, 'invoke', 'append', 'a', 'k'], [0, 'ok', 'append', 'a', 'k'], [0, 'invoke', 'append', 'b', 'k'], [0, 'ok', 'append', 'b', 'k'], [1, 'invoke', 'get', null, 'k'], [1, 'ok', 'get', 'ab', 'k']]);
+    const ok = h([
+      [0, 'invoke', 'append', 'a', 'k'],
+      [0, 'ok', 'append', 'a', 'k'],
+      [0, 'invoke', 'append', 'b', 'k'],
+      [0, 'ok', 'append', 'b', 'k'],
+      [1, 'invoke', 'get', null, 'k'],
+      [1, 'ok', 'get', 'ab', 'k'],
+    ]);
     expect(check('kv', ok).verdict).toBe('valid');
     const bad = ok.map((op) => (op.index === 5 ? { ...op, value: 'ba' } : op));
     expect(check('kv', bad).verdict).toBe('invalid');
   });
 
   it('set: a read must show every element added before it', () => {
-    const r = check('set', h([[0, 'invoke', 'add', 1], [0, 'ok', 'add', 1], [0, 'invoke', 'add', 2], [0, 'ok', 'add', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', [2]]]));
+    const r = check(
+      'set',
+      h([
+        [0, 'invoke', 'add', 1],
+        [0, 'ok', 'add', 1],
+        [0, 'invoke', 'add', 2],
+        [0, 'ok', 'add', 2],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', [2]],
+      ]),
+    );
     expect(r.verdict).toBe('invalid');
-    const ok = check('set', h([[0, 'invoke', 'add', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', [1]], [0, 'ok', 'add', 1]]));
+    const ok = check(
+      'set',
+      h([
+        [0, 'invoke', 'add', 1],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', [1]],
+        [0, 'ok', 'add', 1],
+      ]),
+    );
     expect(ok.verdict).toBe('valid');
   });
 });
 
 describe('counterexamples', () => {
   it('name the longest prefix, the stuck op and what was tried', () => {
-    const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [0, 'invoke', 'write', 2], [0, 'ok', 'write', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 1]]));
+    const r = check(
+      'register',
+      h([
+        [0, 'invoke', 'write', 1],
+        [0, 'ok', 'write', 1],
+        [0, 'invoke', 'write', 2],
+        [0, 'ok', 'write', 2],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', 1],
+      ]),
+    );
     const ce = r.failures[0];
     expect(ce.prefix.map((s) => s.op.description)).toEqual(['write 1', 'write 2']);
     expect(ce.state).toBe('2');
@@ -103,7 +214,17 @@ describe('counterexamples', () => {
   });
 
   it('list the ops concurrent with the stuck op', () => {
-    const r = check('register', h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [2, 'invoke', 'write', 3], [1, 'invoke', 'read', null], [1, 'ok', 'read', 4], [2, 'ok', 'write', 3]]));
+    const r = check(
+      'register',
+      h([
+        [0, 'invoke', 'write', 1],
+        [0, 'ok', 'write', 1],
+        [2, 'invoke', 'write', 3],
+        [1, 'invoke', 'read', null],
+        [1, 'ok', 'read', 4],
+        [2, 'ok', 'write', 3],
+      ]),
+    );
     const ce = r.failures[0];
     expect(ce.stuck?.description).toBe('read -> 4');
     expect(ce.concurrent.map((o) => o.description)).toContain('write 3');
@@ -138,7 +259,10 @@ describe('pruning unknown writes that nothing read', () => {
   // read; then a stale read. Each of the 40 could have happened anywhere after
   // its call: 2^40 subsets for a search that does not prune them.
   const timedOut = (stale: boolean) => {
-    const rows: [number, Op['type'], string, Value][] = [[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1]];
+    const rows: [number, Op['type'], string, Value][] = [
+      [0, 'invoke', 'write', 1],
+      [0, 'ok', 'write', 1],
+    ];
     for (let p = 1; p <= 40; p++) rows.push([p, 'invoke', 'write', 100 + p]);
     rows.push([0, 'invoke', 'write', 2], [0, 'ok', 'write', 2]);
     for (let p = 1; p <= 40; p++) rows.push([p, 'info', 'write', 100 + p]);
@@ -160,13 +284,32 @@ describe('pruning unknown writes that nothing read', () => {
   });
 
   it('keeps an unknown write someone read, and an unknown cas someone compared with', () => {
-    const read = h([[1, 'invoke', 'write', 7], [1, 'info', 'write', 7], [0, 'invoke', 'read', null], [0, 'ok', 'read', 7]]);
+    const read = h([
+      [1, 'invoke', 'write', 7],
+      [1, 'info', 'write', 7],
+      [0, 'invoke', 'read', null],
+      [0, 'ok', 'read', 7],
+    ]);
     expect(check('register', read)).toMatchObject({ verdict: 'valid', pruned: 0 });
     // The unknown cas 5 -> 6 is read; the unknown write 5 is compared with by it, so it stays too.
-    const chain = h([[1, 'invoke', 'write', 5], [1, 'info', 'write', 5], [2, 'invoke', 'cas', [5, 6]], [2, 'info', 'cas', [5, 6]], [0, 'invoke', 'read', null], [0, 'ok', 'read', 6]]);
+    const chain = h([
+      [1, 'invoke', 'write', 5],
+      [1, 'info', 'write', 5],
+      [2, 'invoke', 'cas', [5, 6]],
+      [2, 'info', 'cas', [5, 6]],
+      [0, 'invoke', 'read', null],
+      [0, 'ok', 'read', 6],
+    ]);
     expect(check('cas-register', chain)).toMatchObject({ verdict: 'valid', pruned: 0 });
     // Nothing reads 6: the cas goes, and with it the only comparison with 5, so the write goes too.
-    const unread = h([[1, 'invoke', 'write', 5], [1, 'info', 'write', 5], [2, 'invoke', 'cas', [5, 6]], [2, 'info', 'cas', [5, 6]], [0, 'invoke', 'read', null], [0, 'ok', 'read', null]]);
+    const unread = h([
+      [1, 'invoke', 'write', 5],
+      [1, 'info', 'write', 5],
+      [2, 'invoke', 'cas', [5, 6]],
+      [2, 'info', 'cas', [5, 6]],
+      [0, 'invoke', 'read', null],
+      [0, 'ok', 'read', null],
+    ]);
     expect(check('cas-register', unread)).toMatchObject({ verdict: 'valid', pruned: 2 });
   });
 });
@@ -176,7 +319,11 @@ describe('forced moves: an ok read the state allows is placed at once', () => {
   // read after the write completed still sees 1. Placing reads in every order before the write
   // is 2^25 sets for a search that branches on them.
   const manyReads = () => {
-    const rows: [number, Op['type'], string, Value][] = [[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [1, 'invoke', 'write', 2]];
+    const rows: [number, Op['type'], string, Value][] = [
+      [0, 'invoke', 'write', 1],
+      [0, 'ok', 'write', 1],
+      [1, 'invoke', 'write', 2],
+    ];
     for (let p = 2; p < 27; p++) rows.push([p, 'invoke', 'read', null]);
     for (let p = 2; p < 27; p++) rows.push([p, 'ok', 'read', 1]);
     rows.push([1, 'ok', 'write', 2], [30, 'invoke', 'read', null], [30, 'ok', 'read', 1]);
@@ -207,7 +354,10 @@ describe('models and bad input', () => {
   });
 
   it('an f the model does not know is an InputError with file and line', () => {
-    const history = h([[0, 'invoke', 'frob', 1], [0, 'ok', 'frob', 1]]);
+    const history = h([
+      [0, 'invoke', 'frob', 1],
+      [0, 'ok', 'frob', 1],
+    ]);
     const run = () => checkLinearizable(modelNamed('register'), pairOps(history), { source: { file: 'h.jsonl', lineOf: (i) => i + 1 } });
     expect(run).toThrow(InputError);
     try {
@@ -227,7 +377,14 @@ describe('models and bad input', () => {
       describeOp: (op) => `${op.f} ${String(op.input ?? op.output)}`,
       describeState: (s) => String(s),
     };
-    const history = h([[0, 'invoke', 'add', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 2], [0, 'ok', 'add', 2], [1, 'invoke', 'read', null], [1, 'ok', 'read', 3]]);
+    const history = h([
+      [0, 'invoke', 'add', 2],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', 2],
+      [0, 'ok', 'add', 2],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', 3],
+    ]);
     const r = checkLinearizable(counter, pairOps(history));
     expect(r.verdict).toBe('invalid');
     expect(r.failures[0].stuck?.description).toBe('read 3');
@@ -236,19 +393,63 @@ describe('models and bad input', () => {
 
 describe('the Knossos models', () => {
   it('mutex: a second acquire while held is invalid, a release in between makes it valid', () => {
-    const twice = h([[0, 'invoke', 'acquire', null], [0, 'ok', 'acquire', null], [1, 'invoke', 'acquire', null], [1, 'ok', 'acquire', null]]);
+    const twice = h([
+      [0, 'invoke', 'acquire', null],
+      [0, 'ok', 'acquire', null],
+      [1, 'invoke', 'acquire', null],
+      [1, 'ok', 'acquire', null],
+    ]);
     expect(check('mutex', twice).verdict).toBe('invalid');
     expect(check('mutex', twice).failures[0].state).toBe('held');
-    const released = h([[0, 'invoke', 'acquire', null], [0, 'ok', 'acquire', null], [2, 'invoke', 'release', null], [1, 'invoke', 'acquire', null], [1, 'ok', 'acquire', null], [2, 'info', 'release', null]]);
+    const released = h([
+      [0, 'invoke', 'acquire', null],
+      [0, 'ok', 'acquire', null],
+      [2, 'invoke', 'release', null],
+      [1, 'invoke', 'acquire', null],
+      [1, 'ok', 'acquire', null],
+      [2, 'info', 'release', null],
+    ]);
     expect(check('mutex', released).verdict).toBe('valid');
   });
 
   it('multi-register: a txn is atomic across registers, in both spellings of micro-ops', () => {
     const torn = h([
-      [0, 'invoke', 'txn', [['write', 'x', 1], ['w', 'y', 1]]],
-      [0, 'ok', 'txn', [['write', 'x', 1], ['w', 'y', 1]]],
-      [1, 'invoke', 'txn', [['r', 'x', null], ['read', 'y', null]]],
-      [1, 'ok', 'txn', [['r', 'x', 1], ['read', 'y', null]]],
+      [
+        0,
+        'invoke',
+        'txn',
+        [
+          ['write', 'x', 1],
+          ['w', 'y', 1],
+        ],
+      ],
+      [
+        0,
+        'ok',
+        'txn',
+        [
+          ['write', 'x', 1],
+          ['w', 'y', 1],
+        ],
+      ],
+      [
+        1,
+        'invoke',
+        'txn',
+        [
+          ['r', 'x', null],
+          ['read', 'y', null],
+        ],
+      ],
+      [
+        1,
+        'ok',
+        'txn',
+        [
+          ['r', 'x', 1],
+          ['read', 'y', null],
+        ],
+      ],
     ]);
     const r = check('multi-register', torn);
     expect(r.verdict).toBe('invalid');
@@ -259,11 +460,21 @@ describe('the Knossos models', () => {
   });
 
   it('queues: fifo order, and an ok dequeue of nil found the queue empty', () => {
-    const rows: [number, Op['type'], string, Value][] = [[0, 'invoke', 'enqueue', 1], [0, 'ok', 'enqueue', 1], [0, 'invoke', 'enqueue', 2], [0, 'ok', 'enqueue', 2], [1, 'invoke', 'dequeue', null], [1, 'ok', 'dequeue', 2]];
+    const rows: [number, Op['type'], string, Value][] = [
+      [0, 'invoke', 'enqueue', 1],
+      [0, 'ok', 'enqueue', 1],
+      [0, 'invoke', 'enqueue', 2],
+      [0, 'ok', 'enqueue', 2],
+      [1, 'invoke', 'dequeue', null],
+      [1, 'ok', 'dequeue', 2],
+    ];
     expect(check('fifo-queue', h(rows)).verdict).toBe('invalid');
     expect(check('fifo-queue', h(rows)).failures[0].state).toBe('[1 2]');
     expect(check('unordered-queue', h(rows)).verdict).toBe('valid');
-    const empty = h([[1, 'invoke', 'dequeue', null], [1, 'ok', 'dequeue', null]]);
+    const empty = h([
+      [1, 'invoke', 'dequeue', null],
+      [1, 'ok', 'dequeue', null],
+    ]);
     expect(check('fifo-queue', empty).verdict).toBe('valid');
     expect(check('unordered-queue', empty).verdict).toBe('valid');
     // Knossos: nil is an element, and an empty queue cannot be dequeued.
@@ -274,11 +485,16 @@ describe('the Knossos models', () => {
   it('unordered queue: an unknown dequeue took an element that was there when it took effect', () => {
     // enqueue 0; an unknown dequeue (it took that 0); enqueue 0 again; dequeue 0; dequeue finds it empty.
     const rows: [number, Op['type'], string, Value][] = [
-      [0, 'invoke', 'enqueue', 0], [0, 'ok', 'enqueue', 0],
-      [1, 'invoke', 'dequeue', null], [1, 'info', 'dequeue', null],
-      [0, 'invoke', 'enqueue', 0], [0, 'ok', 'enqueue', 0],
-      [2, 'invoke', 'dequeue', null], [2, 'ok', 'dequeue', 0],
-      [2, 'invoke', 'dequeue', null], [2, 'ok', 'dequeue', null],
+      [0, 'invoke', 'enqueue', 0],
+      [0, 'ok', 'enqueue', 0],
+      [1, 'invoke', 'dequeue', null],
+      [1, 'info', 'dequeue', null],
+      [0, 'invoke', 'enqueue', 0],
+      [0, 'ok', 'enqueue', 0],
+      [2, 'invoke', 'dequeue', null],
+      [2, 'ok', 'dequeue', 0],
+      [2, 'invoke', 'dequeue', null],
+      [2, 'ok', 'dequeue', null],
     ];
     expect(check('unordered-queue', h(rows)).verdict).toBe('valid');
     // Without the unknown dequeue one 0 is left: the last dequeue cannot find the queue empty.
@@ -288,17 +504,45 @@ describe('the Knossos models', () => {
     expect(check('unordered-queue', h(late)).verdict).toBe('invalid');
   });
 
-  it('--init: the register starts at the given value, as Knossos\'s (cas-register 0)', () => {
-    const read0 = h([[0, 'invoke', 'read', null], [0, 'ok', 'read', 0]]);
+  it("--init: the register starts at the given value, as Knossos's (cas-register 0)", () => {
+    const read0 = h([
+      [0, 'invoke', 'read', null],
+      [0, 'ok', 'read', 0],
+    ]);
     expect(check('cas-register', read0).verdict).toBe('invalid');
     expect(checkLinearizable(modelNamed('cas-register', { init: 0 }), pairOps(read0)).verdict).toBe('valid');
-    expect(checkLinearizable(modelNamed('multi-register', { init: { x: 0 } }), pairOps(h([[0, 'invoke', 'txn', [['r', 'x', null]]], [0, 'ok', 'txn', [['r', 'x', 0]]]]))).verdict).toBe('valid');
-    expect(checkLinearizable(modelNamed('fifo-queue', { init: [5] }), pairOps(h([[0, 'invoke', 'dequeue', null], [0, 'ok', 'dequeue', 5]]))).verdict).toBe('valid');
+    expect(
+      checkLinearizable(
+        modelNamed('multi-register', { init: { x: 0 } }),
+        pairOps(
+          h([
+            [0, 'invoke', 'txn', [['r', 'x', null]]],
+            [0, 'ok', 'txn', [['r', 'x', 0]]],
+          ]),
+        ),
+      ).verdict,
+    ).toBe('valid');
+    expect(
+      checkLinearizable(
+        modelNamed('fifo-queue', { init: [5] }),
+        pairOps(
+          h([
+            [0, 'invoke', 'dequeue', null],
+            [0, 'ok', 'dequeue', 5],
+          ]),
+        ),
+      ).verdict,
+    ).toBe('valid');
     expect(() => modelNamed('mutex', { init: 3 })).toThrow(/true \(held\) or false/);
   });
 
   it('--semantics knossos: an ok read of nil constrains nothing', () => {
-    const nilRead = h([[0, 'invoke', 'write', 1], [0, 'ok', 'write', 1], [1, 'invoke', 'read', null], [1, 'ok', 'read', null]]);
+    const nilRead = h([
+      [0, 'invoke', 'write', 1],
+      [0, 'ok', 'write', 1],
+      [1, 'invoke', 'read', null],
+      [1, 'ok', 'read', null],
+    ]);
     expect(check('cas-register', nilRead).verdict).toBe('invalid');
     expect(checkLinearizable(modelNamed('cas-register', { semantics: 'knossos' }), pairOps(nilRead)).verdict).toBe('valid');
   });

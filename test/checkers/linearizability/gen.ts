@@ -27,7 +27,15 @@ function truthFor(kind: Kind): Truth {
     apply(f, key, input, want) {
       const cur = store.has(key)
         ? store.get(key)!
-        : kind === 'kv' ? '' : kind === 'set' || kind.endsWith('queue') ? [] : kind === 'mutex' ? false : kind === 'multi-register' ? {} : null;
+        : kind === 'kv'
+          ? ''
+          : kind === 'set' || kind.endsWith('queue')
+            ? []
+            : kind === 'mutex'
+              ? false
+              : kind === 'multi-register'
+                ? {}
+                : null;
       switch (f) {
         case 'acquire':
           if (cur === true) return { happened: false, output: null };
@@ -70,7 +78,11 @@ function truthFor(kind: Kind): Truth {
           return { happened: true, output: input };
         case 'add': {
           const s = cur as number[];
-          if (!s.includes(input as number)) store.set(key, [...s, input as number].sort((a, b) => a - b));
+          if (!s.includes(input as number))
+            store.set(
+              key,
+              [...s, input as number].sort((a, b) => a - b),
+            );
           return { happened: true, output: input };
         }
         case 'cas': {
@@ -250,7 +262,12 @@ function orderExists(kind: Kind, given: Operation[]): boolean {
     for (const i of order) {
       const o = ops[i];
       const chosen = o.group !== undefined;
-      const { happened, output } = t.apply(o.f, 'k', o.input, kind === 'unordered-queue' && o.f === 'dequeue' && (o.type === 'ok' || chosen) ? o.output : undefined);
+      const { happened, output } = t.apply(
+        o.f,
+        'k',
+        o.input,
+        kind === 'unordered-queue' && o.f === 'dequeue' && (o.type === 'ok' || chosen) ? o.output : undefined,
+      );
       if (o.type === 'info' && !chosen) continue; // any result is fine for an unknown outcome
       if (!happened) return false; // an ok cas (or acquire, release) must have worked
       if (returnsResult(o.f) && JSON.stringify(output) !== JSON.stringify(normalize(kind, o.output))) return false;

@@ -49,7 +49,7 @@ describe("Knossos's histories", () => {
     });
   }
 
-  it("under ours, the bad ones are invalid and the good ones differ only where an ok read returned nil", async () => {
+  it('under ours, the bad ones are invalid and the good ones differ only where an ok read returned nil', async () => {
     let agree = 0;
     for (const entry of files) {
       const r = await check(entry, 'undertow');
@@ -59,7 +59,9 @@ describe("Knossos's histories", () => {
       }
       expect(entry.valid).toBe(true);
       const { ops } = await readHistoryFile(entry.file);
-      const okNilRead = ops.some((op) => op.type === 'ok' && (op.f === 'read' ? op.value === null : op.f === 'txn' && (op.value as Value[][]).some((m) => m[2] === null)));
+      const okNilRead = ops.some(
+        (op) => op.type === 'ok' && (op.f === 'read' ? op.value === null : op.f === 'txn' && (op.value as Value[][]).some((m) => m[2] === null)),
+      );
       expect(okNilRead).toBe(true);
     }
     expect(agree).toBe(33);

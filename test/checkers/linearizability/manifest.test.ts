@@ -9,7 +9,6 @@ import { pairOps } from '../../../history/pair.js';
 import { readHistoryFile } from '../../../history/read.js';
 import { historiesDir } from '../../paths.js';
 
-
 interface Entry {
   file: string;
   model: string;

@@ -37,7 +37,9 @@ function corruptRead(kind: Kind, history: History, which: number, noise: number)
     const target = done[which % done.length];
     return history.map((op) => (op === target ? { ...op, type: op.type === 'ok' ? 'fail' : 'ok' } : op));
   }
-  const reads = history.filter((op) => op.type === 'ok' && returnsResult(op.f) && (op.f !== 'txn' || (op.value as Value[][]).some((m) => m[0] === 'r' || m[0] === 'read')));
+  const reads = history.filter(
+    (op) => op.type === 'ok' && returnsResult(op.f) && (op.f !== 'txn' || (op.value as Value[][]).some((m) => m[0] === 'r' || m[0] === 'read')),
+  );
   if (reads.length === 0) return undefined;
   const target = reads[which % reads.length];
   let wrong: Value;

@@ -22,7 +22,9 @@ function bootstrapped(bugs: ReadonlySet<string> = new Set()) {
   const sm = CmStateMachine.fromSnapshot(EMPTY, { bugs });
   const apply = feeder(sm);
   for (const d of ['d1', 'd2', 'd3', 'd4']) expect(apply({ op: 'registerServer', id: d, address: `${d}:7000` })).toEqual({ ok: true });
-  expect(apply({ op: 'createGroups', groups: { g1: { primary: 'd1', secondaries: ['d2', 'd3'] }, g2: { primary: 'd2', secondaries: ['d3'] } } })).toEqual({ ok: true });
+  expect(apply({ op: 'createGroups', groups: { g1: { primary: 'd1', secondaries: ['d2', 'd3'] }, g2: { primary: 'd2', secondaries: ['d3'] } } })).toEqual({
+    ok: true,
+  });
   return { sm, apply };
 }
 
@@ -52,10 +54,22 @@ describe('CM state machine', () => {
 
   it('rejects unknown groups, unknown servers, bad layouts and a second bootstrap', () => {
     const { sm, apply } = bootstrapped();
-    expect(apply({ op: 'reconfigure', group: 'nope', expectedVersion: 1, config: { primary: 'd1', secondaries: [] } })).toEqual({ ok: false, error: 'no-such-group' });
-    expect(apply({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd9', secondaries: [] } })).toMatchObject({ ok: false, error: 'unknown-server' });
-    expect(apply({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd1', secondaries: ['d1'] } })).toMatchObject({ ok: false, error: 'bad-config' });
-    expect(apply({ op: 'createGroups', groups: { g3: { primary: 'd1', secondaries: [] }, g1: { primary: 'd1', secondaries: [] } } })).toMatchObject({ ok: false, error: 'group-exists' });
+    expect(apply({ op: 'reconfigure', group: 'nope', expectedVersion: 1, config: { primary: 'd1', secondaries: [] } })).toEqual({
+      ok: false,
+      error: 'no-such-group',
+    });
+    expect(apply({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd9', secondaries: [] } })).toMatchObject({
+      ok: false,
+      error: 'unknown-server',
+    });
+    expect(apply({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd1', secondaries: ['d1'] } })).toMatchObject({
+      ok: false,
+      error: 'bad-config',
+    });
+    expect(apply({ op: 'createGroups', groups: { g3: { primary: 'd1', secondaries: [] }, g1: { primary: 'd1', secondaries: [] } } })).toMatchObject({
+      ok: false,
+      error: 'group-exists',
+    });
     expect(sm.group('g3')).toBeUndefined(); // all or nothing
     expect(sm.group('g1')?.version).toBe(1);
   });

@@ -18,7 +18,16 @@ function listString(v: SimOp['value']): string {
 export function registerHistory(history: readonly SimOp[]): Op[] {
   return history
     .filter((o) => !listKeys.has(o.key))
-    .map((o) => ({ index: o.index, type: o.type, f: o.f, key: o.key, value: o.value as Value, process: o.process, time: o.time, ...(o.error !== undefined ? { error: o.error } : {}) }));
+    .map((o) => ({
+      index: o.index,
+      type: o.type,
+      f: o.f,
+      key: o.key,
+      value: o.value as Value,
+      process: o.process,
+      time: o.time,
+      ...(o.error !== undefined ? { error: o.error } : {}),
+    }));
 }
 
 export function listHistory(history: readonly SimOp[]): Op[] {

@@ -15,11 +15,17 @@ describe('placement', () => {
 
   it('keys with the same {tag} share a group; every key has a group in range', () => {
     fc.assert(
-      fc.property(fc.string(), fc.string(), fc.string({ minLength: 1 }).filter((t) => !t.includes('}')), fc.integer({ min: 1, max: 64 }), (a, b, tag, n) => {
-        expect(groupOf(`${a.replace(/[{}]/g, '')}{${tag}}${b}`, n)).toBe(groupOf(`{${tag}}`, n));
-        const g = Number(groupOf(a, n).slice(1));
-        expect(g >= 0 && g < n).toBe(true);
-      }),
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fc.string({ minLength: 1 }).filter((t) => !t.includes('}')),
+        fc.integer({ min: 1, max: 64 }),
+        (a, b, tag, n) => {
+          expect(groupOf(`${a.replace(/[{}]/g, '')}{${tag}}${b}`, n)).toBe(groupOf(`{${tag}}`, n));
+          const g = Number(groupOf(a, n).slice(1));
+          expect(g >= 0 && g < n).toBe(true);
+        },
+      ),
     );
     expect(hashTag('x{}y')).toBe('x{}y'); // an empty tag hashes the whole key
     expect(hashTag('{user1}.balance')).toBe('user1');
@@ -39,18 +45,21 @@ describe('placement', () => {
 describe('bank operations', () => {
   it('transfer moves money, refuses overdrafts and non-numbers, and conserves the total', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 30 })), { maxLength: 60 }), (moves) => {
-        const kv: Record<string, KvValue> = { a0: 50, a1: 50 };
-        for (const [f, t, amount] of moves) {
-          const before = kv[`a${f}`] ?? 0;
-          const r = applyUpdate(kv, { f: 'transfer', from: `a${f}`, to: `a${t}`, amount });
-          expect(r.ok).toBe((before as number) >= amount);
-          if (!r.ok) expect(r.error).toBe('insufficient');
-        }
-        const balances = Object.values(kv) as number[];
-        expect(balances.every((b) => b >= 0)).toBe(true);
-        expect(balances.reduce((x, y) => x + y, 0)).toBe(100);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 30 })), { maxLength: 60 }),
+        (moves) => {
+          const kv: Record<string, KvValue> = { a0: 50, a1: 50 };
+          for (const [f, t, amount] of moves) {
+            const before = kv[`a${f}`] ?? 0;
+            const r = applyUpdate(kv, { f: 'transfer', from: `a${f}`, to: `a${t}`, amount });
+            expect(r.ok).toBe((before as number) >= amount);
+            if (!r.ok) expect(r.error).toBe('insufficient');
+          }
+          const balances = Object.values(kv) as number[];
+          expect(balances.every((b) => b >= 0)).toBe(true);
+          expect(balances.reduce((x, y) => x + y, 0)).toBe(100);
+        },
+      ),
     );
     expect(applyUpdate({ s: 'text' }, { f: 'transfer', from: 's', to: 't', amount: 1 })).toEqual({ ok: false, error: 'not-a-number' });
   });

@@ -13,7 +13,10 @@ class Group {
   queue: Envelope[] = [];
   time = 0;
 
-  constructor(ids: string[], readonly opts: Partial<ReplicaOptions> = {}) {
+  constructor(
+    ids: string[],
+    readonly opts: Partial<ReplicaOptions> = {},
+  ) {
     for (const id of ids) {
       this.disks.set(id, new PacificaDisk());
       this.start(id, CONFIG);
@@ -22,8 +25,17 @@ class Group {
 
   start(id: string, initialConfig?: GroupConfig): PacificaReplica {
     const r = new PacificaReplica({
-      id, group: 'g', disk: this.disks.get(id)!.load(), initialConfig, now: at(this.time),
-      lease: 10, grace: 15, beaconInterval: 3, cmRetry: 15, checkpointEvery: 1000, ...this.opts,
+      id,
+      group: 'g',
+      disk: this.disks.get(id)!.load(),
+      initialConfig,
+      now: at(this.time),
+      lease: 10,
+      grace: 15,
+      beaconInterval: 3,
+      cmRetry: 15,
+      checkpointEvery: 1000,
+      ...this.opts,
     });
     this.replicas.set(id, r);
     this.drain(id);
@@ -98,7 +110,10 @@ describe('PacificaReplica', () => {
     g.request('a', { id: 'c1', version: 1, op: { f: 'cas', key: 'x', from: 7, to: 8 } });
     g.request('a', { id: 'p1', version: 1, op: { f: 'append', key: 'l', value: 'u' } });
     seen = g.deliver();
-    expect(replies(seen)).toMatchObject([{ id: 'c1', ok: false, error: 'cas-mismatch' }, { id: 'p1', ok: true }]);
+    expect(replies(seen)).toMatchObject([
+      { id: 'c1', ok: false, error: 'cas-mismatch' },
+      { id: 'p1', ok: true },
+    ]);
     // Secondaries apply up to the commit point carried by the next prepare.
     g.tick(6);
     g.deliver();
@@ -125,7 +140,9 @@ describe('PacificaReplica', () => {
     }
     g.request('a', { id: 'r2', version: 1, op: { f: 'read', key: 'x' } });
     expect(replies(g.deliver((e) => e.to !== 'c'))).toMatchObject([{ id: 'r2', ok: false, error: 'not-primary' }]);
-    expect(cm.map((e) => e.msg)).toEqual([{ kind: 'cm-reconfigure', group: 'g', rid: expect.any(String), expectedVersion: 1, config: { primary: 'a', secondaries: ['b'] } }]);
+    expect(cm.map((e) => e.msg)).toEqual([
+      { kind: 'cm-reconfigure', group: 'g', rid: expect.any(String), expectedVersion: 1, config: { primary: 'a', secondaries: ['b'] } },
+    ]);
   });
 
   it('a secondary that hears nothing for grace asks to replace the primary, and stops acknowledging it', () => {
@@ -207,7 +224,18 @@ describe('PacificaReplica', () => {
   });
 
   it('refuses grace < lease', () => {
-    const opts = { id: 'a', group: 'g', disk: EMPTY_DISK, initialConfig: CONFIG, now: at(0), lease: 10, grace: 5, beaconInterval: 3, cmRetry: 10, checkpointEvery: 100 };
+    const opts = {
+      id: 'a',
+      group: 'g',
+      disk: EMPTY_DISK,
+      initialConfig: CONFIG,
+      now: at(0),
+      lease: 10,
+      grace: 5,
+      beaconInterval: 3,
+      cmRetry: 10,
+      checkpointEvery: 100,
+    };
     expect(() => new PacificaReplica(opts)).toThrow(/grace 5 must be >= lease 10/);
     expect(() => new PacificaReplica({ ...opts, grace: 10 })).not.toThrow();
   });

@@ -24,24 +24,34 @@ function firstFailure(opts: Omit<PacificaSimOptions, 'seed'>, bound: number): Pa
 
 describe('pacifica simulation: the correct build', () => {
   it('keeps every property and a linearizable history over 120 random seeds and fault profiles', () => {
-    const totals = { writesOk: 0, readsOk: 0, fail: 0, info: 0, promotions: 0, removals: 0, additions: 0, crashes: 0, partitions: 0, clockJumps: 0, lostOutputs: 0, checkpoints: 0 };
+    const totals = {
+      writesOk: 0,
+      readsOk: 0,
+      fail: 0,
+      info: 0,
+      promotions: 0,
+      removals: 0,
+      additions: 0,
+      crashes: 0,
+      partitions: 0,
+      clockJumps: 0,
+      lostOutputs: 0,
+      checkpoints: 0,
+    };
     const profiles = new Set<string>();
     fc.assert(
-      fc.property(
-        fc.record({ seed: fc.integer(), profile: fc.constantFrom<PacificaProfileName>('calm', 'crashy', 'clocks', 'split', 'lossy') }),
-        (p) => {
-          const r = runPacificaSimulation({ seed: p.seed, ticks: TICKS, ...PACIFICA_PROFILES[p.profile] });
-          expect(r.violation, r.violation?.message).toBeNull();
-          const lin = checkHistory(r.history);
-          expect(lin.registers.verdict, JSON.stringify(lin.registers.failures[0] ?? lin.registers.unknownKeys)).toBe('valid');
-          expect(lin.lists.verdict, JSON.stringify(lin.lists.failures[0] ?? lin.lists.unknownKeys)).toBe('valid');
-          // Not vacuous: clients were served in every run.
-          expect(r.stats.writesOk).toBeGreaterThan(0);
-          expect(r.stats.readsOk).toBeGreaterThan(0);
-          for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
-          profiles.add(p.profile);
-        },
-      ),
+      fc.property(fc.record({ seed: fc.integer(), profile: fc.constantFrom<PacificaProfileName>('calm', 'crashy', 'clocks', 'split', 'lossy') }), (p) => {
+        const r = runPacificaSimulation({ seed: p.seed, ticks: TICKS, ...PACIFICA_PROFILES[p.profile] });
+        expect(r.violation, r.violation?.message).toBeNull();
+        const lin = checkHistory(r.history);
+        expect(lin.registers.verdict, JSON.stringify(lin.registers.failures[0] ?? lin.registers.unknownKeys)).toBe('valid');
+        expect(lin.lists.verdict, JSON.stringify(lin.lists.failures[0] ?? lin.lists.unknownKeys)).toBe('valid');
+        // Not vacuous: clients were served in every run.
+        expect(r.stats.writesOk).toBeGreaterThan(0);
+        expect(r.stats.readsOk).toBeGreaterThan(0);
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
+        profiles.add(p.profile);
+      }),
       { numRuns: 120 },
     );
     // The faults really happened and the protocol really went through its paths.

@@ -36,7 +36,15 @@ export class TestCluster {
   }
 
   private make(id: NodeId, state: PersistedState): RaftNode {
-    return new RaftNode({ id, state, random: mulberry32(this.seed++), electionTicks: this.opts.electionTicks ?? 10, heartbeatTicks: this.opts.heartbeatTicks ?? 2, bugs: this.opts.bugs, maxEntriesPerAppend: this.opts.maxEntriesPerAppend });
+    return new RaftNode({
+      id,
+      state,
+      random: mulberry32(this.seed++),
+      electionTicks: this.opts.electionTicks ?? 10,
+      heartbeatTicks: this.opts.heartbeatTicks ?? 2,
+      bugs: this.opts.bugs,
+      maxEntriesPerAppend: this.opts.maxEntriesPerAppend,
+    });
   }
 
   node(id: NodeId): TestNode {

@@ -29,10 +29,43 @@ describe('quorums', () => {
 
   it('elections are won, lost or pending', () => {
     const m = joint(['c', 'd', 'e'], ['a', 'b', 'c']);
-    expect(voteOutcome(m, new Map([['c', true], ['d', true]]))).toBe('pending');
-    expect(voteOutcome(m, new Map([['c', true], ['d', true], ['a', true]]))).toBe('won');
-    expect(voteOutcome(m, new Map([['d', false], ['e', false]]))).toBe('lost');
-    expect(voteOutcome(simple(['a', 'b', 'c', 'd']), new Map([['a', false], ['b', false]]))).toBe('lost');
+    expect(
+      voteOutcome(
+        m,
+        new Map([
+          ['c', true],
+          ['d', true],
+        ]),
+      ),
+    ).toBe('pending');
+    expect(
+      voteOutcome(
+        m,
+        new Map([
+          ['c', true],
+          ['d', true],
+          ['a', true],
+        ]),
+      ),
+    ).toBe('won');
+    expect(
+      voteOutcome(
+        m,
+        new Map([
+          ['d', false],
+          ['e', false],
+        ]),
+      ),
+    ).toBe('lost');
+    expect(
+      voteOutcome(
+        simple(['a', 'b', 'c', 'd']),
+        new Map([
+          ['a', false],
+          ['b', false],
+        ]),
+      ),
+    ).toBe('lost');
     expect(voteOutcome(simple(['a', 'b', 'c', 'd']), new Map([['a', false]]))).toBe('pending');
   });
 

@@ -168,7 +168,10 @@ describe('log replication', () => {
     c.filter = () => true;
     c.raft('a').propose('4');
     c.deliverAll();
-    const rejects = c.node('c').readies.flatMap((r) => r.messages).filter((m) => m.type === 'appendResp' && !m.success);
+    const rejects = c
+      .node('c')
+      .readies.flatMap((r) => r.messages)
+      .filter((m) => m.type === 'appendResp' && !m.success);
     expect(rejects.length).toBeGreaterThan(0);
     c.tick(ABC, 2);
     expect(c.commands('c')).toEqual(['1', '2', '3', '4']);
@@ -188,7 +191,16 @@ describe('log replication', () => {
       },
       random: mulberry32(1),
     });
-    const append: AppendRequest = { type: 'append', from: 'a', to: 'b', term: 3, prevIndex: 1, prevTerm: 1, entries: [{ index: 2, term: 3, kind: 'command', data: 'new' }], commit: 2 };
+    const append: AppendRequest = {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 3,
+      prevIndex: 1,
+      prevTerm: 1,
+      entries: [{ index: 2, term: 3, kind: 'command', data: 'new' }],
+      commit: 2,
+    };
     f.step(append);
     const rd = f.ready();
     f.advance(rd);
@@ -201,12 +213,33 @@ describe('log replication', () => {
     const committed = () =>
       new RaftNode({
         id: 'b',
-        state: { hardState: { term: 2, vote: null, commit: 2 }, snapshot: initialState(ABC).snapshot, entries: [{ index: 1, term: 1, kind: 'noop' }, { index: 2, term: 2, kind: 'noop' }] },
+        state: {
+          hardState: { term: 2, vote: null, commit: 2 },
+          snapshot: initialState(ABC).snapshot,
+          entries: [
+            { index: 1, term: 1, kind: 'noop' },
+            { index: 2, term: 2, kind: 'noop' },
+          ],
+        },
         random: mulberry32(1),
       });
-    expect(() => committed().step({ type: 'append', from: 'a', to: 'b', term: 3, prevIndex: 2, prevTerm: 3, entries: [], commit: 0 })).toThrow(/is committed here/);
+    expect(() => committed().step({ type: 'append', from: 'a', to: 'b', term: 3, prevIndex: 2, prevTerm: 3, entries: [], commit: 0 })).toThrow(
+      /is committed here/,
+    );
     expect(() =>
-      committed().step({ type: 'append', from: 'a', to: 'b', term: 3, prevIndex: 0, prevTerm: 0, entries: [{ index: 1, term: 1, kind: 'noop' }, { index: 2, term: 3, kind: 'noop' }], commit: 0 }),
+      committed().step({
+        type: 'append',
+        from: 'a',
+        to: 'b',
+        term: 3,
+        prevIndex: 0,
+        prevTerm: 0,
+        entries: [
+          { index: 1, term: 1, kind: 'noop' },
+          { index: 2, term: 3, kind: 'noop' },
+        ],
+        commit: 0,
+      }),
     ).toThrow(InvariantError);
   });
 
@@ -353,14 +386,20 @@ describe('membership by joint consensus', () => {
     expect(c.raft('a').changeMembership(['a', 'b', 'c', 'd', 'e'])).toEqual({ ok: true });
     c.tick([...c.nodes.keys()], 10);
     // The configurations the leader went through, in log order.
-    const configs = c.node('a').readies.flatMap((r) => r.entries).flatMap((e) => (e.kind === 'config' ? [e.config] : []));
+    const configs = c
+      .node('a')
+      .readies.flatMap((r) => r.entries)
+      .flatMap((e) => (e.kind === 'config' ? [e.config] : []));
     expect(configs).toEqual([
       { voters: ['a', 'b', 'c'], outgoing: [], learners: ['d', 'e'] },
       { voters: ['a', 'b', 'c', 'd', 'e'], outgoing: ['a', 'b', 'c'], learners: [] },
       { voters: ['a', 'b', 'c', 'd', 'e'], outgoing: [], learners: [] },
     ]);
     // The joint entry was appended only after both learners had every committed entry.
-    const joint = c.node('a').readies.flatMap((r) => r.entries).find((e) => e.kind === 'config' && e.config.outgoing.length > 0)!;
+    const joint = c
+      .node('a')
+      .readies.flatMap((r) => r.entries)
+      .find((e) => e.kind === 'config' && e.config.outgoing.length > 0)!;
     expect(c.node('e').applied.some((e) => e.index === joint.index - 1)).toBe(true);
     const final = c.raft('a').status();
     expect(final.config).toEqual({ voters: ['a', 'b', 'c', 'd', 'e'], outgoing: [], learners: [] });
@@ -427,7 +466,17 @@ describe('membership by joint consensus', () => {
     // Freeze a right after it appended C_old,new; b takes over (all have the joint entry or will get it).
     c.filter = (m) => m.from !== 'a' && m.to !== 'a';
     const others = ['b', 'c', 'd'];
-    for (let i = 0; i < 80 && !others.some((id) => c.raft(id).status().role === 'leader' && c.raft(id).status().config.outgoing.length === 0 && c.raft(id).status().configIndex <= c.raft(id).status().commit); i++) {
+    for (
+      let i = 0;
+      i < 80 &&
+      !others.some(
+        (id) =>
+          c.raft(id).status().role === 'leader' &&
+          c.raft(id).status().config.outgoing.length === 0 &&
+          c.raft(id).status().configIndex <= c.raft(id).status().commit,
+      );
+      i++
+    ) {
       c.tick(others);
     }
     const leader = others.find((id) => c.raft(id).status().role === 'leader');

@@ -22,10 +22,11 @@ async function sink(): Promise<{ port: number; from: Promise<string>; close: () 
   return {
     port: (server.address() as net.AddressInfo).port,
     from,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -44,11 +45,25 @@ describe('outgoing connections bind to the node address', () => {
       const target = `127.0.0.12:${s.port}`;
       let close: () => Promise<void> | void;
       if (dial === 'data') {
-        const t = new DataTransport({ id: 'd1', listen: { host: '127.0.0.11', port: 0 }, resolve: () => target, isPeer: (id) => id === 'd2', logger: log, onEnvelopes: () => undefined });
+        const t = new DataTransport({
+          id: 'd1',
+          listen: { host: '127.0.0.11', port: 0 },
+          resolve: () => target,
+          isPeer: (id) => id === 'd2',
+          logger: log,
+          onEnvelopes: () => undefined,
+        });
         t.send({ from: 'd1', to: 'd2', msg: { kind: 'join', group: 'g0', version: 1 } });
         close = () => t.close();
       } else if (dial === 'cm') {
-        const t = new TcpTransport({ id: 'n1', listen: { host: '127.0.0.11', port: 0 }, resolve: () => target, logger: log, onMessage: () => undefined, onRequest: () => undefined });
+        const t = new TcpTransport({
+          id: 'n1',
+          listen: { host: '127.0.0.11', port: 0 },
+          resolve: () => target,
+          logger: log,
+          onMessage: () => undefined,
+          onRequest: () => undefined,
+        });
         t.send({ type: 'heartbeat', from: 'n1', to: 'n2', term: 1, commit: 0, seq: 1 });
         close = () => t.close();
       } else {

@@ -35,7 +35,11 @@ async function cluster(voters: number, spares = 0): Promise<Cluster> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
-      logs.push(...String(chunk).split('\n').filter((l) => l.length > 0));
+      logs.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((l) => l.length > 0),
+      );
       cb();
     },
   });
@@ -123,14 +127,19 @@ describe('CM runtime (TCP, files, timers)', () => {
     const first = await until('a leader', () => leaderOf(c));
     const client = c.client();
     await bootstrap(client);
-    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd2', secondaries: [] } })).toMatchObject({ ok: true });
+    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd2', secondaries: [] } })).toMatchObject({
+      ok: true,
+    });
     const killedAt = Date.now();
     await c.servers.get(first)!.stop();
     c.servers.delete(first);
     const second = await until('a new leader', () => leaderOf(c), 2000);
     expect(second).not.toBe(first);
     expect(Date.now() - killedAt).toBeLessThan(2000);
-    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 2, config: { primary: 'd3', secondaries: [] } })).toMatchObject({ ok: true, group: { version: 3 } });
+    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 2, config: { primary: 'd3', secondaries: [] } })).toMatchObject({
+      ok: true,
+      group: { version: 3 },
+    });
 
     // Restart everyone from their data directories.
     for (const s of c.servers.values()) await s.stop();
@@ -156,7 +165,12 @@ describe('CM runtime (TCP, files, timers)', () => {
     const writes = (async () => {
       let ok = 0;
       while (!stop) {
-        const r: CmResponse = await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: version, config: { primary: version % 2 === 0 ? 'd1' : 'd2', secondaries: [] } });
+        const r: CmResponse = await client.request({
+          op: 'reconfigure',
+          group: 'g1',
+          expectedVersion: version,
+          config: { primary: version % 2 === 0 ? 'd1' : 'd2', secondaries: [] },
+        });
         if (r.ok) {
           version++;
           ok++;

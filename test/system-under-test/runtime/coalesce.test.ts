@@ -11,7 +11,18 @@ import { coalescePrepares } from '../../../system-under-test/runtime/coalesce.js
 const CONFIG: GroupConfig = { version: 1, primary: 'a', secondaries: ['b', 'c'] };
 const at = (t: number): Now => ({ mono: t, wall: t });
 const replica = (id: string) =>
-  new PacificaReplica({ id, group: 'g', disk: EMPTY_DISK, initialConfig: CONFIG, now: at(0), lease: 10, grace: 15, beaconInterval: 3, cmRetry: 15, checkpointEvery: 1000 });
+  new PacificaReplica({
+    id,
+    group: 'g',
+    disk: EMPTY_DISK,
+    initialConfig: CONFIG,
+    now: at(0),
+    lease: 10,
+    grace: 15,
+    beaconInterval: 3,
+    cmRetry: 15,
+    checkpointEvery: 1000,
+  });
 
 /** Step `envs` addressed to `r` and return its state and its last acknowledgement. */
 function feed(r: PacificaReplica, envs: readonly Envelope[]) {
@@ -35,7 +46,10 @@ describe('coalescePrepares', () => {
         a.takeOutput();
         const early: Envelope[] = [];
         for (let i = 0; i < requests; i++) {
-          a.step({ from: 'client', to: 'a', msg: { kind: 'request', group: 'g', id: `q${i}`, version: 1, op: { f: 'write', key: `k${i % 3}`, value: i } } }, at(1));
+          a.step(
+            { from: 'client', to: 'a', msg: { kind: 'request', group: 'g', id: `q${i}`, version: 1, op: { f: 'write', key: `k${i % 3}`, value: i } } },
+            at(1),
+          );
           if (i === acksBetween) {
             // Some other message to one peer in the middle: prepares may not merge across it.
             early.push({ from: 'a', to: 'b', msg: { kind: 'join', group: 'g', version: 1 } });
@@ -64,8 +78,19 @@ describe('coalescePrepares', () => {
       from: 'a',
       to: 'b',
       msg: {
-        kind: 'prepare', group: 'g', config: { ...CONFIG, version }, prevSn, prevVersion: 1, commit: 0, sentAt: prevSn,
-        entries: Array.from({ length: n }, (_, i) => ({ sn: prevSn + 1 + i, version, id: `e${prevSn + 1 + i}`, op: { f: 'write' as const, key: 'k', value: 1 } })),
+        kind: 'prepare',
+        group: 'g',
+        config: { ...CONFIG, version },
+        prevSn,
+        prevVersion: 1,
+        commit: 0,
+        sentAt: prevSn,
+        entries: Array.from({ length: n }, (_, i) => ({
+          sn: prevSn + 1 + i,
+          version,
+          id: `e${prevSn + 1 + i}`,
+          op: { f: 'write' as const, key: 'k', value: 1 },
+        })),
         checkpoint: checkpoint ? { sn: prevSn, version: 1, kv: {} } : null,
       },
     });

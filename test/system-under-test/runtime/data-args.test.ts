@@ -7,7 +7,22 @@ import { PACIFICA_BUGS } from '../../../system-under-test/pacifica/types.js';
 import { UsageError, parseDataArgs } from '../../../system-under-test/runtime/main.js';
 import { PROGRAM, ROOT } from './kv-cluster.js';
 
-const base = ['--id', 'd1', '--listen', '127.0.0.1:8001', '--cm', '127.0.0.1:7001,127.0.0.1:7002', '--data', '/tmp/d1', '--servers', 'd1,d2,d3', '--groups', '6', '--replication', '3'];
+const base = [
+  '--id',
+  'd1',
+  '--listen',
+  '127.0.0.1:8001',
+  '--cm',
+  '127.0.0.1:7001,127.0.0.1:7002',
+  '--data',
+  '/tmp/d1',
+  '--servers',
+  'd1,d2,d3',
+  '--groups',
+  '6',
+  '--replication',
+  '3',
+];
 
 describe('undertow-node data arguments', () => {
   it('parses a data server, with defaults and every seeded bug', () => {
@@ -28,7 +43,12 @@ describe('undertow-node data arguments', () => {
       fsync: true,
       bugs: new Set(PACIFICA_BUGS),
     });
-    expect(parseDataArgs([...base, '--lease-ms', '400', '--grace-ms', '600', '--beacon-ms', '50', '--no-fsync'])).toMatchObject({ leaseMs: 400, graceMs: 600, beaconMs: 50, fsync: false });
+    expect(parseDataArgs([...base, '--lease-ms', '400', '--grace-ms', '600', '--beacon-ms', '50', '--no-fsync'])).toMatchObject({
+      leaseMs: 400,
+      graceMs: 600,
+      beaconMs: 50,
+      fsync: false,
+    });
   });
 
   it('rejects bad arguments with one clear message', () => {

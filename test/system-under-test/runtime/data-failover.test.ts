@@ -37,7 +37,7 @@ describe('undertow-node data: failures', () => {
   }, 90_000);
 
   it('a replica restarted after its removal rejoins: every group returns to full replication', async () => {
-    const c = await kvCluster({ dataArgs: ["--lease-ms", "500", "--grace-ms", "750", "--beacon-ms", "100"] });
+    const c = await kvCluster({ dataArgs: ['--lease-ms', '500', '--grace-ms', '750', '--beacon-ms', '100'] });
     const kv = c.client({ timeoutMs: 1500, configLeaseMs: 300 });
     const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
     for (const k of keys) await eventually(`write ${k}`, () => kv.write(k, `${k}1`), 30_000);
@@ -45,10 +45,15 @@ describe('undertow-node data: failures', () => {
 
     await c.killData('d2');
     // The CM removes d2 from every group (as a secondary on lease expiry, as a primary by promotion).
-    await until('d2 removed from every group', async () => {
-      const g = await c.groups();
-      return g !== undefined && Object.values(g).every((x) => x.primary !== 'd2' && !x.secondaries.includes('d2')) ? g : undefined;
-    }, 20_000, 100);
+    await until(
+      'd2 removed from every group',
+      async () => {
+        const g = await c.groups();
+        return g !== undefined && Object.values(g).every((x) => x.primary !== 'd2' && !x.secondaries.includes('d2')) ? g : undefined;
+      },
+      20_000,
+      100,
+    );
     // Updates while d2 is away; it must catch up on them.
     for (const k of keys) expect(await eventually(`write ${k} again`, () => kv.write(k, `${k}2`), 10_000)).toEqual({ type: 'ok' });
 
@@ -62,10 +67,15 @@ describe('undertow-node data: failures', () => {
     await c.killData('d3');
     for (const k of keys) expect(await eventually(`read ${k} from d2 alone`, () => kv.read(k), 30_000)).toEqual({ type: 'ok', value: `${k}2` });
     // A read can still be served while a dead secondary's lease runs (500 ms); its removal follows.
-    const alone = await until('d2 alone in every group', async () => {
-      const g = await c.groups();
-      return g !== undefined && Object.values(g).every((x) => x.primary === 'd2' && x.secondaries.length === 0) ? g : undefined;
-    }, 20_000, 100);
+    const alone = await until(
+      'd2 alone in every group',
+      async () => {
+        const g = await c.groups();
+        return g !== undefined && Object.values(g).every((x) => x.primary === 'd2' && x.secondaries.length === 0) ? g : undefined;
+      },
+      20_000,
+      100,
+    );
     for (const x of Object.values(alone)) expect(x).toMatchObject({ primary: 'd2', secondaries: [] });
   }, 120_000);
 });

@@ -28,7 +28,10 @@ describe('undertow-node data: operations', () => {
     expect(await kv.transfer('{bank}a', '{bank}b', 4)).toEqual({ type: 'ok' });
     expect(await kv.transfer('{bank}a', '{bank}b', 7)).toEqual({ type: 'fail', error: 'insufficient' });
     expect(await kv.transfer('{bank}b', '{bank}c', 4)).toEqual({ type: 'ok' });
-    expect(await kv.readMany(['{bank}a', '{bank}b', '{bank}c', '{bank}d'])).toEqual({ type: 'ok', value: { '{bank}a': 6, '{bank}b': 0, '{bank}c': 4, '{bank}d': null } });
+    expect(await kv.readMany(['{bank}a', '{bank}b', '{bank}c', '{bank}d'])).toEqual({
+      type: 'ok',
+      value: { '{bank}a': 6, '{bank}b': 0, '{bank}c': 4, '{bank}d': null },
+    });
 
     // Keys of different groups cannot be transferred between: a definite failure, nothing sent.
     const far = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'].find((k) => groupOf(k, 3) !== groupOf('x', 3))!;
@@ -41,14 +44,29 @@ describe('undertow-node data: operations', () => {
 
     // Garbage never stops a data server: bytes that are not frames, and well-framed nonsense from
     // a peer's name (a prepare with holes in its entries, a prepare without a configuration).
-    const prepare = { kind: 'prepare', group: 'g0', config: { version: 99, primary: 'd2', secondaries: ['d1'] }, prevSn: 0, prevVersion: 0, commit: 5, sentAt: 1, checkpoint: null };
+    const prepare = {
+      kind: 'prepare',
+      group: 'g0',
+      config: { version: 99, primary: 'd2', secondaries: ['d1'] },
+      prevSn: 0,
+      prevVersion: 0,
+      commit: 5,
+      sentAt: 1,
+      checkpoint: null,
+    };
     for (const id of c.dataIds) {
       const [host, port] = c.addr[id].split(':');
       const bad = [
         Buffer.from('GET / HTTP/1.0\r\n\r\n'),
-        encodeFrame({ kind: 'json', value: { e: [{ from: 'd2', to: id, msg: { ...prepare, entries: [{ sn: 5, version: 99, id: 'x', op: { f: 'write', key: 'k', value: 1 } }] } }] } }),
+        encodeFrame({
+          kind: 'json',
+          value: { e: [{ from: 'd2', to: id, msg: { ...prepare, entries: [{ sn: 5, version: 99, id: 'x', op: { f: 'write', key: 'k', value: 1 } }] } }] },
+        }),
         encodeFrame({ kind: 'json', value: { e: [{ from: 'd3', to: id, msg: { ...prepare, config: null, entries: [] } }] } }),
-        encodeFrame({ kind: 'json', value: { e: [{ from: 'client-x', to: id, msg: { kind: 'request', group: 'g0', id: 'r', version: 1, op: { f: 'transfer', from: 'a' } } }] } }),
+        encodeFrame({
+          kind: 'json',
+          value: { e: [{ from: 'client-x', to: id, msg: { kind: 'request', group: 'g0', id: 'r', version: 1, op: { f: 'transfer', from: 'a' } } }] },
+        }),
       ];
       for (const b of bad) {
         await new Promise<void>((resolve) => {

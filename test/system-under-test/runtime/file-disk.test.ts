@@ -28,7 +28,11 @@ describe('FileDisk', () => {
     const d = FileDisk.open(dir, () => INIT);
     expect(d.load()).toEqual(INIT);
     d.close();
-    expect(FileDisk.open(dir, () => { throw new Error('must not re-initialise'); }).load()).toEqual(INIT);
+    expect(
+      FileDisk.open(dir, () => {
+        throw new Error('must not re-initialise');
+      }).load(),
+    ).toEqual(INIT);
   });
 
   it('persists entries and hard state with one fsync per Ready, and truncates conflicting suffixes', () => {
@@ -79,7 +83,11 @@ describe('FileDisk', () => {
     d.write(ready({ entries: [cmd(6, 1)] }));
     d.write(ready({ entries: [cmd(5, 2, 'z')] })); // truncation after compaction uses the new offsets
     d.close();
-    expect(FileDisk.open(dir, () => INIT).load()).toEqual({ hardState: { term: 1, vote: 'a', commit: 4 }, snapshot: snap, entries: [cmd(4, 1), cmd(5, 2, 'z')] });
+    expect(FileDisk.open(dir, () => INIT).load()).toEqual({
+      hardState: { term: 1, vote: 'a', commit: 4 },
+      snapshot: snap,
+      entries: [cmd(4, 1), cmd(5, 2, 'z')],
+    });
   });
 
   it('installs a received snapshot, dropping the whole log', () => {
@@ -113,7 +121,13 @@ describe('FileDisk', () => {
 
   it('property: behaves like the simulated disk for any sequence of Readies and compactions', () => {
     const op = fc.oneof(
-      fc.record({ kind: fc.constant('append' as const), back: fc.nat(3), n: fc.integer({ min: 1, max: 4 }), bump: fc.boolean(), vote: fc.constantFrom(null, 'a', 'b') }),
+      fc.record({
+        kind: fc.constant('append' as const),
+        back: fc.nat(3),
+        n: fc.integer({ min: 1, max: 4 }),
+        bump: fc.boolean(),
+        vote: fc.constantFrom(null, 'a', 'b'),
+      }),
       fc.record({ kind: fc.constant('compact' as const), back: fc.nat(3) }),
       fc.record({ kind: fc.constant('reopen' as const) }),
     );

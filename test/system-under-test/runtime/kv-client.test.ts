@@ -31,10 +31,13 @@ async function listen(onFrame: (value: unknown, socket: net.Socket) => void): Pr
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => r());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
   return (server.address() as net.AddressInfo).port;
 }
 
@@ -58,7 +61,12 @@ async function setup(script: Script, opts: { timeoutMs?: number; dataAddress?: s
     const req = value as { rid: number; op: string };
     cmGets++;
     const groups = Object.fromEntries(Array.from({ length: opts.groups ?? 1 }, (_, i) => [`g${i}`, { version: 7, primary: 'd1', secondaries: [] }]));
-    socket.write(encodeFrame({ kind: 'json', value: { rid: req.rid, ok: true, groups, servers: { d1: { id: 'd1', address: opts.dataAddress ?? `127.0.0.1:${dataPort}` } } } }));
+    socket.write(
+      encodeFrame({
+        kind: 'json',
+        value: { rid: req.rid, ok: true, groups, servers: { d1: { id: 'd1', address: opts.dataAddress ?? `127.0.0.1:${dataPort}` } } },
+      }),
+    );
   });
   const kv = new KvClient({ cm: [`127.0.0.1:${cmPort}`], timeoutMs: opts.timeoutMs ?? 800, configLeaseMs: 10_000 });
   cleanups.push(() => kv.close());

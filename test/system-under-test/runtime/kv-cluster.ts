@@ -27,20 +27,30 @@ export async function kvCluster(o: Partial<LocalKvClusterOptions> = {}): Promise
 
 /** Every group configured with full replication (primary + R-1 secondaries). */
 export async function fullyReplicated(c: LocalKvCluster, replication: number, ms: number): Promise<Record<string, GroupConfig>> {
-  return until('every group fully replicated', async () => {
-    const g = await c.groups();
-    if (g === undefined || Object.keys(g).length === 0) return undefined;
-    return Object.values(g).every((x) => x.secondaries.length === replication - 1) ? g : undefined;
-  }, ms, 100);
+  return until(
+    'every group fully replicated',
+    async () => {
+      const g = await c.groups();
+      if (g === undefined || Object.keys(g).length === 0) return undefined;
+      return Object.values(g).every((x) => x.secondaries.length === replication - 1) ? g : undefined;
+    },
+    ms,
+    100,
+  );
 }
 
 /** Retry `f` until it is ok (the cluster may still be electing, bootstrapping). */
 export async function eventually<T extends { type: string }>(what: string, f: () => Promise<T>, ms: number): Promise<T> {
   let last: T | undefined;
-  return until(what, async () => {
-    last = await f();
-    return last.type === 'ok' ? last : undefined;
-  }, ms, 50).catch((e: Error) => {
+  return until(
+    what,
+    async () => {
+      last = await f();
+      return last.type === 'ok' ? last : undefined;
+    },
+    ms,
+    50,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}; last outcome ${JSON.stringify(last)}`);
   });
 }

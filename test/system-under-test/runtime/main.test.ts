@@ -24,8 +24,17 @@ describe('undertow-node arguments', () => {
 
   it('reads a config file; flags override it', () => {
     const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'undertow-cfg-')), 'n2.json');
-    fs.writeFileSync(f, JSON.stringify({ id: 'n2', listen: '127.0.0.1:7002', peers: { n1: '127.0.0.1:7001', n2: '127.0.0.1:7002' }, data: '/tmp/y', electionTicks: 20 }));
-    expect(parseCmArgs(['--config', f, '--tick-ms', '5'])).toMatchObject({ id: 'n2', peers: { n1: '127.0.0.1:7001', n2: '127.0.0.1:7002' }, electionTicks: 20, tickMs: 5, dataDir: '/tmp/y' });
+    fs.writeFileSync(
+      f,
+      JSON.stringify({ id: 'n2', listen: '127.0.0.1:7002', peers: { n1: '127.0.0.1:7001', n2: '127.0.0.1:7002' }, data: '/tmp/y', electionTicks: 20 }),
+    );
+    expect(parseCmArgs(['--config', f, '--tick-ms', '5'])).toMatchObject({
+      id: 'n2',
+      peers: { n1: '127.0.0.1:7001', n2: '127.0.0.1:7002' },
+      electionTicks: 20,
+      tickMs: 5,
+      dataDir: '/tmp/y',
+    });
     fs.rmSync(path.dirname(f), { recursive: true });
   });
 
@@ -45,7 +54,10 @@ describe('undertow-node arguments', () => {
   });
 
   it('parses admin commands', () => {
-    expect(parseAdminArgs(['--cm', '127.0.0.1:7001,127.0.0.1:7002', 'status'])).toEqual({ addresses: ['127.0.0.1:7001', '127.0.0.1:7002'], request: { op: 'status' } });
+    expect(parseAdminArgs(['--cm', '127.0.0.1:7001,127.0.0.1:7002', 'status'])).toEqual({
+      addresses: ['127.0.0.1:7001', '127.0.0.1:7002'],
+      request: { op: 'status' },
+    });
     expect(parseAdminArgs(['--cm', 'h:1', 'add-member', 'n4', '127.0.0.1:7004']).request).toEqual({ op: 'addMember', id: 'n4', address: '127.0.0.1:7004' });
     expect(parseAdminArgs(['--cm', 'h:1', 'remove-member', 'n1']).request).toEqual({ op: 'removeMember', id: 'n1' });
     expect(parseAdminArgs(['--cm', 'h:1', 'get', 'g1']).request).toEqual({ op: 'get', group: 'g1' });

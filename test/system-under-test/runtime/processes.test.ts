@@ -16,7 +16,13 @@ afterEach(() => {
 });
 
 async function cluster(ids: string[], founders: string[]): Promise<LocalCmCluster> {
-  const c = await LocalCmCluster.create({ ids, founders, program: [process.execPath, VITE_NODE, BIN, '--'], cwd: ROOT, args: ['--tick-ms', '20', '--election-ticks', '10'] });
+  const c = await LocalCmCluster.create({
+    ids,
+    founders,
+    program: [process.execPath, VITE_NODE, BIN, '--'],
+    cwd: ROOT,
+    args: ['--tick-ms', '20', '--election-ticks', '10'],
+  });
   cleanups.push(() => c.closeSync());
   return c;
 }
@@ -31,17 +37,27 @@ describe('undertow-node cm as OS processes', () => {
     expect(await client.request({ op: 'registerServer', id: 'd1', address: 'x:1' })).toMatchObject({ ok: true });
     expect(await client.request({ op: 'registerServer', id: 'd2', address: 'x:2' })).toMatchObject({ ok: true });
     expect(await client.request({ op: 'createGroups', groups: { g1: { primary: 'd1', secondaries: ['d2'] } } })).toMatchObject({ ok: true });
-    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd2', secondaries: ['d1'] } })).toMatchObject({ ok: true, group: { version: 2 } });
+    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 1, config: { primary: 'd2', secondaries: ['d1'] } })).toMatchObject({
+      ok: true,
+      group: { version: 2 },
+    });
 
     const killed = Date.now();
     await nodes.kill(first);
-    const second = await until('a new leader', async () => {
-      const l = await nodes.leader();
-      return l !== undefined && l !== first ? l : undefined;
-    }, 2000);
+    const second = await until(
+      'a new leader',
+      async () => {
+        const l = await nodes.leader();
+        return l !== undefined && l !== first ? l : undefined;
+      },
+      2000,
+    );
     expect(Date.now() - killed).toBeLessThan(2000);
     expect(second).not.toBe(first);
-    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 2, config: { primary: 'd1', secondaries: [] } })).toMatchObject({ ok: true, group: { version: 3 } });
+    expect(await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: 2, config: { primary: 'd1', secondaries: [] } })).toMatchObject({
+      ok: true,
+      group: { version: 3 },
+    });
 
     for (const id of [...nodes.procs.keys()]) await nodes.kill(id);
     for (const id of ids) nodes.start(id);
@@ -66,7 +82,12 @@ describe('undertow-node cm as OS processes', () => {
     let stop = false;
     const writer = (async () => {
       while (!stop) {
-        const r: CmResponse = await client.request({ op: 'reconfigure', group: 'g1', expectedVersion: version, config: { primary: version % 2 ? 'd2' : 'd1', secondaries: [] } });
+        const r: CmResponse = await client.request({
+          op: 'reconfigure',
+          group: 'g1',
+          expectedVersion: version,
+          config: { primary: version % 2 ? 'd2' : 'd1', secondaries: [] },
+        });
         if (r.ok) {
           version++;
           ok++;

@@ -3,8 +3,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_DISK, type Checkpoint, type GroupConfig, type LogEntry, type PersistRecord, type ReplicaDiskState } from '../../../system-under-test/pacifica/types.js';
-import { DiskCorruptError, LOG_FILE, ReplicaLog, checkpointFileOf, type ReplicaDiskOptions, type ReplicaDiskStats } from '../../../system-under-test/runtime/replica-disk.js';
+import {
+  EMPTY_DISK,
+  type Checkpoint,
+  type GroupConfig,
+  type LogEntry,
+  type PersistRecord,
+  type ReplicaDiskState,
+} from '../../../system-under-test/pacifica/types.js';
+import {
+  DiskCorruptError,
+  LOG_FILE,
+  ReplicaLog,
+  checkpointFileOf,
+  type ReplicaDiskOptions,
+  type ReplicaDiskStats,
+} from '../../../system-under-test/runtime/replica-disk.js';
 import { PacificaDisk } from '../../../system-under-test/sim/pacifica-disk.js';
 
 const dirs: string[] = [];
@@ -18,7 +32,12 @@ afterEach(() => {
 });
 
 const cfg = (version: number, primary = 'a'): GroupConfig => ({ version, primary, secondaries: ['b', 'c'].filter((x) => x !== primary) });
-const entry = (sn: number, version = 1, value: number | string = sn): LogEntry => ({ sn, version, id: `r${sn}.${version}`, op: { f: 'write', key: `k${sn % 3}`, value } });
+const entry = (sn: number, version = 1, value: number | string = sn): LogEntry => ({
+  sn,
+  version,
+  id: `r${sn}.${version}`,
+  op: { f: 'write', key: `k${sn % 3}`, value },
+});
 const entries = (from: number, to: number, version = 1): PersistRecord[] => {
   const out: PersistRecord[] = [];
   for (let sn = from; sn <= to; sn++) out.push({ kind: 'entry', entry: entry(sn, version) });
@@ -74,8 +93,14 @@ describe('ReplicaLog, one group: records and recovery', () => {
       [{ kind: 'config', config: cfg(1) }],
       entries(1, 4),
       [{ kind: 'commit', sn: 2 }],
-      [{ kind: 'truncate', after: 3 }, { kind: 'entry', entry: entry(4, 2, 'x') }],
-      [{ kind: 'deposing', version: 1 }, { kind: 'config', config: cfg(2, 'b') }],
+      [
+        { kind: 'truncate', after: 3 },
+        { kind: 'entry', entry: entry(4, 2, 'x') },
+      ],
+      [
+        { kind: 'deposing', version: 1 },
+        { kind: 'config', config: cfg(2, 'b') },
+      ],
       [{ kind: 'entry', entry: { sn: 5, version: 2, id: 'c', op: { f: 'cas', key: 'k', from: null, to: 'y' } } }],
       [{ kind: 'entry', entry: { sn: 6, version: 2, id: 'a', op: { f: 'append', key: 'l', value: 7 } } }],
     ];
@@ -126,7 +151,12 @@ describe('ReplicaLog, one group: records and recovery', () => {
     const dir = tmp();
     const d = await openOne(dir, { fsync: false, checkpointEvery: 20 });
     const batches: PersistRecord[][] = [];
-    for (let v = 1; v <= 60; v++) batches.push([{ kind: 'config', config: cfg(v) }, { kind: 'entry', entry: entry(1, v) }, { kind: 'truncate', after: 0 }]);
+    for (let v = 1; v <= 60; v++)
+      batches.push([
+        { kind: 'config', config: cfg(v) },
+        { kind: 'entry', entry: entry(1, v) },
+        { kind: 'truncate', after: 0 },
+      ]);
     for (const b of batches) await d.write(b);
     await d.close();
     expect(d.stats.rewrites).toBeGreaterThanOrEqual(3);
@@ -229,7 +259,10 @@ describe('ReplicaLog, one group: records and recovery', () => {
 
   it('a crash between the checkpoint file and the new base recovers the state after the checkpoint', async () => {
     const dir = tmp();
-    const batches: PersistRecord[][] = [[{ kind: 'config', config: cfg(1) }, ...entries(1, 8)], [{ kind: 'commit', sn: 6 }, ...entries(9, 9), checkpoint(6), ...entries(10, 10)]];
+    const batches: PersistRecord[][] = [
+      [{ kind: 'config', config: cfg(1) }, ...entries(1, 8)],
+      [{ kind: 'commit', sn: 6 }, ...entries(9, 9), checkpoint(6), ...entries(10, 10)],
+    ];
     // The append after the checkpoint file (the group's new base) never happens: the checkpoint file is new, the records old.
     let armed = false;
     const d = await openOne(dir, {
@@ -334,7 +367,14 @@ const intent: fc.Arbitrary<Intent> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ t: fc.constant('entries' as const), n: fc.integer({ min: 1, max: 4 }), bump: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('commit' as const), ahead: fc.integer({ min: 0, max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('truncate' as const), back: fc.nat(3) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('local-checkpoint' as const), back: fc.nat(3), kv: fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer(), { maxKeys: 3 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('local-checkpoint' as const),
+      back: fc.nat(3),
+      kv: fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer(), { maxKeys: 3 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('catch-up' as const), ahead: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('config' as const), primary: fc.constantFrom('a', 'b', 'c') }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('deposing' as const) }) },
@@ -415,7 +455,11 @@ function prefixIndex(states: readonly ReplicaDiskState[], s: ReplicaDiskState): 
 /** Records valid after `s`, to check that a recovered disk takes writes again. */
 function more(s: ReplicaDiskState): PersistRecord[] {
   const end = s.checkpoint.sn + s.entries.length;
-  return [{ kind: 'entry', entry: entry(end + 1, 99, 'more') }, { kind: 'entry', entry: entry(end + 2, 99, 'more') }, { kind: 'commit', sn: end + 1 }];
+  return [
+    { kind: 'entry', entry: entry(end + 1, 99, 'more') },
+    { kind: 'entry', entry: entry(end + 2, 99, 'more') },
+    { kind: 'commit', sn: end + 1 },
+  ];
 }
 
 describe('ReplicaLog, one group: properties against PacificaDisk', () => {
@@ -434,34 +478,39 @@ describe('ReplicaLog, one group: properties against PacificaDisk', () => {
 
   it('after the log is cut at any byte (a crash mid-append), recovers a prefix of the writes and takes more', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(intent, { maxLength: 50 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 12 }), async (intents, where, checkpointEvery) => {
-        const batches = toBatches(intents);
-        const states = prefixStates(batches);
-        const dir = tmp();
-        const log = path.join(dir, LOG_FILE);
-        // A replaced log is written whole before its rename (and the directory fsync after it), and what precedes a
-        // checkpoint file was durable before it: a crash can cut only what was appended since the last directory
-        // fsync. Note the log's size at each.
-        let replaced = 0;
-        await writeAll(dir, batches, {
-          fsync: false,
-          checkpointEvery,
-          onSync: (f) => {
-            if (f === dir) replaced = fs.statSync(log).size;
-          },
-        });
-        const size = fs.statSync(log).size;
-        const cut = replaced + Math.floor(where * (size - replaced));
-        fs.truncateSync(log, cut);
-        const back = await reopen(dir, { fsync: false, checkpointEvery });
-        const k = prefixIndex(states, back);
-        expect(k, `recovered state is no prefix of the writes (cut at ${cut} of ${size})`).toBeGreaterThanOrEqual(0);
-        if (cut === size) expect(back).toEqual(states[states.length - 1]);
-        const extra = more(back);
-        await writeAll(dir, [extra], { fsync: false, checkpointEvery });
-        expect(await reopen(dir)).toEqual(reference([batches.flat().slice(0, k), extra]));
-        fs.rmSync(dir, { recursive: true, force: true });
-      }),
+      fc.asyncProperty(
+        fc.array(intent, { maxLength: 50 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 12 }),
+        async (intents, where, checkpointEvery) => {
+          const batches = toBatches(intents);
+          const states = prefixStates(batches);
+          const dir = tmp();
+          const log = path.join(dir, LOG_FILE);
+          // A replaced log is written whole before its rename (and the directory fsync after it), and what precedes a
+          // checkpoint file was durable before it: a crash can cut only what was appended since the last directory
+          // fsync. Note the log's size at each.
+          let replaced = 0;
+          await writeAll(dir, batches, {
+            fsync: false,
+            checkpointEvery,
+            onSync: (f) => {
+              if (f === dir) replaced = fs.statSync(log).size;
+            },
+          });
+          const size = fs.statSync(log).size;
+          const cut = replaced + Math.floor(where * (size - replaced));
+          fs.truncateSync(log, cut);
+          const back = await reopen(dir, { fsync: false, checkpointEvery });
+          const k = prefixIndex(states, back);
+          expect(k, `recovered state is no prefix of the writes (cut at ${cut} of ${size})`).toBeGreaterThanOrEqual(0);
+          if (cut === size) expect(back).toEqual(states[states.length - 1]);
+          const extra = more(back);
+          await writeAll(dir, [extra], { fsync: false, checkpointEvery });
+          expect(await reopen(dir)).toEqual(reference([batches.flat().slice(0, k), extra]));
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      ),
       { numRuns: 80 },
     );
   });
@@ -535,7 +584,12 @@ async function writeInterleaved(log: ReplicaLog, writes: readonly { group: numbe
   let inFlight: Promise<void>[] = [];
   let failed = false;
   for (const [i, w] of writes.entries()) {
-    inFlight.push(stores[w.group].write(w.batch).then(() => void (acked[w.group] += w.batch.length), () => void (failed = true)));
+    inFlight.push(
+      stores[w.group].write(w.batch).then(
+        () => void (acked[w.group] += w.batch.length),
+        () => void (failed = true),
+      ),
+    );
     if (waits[i] ?? true) {
       await Promise.all(inFlight);
       inFlight = [];
@@ -619,7 +673,10 @@ describe('ReplicaLog, several groups', () => {
     const dir = tmp();
     const file = path.join(dir, LOG_FILE);
     let atCheckpoint = 0;
-    const log = await ReplicaLog.open(dir, { fsync: false, onSync: (f) => void (f.endsWith(`${checkpointFileOf('g0')}.tmp`) && (atCheckpoint = fs.statSync(file).size)) });
+    const log = await ReplicaLog.open(dir, {
+      fsync: false,
+      onSync: (f) => void (f.endsWith(`${checkpointFileOf('g0')}.tmp`) && (atCheckpoint = fs.statSync(file).size)),
+    });
     const batch: PersistRecord[] = [...entries(1, 2), { kind: 'commit', sn: 2 }, checkpoint(1)];
     await log.replica('g0').write(batch);
     await log.close();
@@ -649,31 +706,36 @@ describe('ReplicaLog, several groups', () => {
 
   it('after the log is cut at any byte, every group recovers a prefix of its writes and takes more', async () => {
     await fc.assert(
-      fc.asyncProperty(multi, fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 8 }), async ({ intents, order, waits }, where, checkpointEvery) => {
-        const batches = intents.map(toBatches);
-        const states = batches.map(prefixStates);
-        const dir = tmp();
-        const file = path.join(dir, LOG_FILE);
-        let durable = 0; // the log's size at the last directory fsync (see the one-group property)
-        const log = await ReplicaLog.open(dir, { fsync: false, checkpointEvery, onSync: (f) => void (f === dir && (durable = fs.statSync(file).size)) });
-        await writeInterleaved(log, interleave(batches, order), waits);
-        await log.close();
-        const size = fs.statSync(file).size;
-        const cut = durable + Math.floor(where * (size - durable));
-        fs.truncateSync(file, cut);
-        const back = await reopenAll(dir, { fsync: false, checkpointEvery });
-        const ks = back.map((s, g) => prefixIndex(states[g], s));
-        for (const [g, k] of ks.entries()) {
-          expect(k, `${GROUPS[g]}: recovered state is no prefix of its writes (cut at ${cut} of ${size})`).toBeGreaterThanOrEqual(0);
-          if (cut === size) expect(back[g]).toEqual(states[g][states[g].length - 1]);
-        }
-        const extra = back.map(more);
-        const again = await ReplicaLog.open(dir, { fsync: false, checkpointEvery });
-        await Promise.all(GROUPS.map((g, i) => again.replica(g).write(extra[i])));
-        await again.close();
-        expect(await reopenAll(dir)).toEqual(batches.map((b, g) => reference([b.flat().slice(0, ks[g]), extra[g]])));
-        fs.rmSync(dir, { recursive: true, force: true });
-      }),
+      fc.asyncProperty(
+        multi,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 8 }),
+        async ({ intents, order, waits }, where, checkpointEvery) => {
+          const batches = intents.map(toBatches);
+          const states = batches.map(prefixStates);
+          const dir = tmp();
+          const file = path.join(dir, LOG_FILE);
+          let durable = 0; // the log's size at the last directory fsync (see the one-group property)
+          const log = await ReplicaLog.open(dir, { fsync: false, checkpointEvery, onSync: (f) => void (f === dir && (durable = fs.statSync(file).size)) });
+          await writeInterleaved(log, interleave(batches, order), waits);
+          await log.close();
+          const size = fs.statSync(file).size;
+          const cut = durable + Math.floor(where * (size - durable));
+          fs.truncateSync(file, cut);
+          const back = await reopenAll(dir, { fsync: false, checkpointEvery });
+          const ks = back.map((s, g) => prefixIndex(states[g], s));
+          for (const [g, k] of ks.entries()) {
+            expect(k, `${GROUPS[g]}: recovered state is no prefix of its writes (cut at ${cut} of ${size})`).toBeGreaterThanOrEqual(0);
+            if (cut === size) expect(back[g]).toEqual(states[g][states[g].length - 1]);
+          }
+          const extra = back.map(more);
+          const again = await ReplicaLog.open(dir, { fsync: false, checkpointEvery });
+          await Promise.all(GROUPS.map((g, i) => again.replica(g).write(extra[i])));
+          await again.close();
+          expect(await reopenAll(dir)).toEqual(batches.map((b, g) => reference([b.flat().slice(0, ks[g]), extra[g]])));
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      ),
       { numRuns: 300 },
     );
   });

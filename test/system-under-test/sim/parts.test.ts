@@ -89,7 +89,9 @@ describe('SafetyChecker', () => {
     expect(violation(() => c2.observeReady(b, b.ready())).property).toMatch(/log-matching|state-machine-safety/);
     const c3 = new SafetyChecker(() => []);
     c3.observeSnapshot('a', { index: 5, term: 1, config: initialState(ABC).snapshot.config, data: '{"v":1}' });
-    expect(violation(() => c3.observeSnapshot('b', { index: 5, term: 1, config: initialState(ABC).snapshot.config, data: '{"v":2}' })).property).toBe('state-machine-safety');
+    expect(violation(() => c3.observeSnapshot('b', { index: 5, term: 1, config: initialState(ABC).snapshot.config, data: '{"v":2}' })).property).toBe(
+      'state-machine-safety',
+    );
   });
 });
 
@@ -137,7 +139,15 @@ describe('SimNetwork', () => {
 describe('SimDisk', () => {
   it('truncates from the first entry of a Ready, keeps snapshots, and loads what was written', () => {
     const disk = new SimDisk(initialState(ABC));
-    const rd = (entries: Entry[], extra: object = {}) => ({ hardState: null, snapshot: null, entries, committedEntries: [], messages: [], readStates: [], ...extra });
+    const rd = (entries: Entry[], extra: object = {}) => ({
+      hardState: null,
+      snapshot: null,
+      entries,
+      committedEntries: [],
+      messages: [],
+      readStates: [],
+      ...extra,
+    });
     disk.write(rd([cmd(1, 1, 'a'), cmd(2, 1, 'b'), cmd(3, 1, 'c')], { hardState: { term: 1, vote: 'a', commit: 1 } }));
     disk.write(rd([cmd(2, 2, 'B')]));
     expect(disk.load().entries.map((e) => (e.kind === 'command' ? e.data : ''))).toEqual(['a', 'B']);

@@ -9,10 +9,21 @@ import { FrameDecoder, WIRE_MAGIC, encodeFrame, type Frame } from '../../../syst
 const id = fc.constantFrom('n1', 'n2', 'n3', 'node-☃', 'x');
 const nat = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 const small = fc.nat({ max: 1000 });
-const membership: fc.Arbitrary<Membership> = fc.record({ voters: fc.array(id, { maxLength: 5 }), outgoing: fc.array(id, { maxLength: 5 }), learners: fc.array(id, { maxLength: 3 }) });
+const membership: fc.Arbitrary<Membership> = fc.record({
+  voters: fc.array(id, { maxLength: 5 }),
+  outgoing: fc.array(id, { maxLength: 5 }),
+  learners: fc.array(id, { maxLength: 3 }),
+});
 
 const append = fc
-  .record({ from: id, prevIndex: small, prevTerm: fc.nat({ max: 5 }), commit: small, extra: fc.nat({ max: 5 }), kinds: fc.array(fc.tuple(fc.constantFrom('command', 'noop', 'config'), fc.string(), membership, fc.boolean()), { maxLength: 6 }) })
+  .record({
+    from: id,
+    prevIndex: small,
+    prevTerm: fc.nat({ max: 5 }),
+    commit: small,
+    extra: fc.nat({ max: 5 }),
+    kinds: fc.array(fc.tuple(fc.constantFrom('command', 'noop', 'config'), fc.string(), membership, fc.boolean()), { maxLength: 6 }),
+  })
   .map(({ from, prevIndex, prevTerm, commit, extra, kinds }) => {
     let term = prevTerm;
     const entries: Entry[] = kinds.map(([kind, data, config, bump], i) => {
@@ -27,12 +38,34 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('vote' as const), from: id, to: fc.constant('dest'), term: nat, lastLogIndex: nat, lastLogTerm: nat }),
   fc.record({ type: fc.constant('voteResp' as const), from: id, to: fc.constant('dest'), term: nat, granted: fc.boolean() }),
   append,
-  fc.record({ type: fc.constant('appendResp' as const), from: id, to: fc.constant('dest'), term: nat, success: fc.boolean(), matchIndex: nat, rejectedIndex: fc.integer({ min: -1, max: 1e12 }), hint: nat }),
+  fc.record({
+    type: fc.constant('appendResp' as const),
+    from: id,
+    to: fc.constant('dest'),
+    term: nat,
+    success: fc.boolean(),
+    matchIndex: nat,
+    rejectedIndex: fc.integer({ min: -1, max: 1e12 }),
+    hint: nat,
+  }),
   fc.record({ type: fc.constant('heartbeat' as const), from: id, to: fc.constant('dest'), term: nat, commit: nat, seq: nat }),
   fc.record({ type: fc.constant('heartbeatResp' as const), from: id, to: fc.constant('dest'), term: nat, seq: nat }),
   fc
-    .record({ from: id, index: fc.integer({ min: 1, max: 1e9 }), term: fc.integer({ min: 1, max: 50 }), config: membership, data: fc.string({ maxLength: 200 }), extra: small })
-    .map(({ from, index, term, config, data, extra }) => ({ type: 'snapshot' as const, from, to: 'dest', term: term + extra, snapshot: { index, term, config, data } })),
+    .record({
+      from: id,
+      index: fc.integer({ min: 1, max: 1e9 }),
+      term: fc.integer({ min: 1, max: 50 }),
+      config: membership,
+      data: fc.string({ maxLength: 200 }),
+      extra: small,
+    })
+    .map(({ from, index, term, config, data, extra }) => ({
+      type: 'snapshot' as const,
+      from,
+      to: 'dest',
+      term: term + extra,
+      snapshot: { index, term, config, data },
+    })),
 );
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
@@ -103,9 +136,27 @@ describe('message codec', () => {
     expect(() => decodeMessage(ok.subarray(0, ok.length - 1))).toThrow(/truncated/);
     const self = encodeMessage({ type: 'voteResp', from: 'a', to: 'a', term: 1, granted: true });
     expect(() => decodeMessage(self)).toThrow(/sender/);
-    const gap = encodeMessage({ type: 'append', from: 'a', to: 'b', term: 2, prevIndex: 3, prevTerm: 1, commit: 0, entries: [{ index: 5, term: 2, kind: 'noop' }] });
+    const gap = encodeMessage({
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 2,
+      prevIndex: 3,
+      prevTerm: 1,
+      commit: 0,
+      entries: [{ index: 5, term: 2, kind: 'noop' }],
+    });
     expect(() => decodeMessage(gap)).toThrow(/contiguous/);
-    const future = encodeMessage({ type: 'append', from: 'a', to: 'b', term: 2, prevIndex: 3, prevTerm: 1, commit: 0, entries: [{ index: 4, term: 3, kind: 'noop' }] });
+    const future = encodeMessage({
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 2,
+      prevIndex: 3,
+      prevTerm: 1,
+      commit: 0,
+      entries: [{ index: 4, term: 3, kind: 'noop' }],
+    });
     expect(() => decodeMessage(future)).toThrow(/term/);
   });
 
