@@ -6,7 +6,7 @@
 // Targets and clock offsets are drawn here, from the generator's seeded
 // random, so they are in the history's invocations and a seed replays them.
 
-import { any, fromFn, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/core/generator/index.js';
+import { any, fromFn, ownRandom, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/core/generator/index.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
 
 export interface ScheduleOptions {
@@ -24,6 +24,8 @@ export interface ScheduleOptions {
   holdMs: number;
   /** One schedule per kind, run side by side (faults of different kinds overlap). Default: one fault at a time. */
   overlap?: boolean;
+  /** The schedule's own random stream (kinds, targets, shapes, holds): the same seed, the same faults. */
+  seed?: number;
 }
 
 const pick = <T>(ctx: Context, xs: readonly T[]): T => xs[ctx.random.int(xs.length)];
@@ -67,13 +69,18 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
 
 export function faultSchedule(o: ScheduleOptions): Generator {
   if (o.kinds.length === 0) return sequence([]);
-  if (o.overlap === true && o.kinds.length > 1) return any(...o.kinds.map((kind) => faultSchedule({ ...o, kinds: [kind], overlap: false })));
-  return fromFn((ctx) => {
+  if (o.overlap === true && o.kinds.length > 1) {
+    return any(...o.kinds.map((kind, i) => faultSchedule({ ...o, kinds: [kind], overlap: false, seed: o.seed === undefined ? undefined : o.seed + i })));
+  }
+  // Drawn from a stream of its own when seeded, so that the client ops asked for meanwhile (as many as the
+  // timing allows) do not move its draws: the same seed gives the same faults in the same order.
+  const schedule = fromFn((ctx) => {
     const [start, stop] = faultOps(pick(ctx, o.kinds), ctx, o);
     // Holds vary: a fault that ends around a lease or grace period finds other bugs than one held long.
     const holdMs = o.holdMs * (0.25 + 1.5 * ctx.random.float());
     return sequence([sleep(Math.round(o.quietMs * 1e6)), start, sleep(Math.round(holdMs * 1e6)), stop]);
   });
+  return o.seed === undefined ? schedule : ownRandom(o.seed, schedule);
 }
 
 /** Ends every fault in force: before the final quiet phase and reads. */

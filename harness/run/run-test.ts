@@ -143,6 +143,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       memberTargets: deployment.membership?.targets,
       holdMs: test.nemesisInterval * 1000,
       overlap: test.nemesisOverlap,
+      seed: test.seed + 2,
     });
     const generator = phases(
       clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),

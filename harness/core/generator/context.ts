@@ -64,3 +64,14 @@ export function only(ctx: Context, thread: Thread, process: Process, free: boole
     () => (free ? [process] : []),
   );
 }
+
+/** The same context drawing from `random` (a generator with a stream of its own). */
+export function withRandom(ctx: Context, random: Random): Context {
+  return new LazyContext(
+    ctx.time,
+    ctx.concurrency,
+    random,
+    () => ctx.workers,
+    () => ctx.freeProcesses,
+  );
+}

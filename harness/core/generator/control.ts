@@ -3,6 +3,8 @@
 
 import type { Process } from '../../../history/types.js';
 import { empty, pending, toGen, withNext } from './basic.js';
+import { withRandom } from './context.js';
+import { Random } from './random.js';
 import { EXHAUSTED, type Context, type GenLike, type Generator, type Step } from './types.js';
 
 /** At most `n` ops from the generator. */
@@ -194,4 +196,32 @@ function untilOkFrom(gen: Generator, active: ReadonlySet<Process>): Generator {
       return untilOkFrom(next, rest);
     },
   };
+}
+
+/**
+ * `g` with a random stream of its own, seeded by `seed`: its draws no longer
+ * depend on how many draws other generators made before it. The scheduler's
+ * one stream is shared by every generator in a test, and how many client ops
+ * were asked for before a fault depends on timing; so a fault schedule drawn
+ * from it would pick other kinds and targets on every run of the same seed.
+ * Its own stream pins them (the timing still varies).
+ */
+export function ownRandom(seed: number, g: GenLike): Generator {
+  return ownRandomFrom(Random.seeded(seed), toGen(g));
+}
+
+function ownRandomFrom(random: Random, gen: Generator): Generator {
+  const self: Generator = {
+    op(ctx) {
+      // A clone per ask, kept with the step: as in the scheduler, a step that is thrown away takes its draws with it.
+      const r = random.clone();
+      const step = gen.op(withRandom(ctx, r));
+      return step.kind === 'exhausted' ? step : { ...step, next: ownRandomFrom(r, step.next) };
+    },
+    update(ctx, event) {
+      const next = gen.update(withRandom(ctx, random.clone()), event);
+      return next === gen ? self : ownRandomFrom(random, next);
+    },
+  };
+  return self;
 }

@@ -3,7 +3,7 @@
 export * from './types.js';
 export { Random } from './random.js';
 export { empty, toGen, once, sequence, fromFn, repeat, map, filter, onUpdate, fillIn } from './basic.js';
-export { limit, cycle, any, mix, synchronize, phases, untilOk } from './control.js';
+export { limit, cycle, any, mix, synchronize, phases, untilOk, ownRandom } from './control.js';
 export { stagger, delay, timeLimit, sleep } from './timing.js';
 export { onThreads, clients, nemesis, clientsAndNemesis, eachThread, eachProcess } from './routing.js';
 export { startStopCycle, staggeredStartStop, type StartStopOptions } from './nemesis-schedule.js';
