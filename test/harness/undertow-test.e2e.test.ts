@@ -50,7 +50,8 @@ describe('undertow test on the local provider', () => {
 
   // Stale reads reach clients only from a primary that wakes up to requests
   // of clients still holding its configuration: many mostly idle clients, and
-  // short leases so that most pauses outlast the grace period.
+  // short leases so that most pauses outlast the grace period. Caught on seeds 11, 12 and 13 of 11-13
+  // when this was written (a seed pins the faults: their own random stream).
   it('catches --bug read-without-lease with pause faults: register is invalid', async () => {
     const r = await undertowTest([
       '--workload',
@@ -79,6 +80,9 @@ describe('undertow test on the local provider', () => {
       '9',
       '--ops-per-key',
       '200',
+      // Pauses aimed at primaries (a setting a user would pick: Jepsen's record says pauses aimed at leaders find the most).
+      '--targets',
+      'primary',
       '--seed',
       '11',
     ]);
