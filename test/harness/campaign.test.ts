@@ -15,6 +15,8 @@ import { catchRates, junitXml, mergeCampaigns, readCampaign, summaryMd, writeCam
 import { exitCodeOf, runCampaign, type CampaignResult, type CellRunner } from '../../harness/campaign/run.js';
 import { main } from '../../harness/main.js';
 import { InputError } from '../../history/input-error.js';
+import { renderRunsPage } from '../../results/runs-page.js';
+import { listCampaigns } from '../../results/serve-campaigns.js';
 
 const GOOD = `
 name: demo
@@ -272,7 +274,21 @@ describe('campaign files written', () => {
     expect(html).toContain('href="../../../register-bug-read-without-lease/T2/report.html"');
     expect(html).not.toMatch(/<script|https?:\/\//);
     expect(catchRates(second.cells)).toEqual([{ bug: 'read-without-lease', caught: 7, ran: 8 }]);
-    expect(summaryMd(first)).toContain('16 of 17 cells'.replace('16', '17'));
+    expect(summaryMd(first)).toContain('17 of 17 cells');
+    // undertow serve lists the campaign beside the runs, newest first, with its trend.
+    const listed = listCampaigns(store);
+    expect(listed.map((l) => [l.name, l.campaigns.map((c) => [c.exitCode, c.whole, c.cells])])).toEqual([
+      [
+        'demo',
+        [
+          [1, true, 17],
+          [0, true, 17],
+        ],
+      ],
+    ]);
+    const page = renderRunsPage([], listed);
+    expect(page).toContain('href="/store/campaigns/demo/20261202T020000.000Z/campaign.html"');
+    expect(page.match(/class="night"/g)).toHaveLength(2);
   });
 });
 
