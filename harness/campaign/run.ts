@@ -96,11 +96,22 @@ export async function runCampaign(cells: Cell[], o: RunCampaignOptions): Promise
       continue;
     }
     const c0 = now();
-    const r = await o.runCell(cell, o.stop);
-    const result = judge(cell, r, (now() - c0) / 1000, o.store);
+    let result: CellResult;
+    try {
+      const r = await o.runCell(cell, o.stop);
+      result = judge(cell, r, (now() - c0) / 1000, o.store);
+    } catch (e) {
+      // A cell whose run could not even start is that cell's failure, not the end of the night.
+      result = {
+        ...notRun(cell, null),
+        outcome: 'crashed',
+        failure: e instanceof Error ? e.message : String(e),
+        durationS: Math.round((now() - c0) / 100) / 10,
+      };
+    }
     results.push(result);
     o.log?.(
-      `[${i + 1}/${cells.length}] ${result.outcome.padEnd(8)} ${cell.id}: expected ${cell.expect}, got ${result.verdict ?? 'no verdict'}${result.failure ? ` (${result.failure})` : ''} in ${result.durationS?.toFixed(1)} s: ${r.paths.dir}`,
+      `[${i + 1}/${cells.length}] ${result.outcome.padEnd(8)} ${cell.id}: expected ${cell.expect}, got ${result.verdict ?? 'no verdict'}${result.failure ? ` (${result.failure})` : ''} in ${result.durationS?.toFixed(1)} s${result.run ? `: ${result.run}` : ''}`,
     );
   }
   return finish({
@@ -130,7 +141,7 @@ function base(
   };
 }
 
-export function notRun(cell: Cell, note: string): CellResult {
+export function notRun(cell: Cell, note: string | null): CellResult {
   return {
     ...base(cell),
     run: null,

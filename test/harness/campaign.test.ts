@@ -205,6 +205,25 @@ describe('running a campaign', () => {
     expect(crashed.cells[5]).toMatchObject({ outcome: 'crashed', failure: 'cluster did not start' });
     expect(crashed.exitCode).toBe(255);
     expect(exitCodeOf({ pass: 1, fail: 1, unknown: 1, crashed: 1, 'not-run': 1 })).toBe(1);
+    // A runner that throws (the run could not start) crashes its cell only.
+    const throwing = await runCampaign(cells.slice(0, 2), {
+      name: 'demo',
+      file: 'c.yaml',
+      budgetS: 1e6,
+      store: 'store',
+      shard: null,
+      totalCells: 2,
+      runCell: async (cell, stop) => {
+        if (cell.index === 0) throw new Error('no space left on device');
+        return fakeRunner()(cell, stop);
+      },
+      stop: new AbortController().signal,
+    });
+    expect(throwing.cells.map((c) => [c.outcome, c.failure])).toEqual([
+      ['crashed', 'no space left on device'],
+      ['pass', null],
+    ]);
+    expect(throwing.exitCode).toBe(255);
   });
 
   it('stops starting cells when the budget is spent and reports the rest as not run', async () => {
@@ -214,6 +233,30 @@ describe('running a campaign', () => {
     expect(r.counts['not-run']).toBe(14);
     expect(r.cells).toHaveLength(17);
     expect(r.cells[3].note).toMatch(/budget \(30 s\) was spent/);
+    expect(r.exitCode).toBe(2);
+  });
+
+  it('Ctrl-C: the running cell is checked on what it recorded, no more start, and the rest are not run', async () => {
+    const stop = new AbortController();
+    const r = await runCampaign(cells.slice(0, 4), {
+      name: 'demo',
+      file: 'c.yaml',
+      budgetS: 1e6,
+      store: 'store',
+      shard: null,
+      totalCells: 4,
+      runCell: async (cell, signal) => {
+        const out = await fakeRunner()(cell, signal);
+        if (cell.index !== 1) return out;
+        stop.abort();
+        return { ...out, interrupted: true };
+      },
+      stop: stop.signal,
+    });
+    // Cell 2 found nothing before it was stopped: not a pass for a correct build, an unknown.
+    expect(r.cells.map((c) => c.outcome)).toEqual(['pass', 'unknown', 'not-run', 'not-run']);
+    expect(r.cells[2].note).toBe('not run: the campaign was interrupted');
+    expect(r.interrupted).toBe(true);
     expect(r.exitCode).toBe(2);
   });
 
