@@ -120,7 +120,7 @@ table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #eee
 ${r.cells.map(tile).join('\n')}
 </div>
 <h2>Catch rate per seeded bug</h2>
-${rates.length === 0 ? '<p class="muted">No cell of this campaign must catch a seeded bug.</p>' : `<table><tr><th>bug</th><th>caught</th><th>of cells run</th><th>rate</th></tr>${rates.map((x) => `<tr><td>${escapeHtml(x.bug)}</td><td>${x.caught}</td><td>${x.ran}</td><td>${x.ran ? `${Math.round((100 * x.caught) / x.ran)}%` : '-'}</td></tr>`).join('')}</table>`}
+${rates.length === 0 ? '<p class="muted">No cell of this campaign must catch a seeded bug.</p>' : `<table><tr><th>bug</th><th>caught</th><th>of cells with a verdict</th><th>rate</th></tr>${rates.map((x) => `<tr><td>${escapeHtml(x.bug)}</td><td>${x.caught}</td><td>${x.ran}</td><td>${x.ran ? `${Math.round((100 * x.caught) / x.ran)}%` : '-'}</td></tr>`).join('')}</table>`}
 <h2>Durations</h2>
 <table><tr><th>#</th><th>cell</th><th>seconds</th><th>ok ops/s</th><th>p99 ms</th></tr>${durations}</table>
 <h2>Trend over ${nights.length} campaign${nights.length === 1 ? '' : 's'} named ${escapeHtml(r.campaign)}</h2>

@@ -171,7 +171,7 @@ export interface CatchRate {
   ran: number;
 }
 
-/** Per seeded bug (or set of bugs), over the cells that must catch it and ran to a verdict. */
+/** Per seeded bug (or set of bugs), over the cells that must catch it and ran to a valid or invalid verdict. */
 export function catchRates(cells: CellResult[]): CatchRate[] {
   const rates = new Map<string, CatchRate>();
   for (const c of cells) {
@@ -179,7 +179,8 @@ export function catchRates(cells: CellResult[]): CatchRate[] {
     const bug = c.bugs.join('+');
     const r = rates.get(bug) ?? { bug, caught: 0, ran: 0 };
     rates.set(bug, r);
-    if (c.outcome === 'not-run' || c.outcome === 'crashed') continue;
+    // Only a verdict counts: a check that gave up (unknown) neither caught the bug nor missed it.
+    if (c.outcome === 'crashed' || (c.verdict !== 'valid' && c.verdict !== 'invalid')) continue;
     r.ran++;
     if (c.verdict === 'invalid') r.caught++;
   }
@@ -201,7 +202,11 @@ export function summaryMd(r: CampaignResult): string {
     `${r.cells.length} of ${r.totalCells} cells${shardNote}; budget ${r.budgetS} s; ${r.startedAt} to ${r.endedAt}${r.interrupted ? '; interrupted' : ''}. File: \`${r.file}\`.`,
     '',
   );
-  if (r.cells.length < r.totalCells) lines.push(`**${r.totalCells - r.cells.length} cells are in no folder given** (a shard is missing).`, '');
+  if (r.cells.length < r.totalCells)
+    lines.push(
+      `**${r.totalCells - r.cells.length} of the campaign's cells are not here**: they are other shards' (join them with undertow campaign merge).`,
+      '',
+    );
   const bad = r.cells.filter((c) => c.outcome !== 'pass' && c.outcome !== 'not-run');
   if (bad.length > 0) {
     lines.push('### Not as expected', '', '| # | cell | expected | verdict | outcome | why | run |', '| --- | --- | --- | --- | --- | --- | --- |');
@@ -211,7 +216,7 @@ export function summaryMd(r: CampaignResult): string {
   }
   const rates = catchRates(r.cells);
   if (rates.length > 0) {
-    lines.push('### Catch rate per seeded bug', '', '| bug | caught | of cells run | rate |', '| --- | --- | --- | --- |');
+    lines.push('### Catch rate per seeded bug', '', '| bug | caught | of cells with a verdict | rate |', '| --- | --- | --- | --- |');
     for (const x of rates) lines.push(`| ${md(x.bug)} | ${x.caught} | ${x.ran} | ${pct(x)} |`);
     lines.push('');
   }

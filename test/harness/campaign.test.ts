@@ -263,6 +263,8 @@ describe('running a campaign', () => {
   it('merges shards into the unsharded campaign', async () => {
     const verdicts = { [cells[2].id]: 'valid' as const, [cells[7].id]: 'unknown' as const };
     const whole = await run(cells, { verdicts });
+    // The unknown bug cell neither caught nor missed: 6 caught of the 7 with a verdict.
+    expect(catchRates(whole.cells)).toEqual([{ bug: 'read-without-lease', caught: 6, ran: 7 }]);
     const parts = await Promise.all([1, 2, 3].map((i) => run(cells, { verdicts, shard: { index: i, count: 3 } })));
     const merged = mergeCampaigns(parts.map((result, i) => ({ dir: `s${i}`, result })));
     const strip = (r: CampaignResult) => r.cells.map(({ durationS: _d, ...c }) => c);
