@@ -111,7 +111,7 @@ export async function runCampaign(cells: Cell[], o: RunCampaignOptions): Promise
     }
     results.push(result);
     o.log?.(
-      `[${i + 1}/${cells.length}] ${result.outcome.padEnd(8)} ${cell.id}: expected ${cell.expect}, got ${result.verdict ?? 'no verdict'}${result.failure ? ` (${result.failure})` : ''} in ${result.durationS?.toFixed(1)} s${result.run ? `: ${result.run}` : ''}`,
+      `[${i + 1}/${cells.length}] ${result.outcome.padEnd(8)} ${cell.id}: expected ${cell.expect}, got ${result.verdict ?? 'no verdict'}${result.interrupted ? ' (interrupted)' : ''}${result.failure ? ` (${result.failure})` : ''} in ${result.durationS?.toFixed(1)} s${result.run ? `: ${result.run}` : ''}`,
     );
   }
   return finish({

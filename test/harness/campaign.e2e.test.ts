@@ -3,7 +3,7 @@
 // reference system. One cell states the right expectation (valid), the other
 // deliberately the wrong one (invalid, as if it had to catch a bug), so the
 // campaign must exit 1 with exactly that cell failing. Then the same campaign
-// in two shards, merged, must give the same cells.
+// in two shards, merged, must give the same cells; and Ctrl-C in the middle.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,13 +28,21 @@ cells:
   - expect: invalid
 `;
 
-function campaign(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+/** `undertow campaign ARGS`; `interruptAfter` sends SIGINT 4 s after that text appears on stderr (within the first cell's main phase). */
+function campaign(args: string[], interruptAfter?: RegExp): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, 'campaign', ...args], { cwd: root, env: { ...process.env, CI: 'true' } });
     let out = '';
     let err = '';
+    let sent = false;
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (interruptAfter && !sent && interruptAfter.test(err)) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), 4000);
+      }
+    });
     child.on('exit', (code) => resolve({ code, out, err }));
   });
 }
@@ -100,4 +108,18 @@ describe('undertow campaign on the local provider', () => {
     expect(readFileSync(join(folderOf(merged.out), 'campaign.html'), 'utf8')).toContain('Trend over 2 campaigns named tiny');
     expect(readdirSync(join(store, 'campaigns', 'tiny'))).toHaveLength(4);
   }, 240_000);
+
+  it('Ctrl-C finishes the running cell on what it recorded, starts no more, and writes the results (exit 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'undertow-campaign-int-'));
+    const file = join(dir, 'tiny.yaml');
+    writeFileSync(file, CAMPAIGN);
+    const r = await campaign([file, '--store', join(dir, 'store')], /undertow: register \(reference/);
+    expect(r.code, r.err).toBe(2);
+    const cells = cellsOf(folderOf(r.out));
+    expect(cells.map((c) => c.outcome)).toEqual(['unknown', 'not-run']);
+    // Valid on what it recorded (unknown had it been stopped before its first op), but cut short: not a pass.
+    expect(cells[0].interrupted).toBe(true);
+    expect(['valid', 'unknown']).toContain(cells[0].verdict);
+    expect(cells[1].note).toBe('not run: the campaign was interrupted');
+  }, 120_000);
 });
