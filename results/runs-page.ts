@@ -4,6 +4,7 @@
 // only hides and shows them, so the page needs no network and no assets.
 
 import { escapeHtml } from './report.js';
+import type { CampaignLine, CampaignSummary } from './serve-campaigns.js';
 import { RUN_STATUSES, type RunSummary } from './serve-runs.js';
 
 export interface DirEntry {
@@ -31,6 +32,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.
 .fault{display:inline-block;background:#f1ecf7;border-radius:3px;padding:0 5px;margin:1px 3px 1px 0;font-size:12px}
 .links a{margin-right:8px;white-space:nowrap}
 .crumbs{font-size:16px;margin:4px 0 10px}
+.night{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:2px;vertical-align:middle}
 `;
 
 const statusClass = (s: string) => s.replace(/[^a-z]+/g, '-');
@@ -97,7 +99,38 @@ function row(r: RunSummary): string {
   );
 }
 
-export function renderRunsPage(runs: RunSummary[]): string {
+/** A campaign's exit code as a colour: as expected, not as expected, unknowns or not-run, the harness failed. */
+const EXIT_COLOURS: Record<string, string> = { '0': '#2e9e48', '1': '#d33a2c', '2': '#d98f00', '255': '#7b1fa2' };
+
+function campaignTitle(c: CampaignSummary): string {
+  const counts = Object.entries(c.counts)
+    .filter(([, n]) => n > 0)
+    .map(([o, n]) => `${n} ${o}`)
+    .join(', ');
+  return `${showTime(c.startedAt)}: ${counts || 'no cells'}${c.shards.length ? ` (shards ${c.shards.join(', ')})` : ''}, exit ${c.exitCode ?? '?'}`;
+}
+
+/** One row per campaign name: its newest campaign, and the trend of its whole campaigns (oldest left). */
+function renderCampaigns(lines: CampaignLine[]): string {
+  if (lines.length === 0) return '';
+  const rows = lines.map((l) => {
+    const latest = l.campaigns[0];
+    const trend = l.campaigns
+      .filter((c) => c.whole)
+      .slice(0, 20)
+      .reverse()
+      .map(
+        (c) =>
+          `<a class="night" href="/store/${escapeHtml(c.path)}/campaign.html" style="background:${EXIT_COLOURS[String(c.exitCode)] ?? '#9e9e9e'}" title="${escapeHtml(campaignTitle(c))}"></a>`,
+      )
+      .join('');
+    return `<tr class="campaign"><td><a href="/store/${escapeHtml(latest.path)}/campaign.html">${escapeHtml(l.name)}</a><div class="muted">${l.campaigns.length} folder${l.campaigns.length === 1 ? '' : 's'}</div>${latest.problem ? `<div class="warn">${escapeHtml(latest.problem)}</div>` : ''}</td><td>${escapeHtml(campaignTitle(latest))}</td><td>${trend || '<span class="muted">no whole campaign yet</span>'}</td></tr>`;
+  });
+  return `<h2>Campaigns <span class="muted"><a href="/api/campaigns">JSON</a></span></h2>
+<table id="campaigns"><thead><tr><th>campaign</th><th>newest</th><th>trend (exit codes, oldest left)</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+export function renderRunsPage(runs: RunSummary[], campaigns: CampaignLine[] = []): string {
   const count = (s: string) => runs.filter((r) => r.verdict === s).length;
   const options = RUN_STATUSES.map((s) => `<option value="${escapeHtml(s)}">${escapeHtml(s)} (${count(s)})</option>`).join('');
   const body = runs.length
@@ -116,6 +149,7 @@ export function renderRunsPage(runs: RunSummary[]): string {
 </head><body><main>
 <h1>Runs <span class="muted">${runs.length} in the store, newest first · <a href="/store/">all files</a> · <a href="/api/runs">JSON</a></span></h1>
 ${body}
+${renderCampaigns(campaigns)}
 </main>
 <script>(${runsClient.toString()})();</script>
 </body></html>

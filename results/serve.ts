@@ -1,5 +1,6 @@
 // The results browser's HTTP handler (node:http, no framework): the runs index
-// at /, the same data at /api/runs, and the store's files under /store/...
+// at / (campaigns and their trend below the runs), the same data at /api/runs
+// and /api/campaigns, and the store's files under /store/...
 // (a directory listing for folders). It serves nothing outside the store: a
 // request path is checked segment by segment before it touches the file
 // system, and what it names is resolved with realpath, so a symlink that
@@ -8,6 +9,7 @@
 import { createReadStream, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
+import { listCampaigns } from './serve-campaigns.js';
 import { listRuns, type RunCache } from './serve-runs.js';
 import { renderDirectoryPage, renderRunsPage, type DirEntry } from './runs-page.js';
 
@@ -104,10 +106,15 @@ export function createServeHandler(storeDir: string, opts: ServeOptions = {}): S
     // resolve `..` and `%2e%2e`, and we want to refuse them, not reinterpret them.
     const raw = (req.url ?? '').split(/[?#]/, 1)[0];
     if (raw === '/' || raw === '/index.html') {
-      return send(res, 200, 'text/html; charset=utf-8', renderRunsPage(listRuns(storeReal, { now: now(), cache })), { 'Content-Security-Policy': PAGE_CSP });
+      return send(res, 200, 'text/html; charset=utf-8', renderRunsPage(listRuns(storeReal, { now: now(), cache }), listCampaigns(storeReal)), {
+        'Content-Security-Policy': PAGE_CSP,
+      });
     }
     if (raw === '/api/runs') {
       return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ runs: listRuns(storeReal, { now: now(), cache }) }, null, 2)}\n`);
+    }
+    if (raw === '/api/campaigns') {
+      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify({ campaigns: listCampaigns(storeReal) }, null, 2)}\n`);
     }
     if (raw === '/favicon.ico') {
       // Browsers ask for it on every page, the raw files included; we have none.

@@ -27,7 +27,7 @@ export const PROVIDERS: Record<string, () => Promise<Provider>> = {
   },
 };
 
-interface TestArgs {
+export interface TestArgs {
   system: string;
   opt: string[];
   workload: string;
@@ -150,7 +150,7 @@ export function testConfig(a: TestArgs): TestConfig {
  * What the faults need from this machine, checked before anything starts: a
  * missing piece is one line and exit 254, not a failed fault in the middle of a run.
  */
-async function checkMachine(test: TestConfig): Promise<void> {
+export async function checkMachine(test: TestConfig): Promise<void> {
   if (test.provider === 'local' && test.nemesis.includes('partition')) {
     const usable = await iptablesUsable();
     if (!usable.ok) throw new InputError(`--nemesis partition on the local provider: ${usable.why}`);
