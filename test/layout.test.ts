@@ -24,8 +24,7 @@ const ALLOWED: [string, string[]][] = [
   ['harness/providers', ['harness/core', 'history', 'nemesis']],
   ['results', ['harness/core', 'history', 'checkers']],
   ['harness/run', ['harness/core', 'harness/providers', 'history', 'checkers', 'adapters', 'nemesis', 'workloads', 'docker', 'results']],
-  // Campaigns run cells through `undertow test`'s own flag parser (harness/commands/test.ts), so `harness` (the commands) is allowed.
-  ['harness/campaign', ['harness/core', 'harness/run', 'harness', 'history', 'checkers', 'results']],
+  ['harness/campaign', ['harness/core', 'harness/run', 'history', 'checkers', 'results']],
 ];
 
 const FOLDERS = ['history', 'checkers', 'harness', 'system-under-test', 'adapters', 'nemesis', 'workloads', 'docker', 'results'];

@@ -4,10 +4,10 @@
 // means exactly what the same flags mean on the command line, and a mistake
 // in any cell is found (with its line) before the first cell runs.
 
-import yargs, { type Argv } from 'yargs';
+import yargs from 'yargs';
 import { InputError } from '../../history/input-error.js';
 import type { TestConfig } from '../run/run-test.js';
-import { testCommand, testConfig, type TestArgs } from '../commands/test.js';
+import { testConfig, testFlags, type TestArgs } from '../run/test-flags.js';
 import type { CampaignFile, Expect, FlagValue, Setting } from './parse.js';
 
 export interface Cell {
@@ -88,7 +88,7 @@ function validate(settings: Record<string, FlagValue>, given: Setting[], cellLin
     return given.find((s) => s.flag === unknown)?.line ?? named?.line ?? cellLine;
   };
   try {
-    const builder = testCommand(() => undefined).builder as (y: Argv) => Argv;
+    const builder = testFlags;
     const args = builder(
       yargs()
         .exitProcess(false)

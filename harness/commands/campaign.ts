@@ -14,7 +14,7 @@ import { expandCells, parseShard, shardOf, type Cell } from '../campaign/cells.j
 import { readCampaignFile } from '../campaign/parse.js';
 import { headline, mergeCampaigns, readCampaign, writeCampaign } from '../campaign/report.js';
 import { describeCell, runCampaign } from '../campaign/run.js';
-import { checkMachine, PROVIDERS } from './test.js';
+import { checkMachine, PROVIDERS } from '../run/test-flags.js';
 
 interface CampaignArgs {
   file: string;

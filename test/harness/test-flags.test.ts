@@ -2,7 +2,7 @@
 // good command line becomes the TestConfig written to test.json.
 
 import { describe, expect, it } from 'vitest';
-import { parseNemesis, testConfig } from '../../harness/commands/test.js';
+import { parseNemesis, testConfig } from '../../harness/run/test-flags.js';
 import { InputError } from '../../history/input-error.js';
 
 const defaults = {

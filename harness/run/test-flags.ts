@@ -1,0 +1,234 @@
+// `undertow test`'s flags, apart from the command: the yargs options with
+// their defaults and help, and how parsed flags become a TestConfig (every
+// mistake one InputError line). The command (harness/commands/test.ts) and
+// campaigns (harness/campaign/, each cell a set of the same flags) share
+// them, so a campaign cell means exactly what the command line means.
+
+import type { Argv } from 'yargs';
+import { DEFAULT_SYSTEM, SYSTEMS, systemNamed } from '../../adapters/index.js';
+import { InputError } from '../../history/input-error.js';
+import { faketimeLibrary } from '../../nemesis/clock.js';
+import { FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
+import { iptablesUsable } from '../../nemesis/iptables.js';
+import { DEFAULT_STORE } from '../../results/store.js';
+import { WORKLOAD_NAMES } from '../../workloads/index.js';
+import type { Provider } from '../core/provider.js';
+import { localProvider } from '../providers/local.js';
+import { deploySystem, parseOpts } from './deploy.js';
+import type { TestConfig } from './run-test.js';
+
+export const PROVIDERS: Record<string, () => Promise<Provider>> = {
+  local: async () => localProvider(),
+  // Loaded only when asked for; a missing engine is one line and exit 254 before the run starts.
+  docker: async () => {
+    const { connectEngine } = await import('../../docker/engine.js');
+    await connectEngine();
+    return (await import('../../docker/provider.js')).dockerProvider();
+  },
+};
+
+export interface TestArgs {
+  system: string;
+  opt: string[];
+  workload: string;
+  nemesis: string;
+  partitions: string;
+  targets: string;
+  provider: string;
+  nodes: number;
+  'cm-nodes'?: number;
+  groups?: number;
+  replication?: number;
+  concurrency: number;
+  rate: number;
+  'time-limit': number;
+  'nemesis-interval': number;
+  'nemesis-overlap': boolean;
+  quiet: number;
+  'op-timeout': number;
+  seed?: number;
+  store: string;
+  bug: string[];
+  'test-count': number;
+  name?: string;
+  keys: number;
+  'ops-per-key': number;
+  reads: number;
+  'lease-ms'?: number;
+  'grace-ms'?: number;
+}
+
+const positiveInt = (name: string, v: number, min = 1) => {
+  if (!Number.isInteger(v) || v < min) throw new InputError(`--${name} must be an integer >= ${min}, got ${v}`);
+};
+const positive = (name: string, v: number) => {
+  if (!(Number.isFinite(v) && v > 0)) throw new InputError(`--${name} must be a positive number, got ${v}`);
+};
+
+/** A comma list of names from `known`, duplicates dropped; an unknown name is one InputError line. */
+function parseList<T extends string>(text: string, known: readonly T[], flag: string, what: string, orNone = ''): T[] {
+  const names = text.split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!(known as readonly string[]).includes(n))
+      throw new InputError(`unknown ${what} ${JSON.stringify(n)} in --${flag}`, {}, `use a comma list of: ${known.join(', ')}${orNone}`);
+  }
+  return [...new Set(names)] as T[];
+}
+
+export const parseNemesis = (text: string): FaultKind[] =>
+  text.trim() === '' || text === 'none' ? [] : parseList(text, FAULT_KINDS, 'nemesis', 'fault', ' (or none)');
+export const parsePartitions = (text: string): PartitionShape[] => parseList(text, PARTITIONS, 'partitions', 'partition');
+/** `cm-leader`, the name before systems other than the reference one, is `leader`. */
+export const parseTargets = (text: string): Target[] => [...new Set(parseList(text.replace(/\bcm-leader\b/g, 'leader'), TARGETS, 'targets', 'target'))];
+
+/**
+ * The reference system's own flags, kept as shorthands for its options
+ * (--cm-nodes 5 is --opt cm-nodes=5); with another system they are refused.
+ */
+const REFERENCE_SHORTHANDS = ['cm-nodes', 'groups', 'replication', 'lease-ms', 'grace-ms'] as const;
+
+/** Flags to a TestConfig; every mistake is one InputError line. */
+export function testConfig(a: TestArgs): TestConfig {
+  if (!(a.provider in PROVIDERS))
+    throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
+  positiveInt('nodes', a.nodes);
+  positiveInt('concurrency', a.concurrency);
+  positive('rate', a.rate);
+  positive('time-limit', a['time-limit']);
+  positive('nemesis-interval', a['nemesis-interval']);
+  if (!(a.quiet >= 0)) throw new InputError(`--quiet must be >= 0 seconds, got ${a.quiet}`);
+  positive('op-timeout', a['op-timeout']);
+  positiveInt('test-count', a['test-count']);
+  positiveInt('keys', a.keys);
+  positiveInt('ops-per-key', a['ops-per-key']);
+  if (!(a.reads >= 0 && a.reads <= 1)) throw new InputError(`--reads must be a fraction between 0 and 1, got ${a.reads}`);
+  if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
+  if (!WORKLOAD_NAMES.includes(a.workload))
+    throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOAD_NAMES.join(', ')}`);
+  systemNamed(a.system);
+  const systemOptions = parseOpts(a.opt);
+  for (const flag of REFERENCE_SHORTHANDS) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    if (a.system !== 'reference')
+      throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`, {}, `see its options with undertow test --help`);
+    positiveInt(flag, v);
+    if (Object.hasOwn(systemOptions, flag)) throw new InputError(`--${flag} and --opt ${flag}= are the same setting: give one`);
+    systemOptions[flag] = String(v);
+  }
+  const nemesis = parseNemesis(a.nemesis);
+  // Every system mistake (unknown system, option, bug, a workload or fault it cannot take) is one line now, not at run time.
+  deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: nemesis });
+  const prefix = a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`;
+  return {
+    name: a.name ?? `${prefix}${a.workload}${nemesis.length > 0 ? `-${nemesis.join('-')}` : ''}${a.bug.length > 0 ? `-bug-${a.bug.join('-')}` : ''}`,
+    system: a.system,
+    systemOptions,
+    workload: a.workload,
+    provider: a.provider,
+    nemesis,
+    partitions: parsePartitions(a.partitions),
+    targets: parseTargets(a.targets),
+    nodes: a.nodes,
+    concurrency: a.concurrency,
+    rate: a.rate,
+    timeLimit: a['time-limit'],
+    nemesisInterval: a['nemesis-interval'],
+    nemesisOverlap: a['nemesis-overlap'],
+    quiet: a.quiet,
+    opTimeoutMs: Math.round(a['op-timeout'] * 1000),
+    seed: a.seed ?? Math.floor(Math.random() * 2 ** 31),
+    bugs: a.bug,
+    keys: a.keys,
+    opsPerKey: a['ops-per-key'],
+    readFraction: a.reads,
+    store: a.store,
+  };
+}
+
+/**
+ * What the faults need from this machine, checked before anything starts: a
+ * missing piece is one line and exit 254, not a failed fault in the middle of a run.
+ */
+export async function checkMachine(test: TestConfig): Promise<void> {
+  if (test.provider === 'local' && test.nemesis.includes('partition')) {
+    const usable = await iptablesUsable();
+    if (!usable.ok) throw new InputError(`--nemesis partition on the local provider: ${usable.why}`);
+  }
+  if (test.nemesis.includes('clock') && faketimeLibrary() === null) {
+    throw new InputError('--nemesis clock needs libfaketime, which is not installed', {}, 'apt-get install -y faketime');
+  }
+}
+
+const systemsHelp = () =>
+  Object.values(SYSTEMS)
+    .map((s) => `${s.name} (${s.summary})`)
+    .join('; ');
+const optionsHelp = () =>
+  Object.values(SYSTEMS)
+    .map(
+      (s) =>
+        `${s.name}: ${
+          Object.entries(s.options)
+            .map(([k, o]) => `${k} (${o.describe}${o.default !== '' ? `; default ${o.default}` : ''})`)
+            .join(', ') || 'none'
+        }`,
+    )
+    .join('; ');
+const bugsHelp = () =>
+  Object.values(SYSTEMS)
+    .map((s) => `${s.name}: ${s.bugs.map((b) => b.name).join(', ') || 'none'}`)
+    .join('; ');
+
+/** `undertow test`'s options, with their defaults and help. */
+export function testFlags(y: Argv): Argv<TestArgs> {
+  return y
+    .option('system', { type: 'string', default: DEFAULT_SYSTEM, describe: `the system under test: ${systemsHelp()}` })
+    .option('opt', { type: 'string', array: true, default: [] as string[], describe: `a system option KEY=VALUE (repeatable): ${optionsHelp()}` })
+    .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
+    .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
+    .option('partitions', {
+      type: 'string',
+      default: PARTITIONS.join(','),
+      describe:
+        'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge',
+    })
+    .option('targets', {
+      type: 'string',
+      default: TARGETS.join(','),
+      describe:
+        "whom kill and pause aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same)",
+    })
+    .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
+    .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
+    .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
+    .option('groups', { type: 'number', describe: 'reference system: replication groups (--opt groups=N; default 3)' })
+    .option('replication', { type: 'number', describe: 'reference system: replicas per group (--opt replication=N; default 3)' })
+    .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
+    .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
+    .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
+    .option('nemesis-interval', { type: 'number', default: 5, describe: 'seconds of quiet before each fault, and how long each fault is held' })
+    .option('nemesis-overlap', {
+      type: 'boolean',
+      default: false,
+      describe: 'each fault kind on its own schedule, so faults of different kinds are in force at once (default: one fault at a time)',
+    })
+    .option('quiet', { type: 'number', default: 5, describe: 'seconds of quiet after healing, before the final reads' })
+    .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
+    .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })
+    .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'where runs are written (store/NAME/TIMESTAMP)' })
+    .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on: ${bugsHelp()}` })
+    .option('test-count', { type: 'number', default: 1, describe: 'run the test this many times (a new seed each)' })
+    .option('name', { type: 'string', describe: 'the run folder name (default: from the workload, faults and bugs)' })
+    .option('keys', { type: 'number', default: 4, describe: 'register/append: keys in use at a time' })
+    .option('ops-per-key', { type: 'number', default: 100, describe: 'register/append: about this many ops per key before it is retired' })
+    .option('reads', { type: 'number', default: 1 / 3, describe: 'register: the share of reads (the rest is split between write and cas)' })
+    .option('lease-ms', { type: 'number', describe: 'reference system: lease period of the data servers (ms; --opt lease-ms=N)' })
+    .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
+    .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')
+    .example('$0 test --nemesis pause --bug read-without-lease', 'a seeded bug of the reference system')
+    .example(
+      '$0 test --system etcd --nemesis partition --partitions one --opt reads=serializable',
+      "etcd's serializable reads under partitions",
+    ) as unknown as Argv<TestArgs>;
+}
