@@ -5,6 +5,7 @@
 // Exit codes: 0 every cell as expected, 1 some cell not, 2 only unknown or
 // not-run cells besides passes, 254 a bad file or flag, 255 the harness failed.
 
+import { onInterrupt } from '../run/interrupt.js';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../history/input-error.js';
 import { DEFAULT_STORE } from '../../results/store.js';
@@ -72,19 +73,7 @@ async function campaign(args: CampaignArgs): Promise<number> {
     seen.add(key);
   }
   const providers = new Map<string, Provider>();
-  const stop = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(
-        '\nundertow: interrupted: finishing this cell (checked on what it recorded), starting no more, writing the results (Ctrl-C again to quit at once)\n',
-      );
-      stop.abort();
-    } else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const { stop, release } = onInterrupt('finishing this cell (checked on what it recorded), starting no more, writing the results');
   try {
     const runCell = async (cell: Cell, signal: AbortSignal) => {
       let provider = providers.get(cell.config.provider);
@@ -107,7 +96,6 @@ async function campaign(args: CampaignArgs): Promise<number> {
     process.stdout.write(`${headline(result)}\ncampaign: ${dir} (campaign.html, junit.xml, summary.md, campaign.json)\n`);
     return result.exitCode;
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGTERM', onSigint);
+    release();
   }
 }

@@ -4,6 +4,7 @@
 // unknown, 254 bad arguments, 255 the harness failed; over several runs the
 // worst one counts.
 
+import { onInterrupt } from '../run/interrupt.js';
 import type { CommandModule } from 'yargs';
 import { describeRun } from '../run/analysis.js';
 import { runTest } from '../run/run-test.js';
@@ -20,19 +21,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
       const first = testConfig(args);
       await checkMachine(first);
       const provider = await PROVIDERS[first.provider]();
-      const stop = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts === 1) {
-          process.stderr.write(
-            '\nundertow: interrupted: stopping the clients, tearing the cluster down, checking what was recorded (Ctrl-C again to quit at once)\n',
-          );
-          stop.abort();
-        } else process.exit(130); // the 'exit' handler still kills the nodes
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const { stop, release } = onInterrupt('stopping the clients, tearing the cluster down, checking what was recorded');
       let worst = -1;
       let code = 0;
       try {
@@ -49,8 +38,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
           }
         }
       } finally {
-        process.removeListener('SIGINT', onSigint);
-        process.removeListener('SIGTERM', onSigint);
+        release();
       }
       setExit(code);
     },
