@@ -22,6 +22,7 @@
 
 import { createHash } from 'node:crypto';
 import type { NodeInfo } from '../../harness/core/provider.js';
+import { resolveOptions } from '../../harness/core/options.js';
 import type { Deployment, LaunchContext, OptionSpec, SystemAdapter } from '../../harness/core/system.js';
 import type { Value } from '../../history/types.js';
 import { InputError } from '../../history/input-error.js';
@@ -50,17 +51,9 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   },
 };
 
-/** The option values in force: the given ones, checked, and the defaults. */
-function resolveOptions(given: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(given))
-    if (!Object.hasOwn(OPTIONS, k)) throw new InputError(`etcd has no option ${JSON.stringify(k)}`, {}, `use one of: ${Object.keys(OPTIONS).join(', ')}`);
-  for (const [k, spec] of Object.entries(OPTIONS)) {
-    const v = given[k] ?? spec.default;
-    const wrong = spec.choices && !spec.choices.includes(v) ? `one of ${spec.choices.join(', ')}` : (spec.check?.(v) ?? null);
-    if (wrong !== null) throw new InputError(`etcd option ${k}=${JSON.stringify(v)} is not ${wrong}`);
-    out[k] = v;
-  }
+/** The option values in force (checked, defaults filled in), and the one check across options. */
+function resolveEtcdOptions(given: Readonly<Record<string, string>>): Record<string, string> {
+  const out = resolveOptions({ name: 'etcd', options: OPTIONS }, given);
   if (Number(out['election-ms']) < 5 * Number(out['heartbeat-ms'])) {
     throw new InputError(
       `etcd election-ms ${out['election-ms']} is less than 5 heartbeats of ${out['heartbeat-ms']} ms`,
@@ -113,7 +106,7 @@ export const etcdAdapter: SystemAdapter = {
   deploy(s): Deployment {
     if (!(Number.isInteger(s.nodes) && s.nodes >= 1)) throw new InputError(`etcd needs at least 1 member, got --nodes ${s.nodes}`);
     if (s.bugs.length > 0) throw new InputError(`etcd has no seeded bugs (asked for ${s.bugs.join(', ')})`);
-    const o = resolveOptions(s.options);
+    const o = resolveEtcdOptions(s.options);
     const reads = o.reads as ReadMode;
     const joins = new Map<string, JoinRecord>();
     const names = Array.from({ length: s.nodes }, (_, i) => `e${i + 1}`);

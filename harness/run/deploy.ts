@@ -6,6 +6,7 @@
 import { systemNamed } from '../../adapters/index.js';
 import type { Deployment, SystemAdapter } from '../core/system.js';
 import { InputError } from '../../history/input-error.js';
+import { resolveOptions } from '../core/options.js';
 
 /** `KEY=VALUE` strings (repeatable --opt) to a record; a malformed one or a key given twice is an InputError. */
 export function parseOpts(list: readonly string[]): Record<string, string> {
@@ -18,24 +19,6 @@ export function parseOpts(list: readonly string[]): Record<string, string> {
     out[key] = item.slice(eq + 1);
   }
   return out;
-}
-
-/** Every option of the adapter: the given value (checked) or its default; an unknown key is an InputError. */
-export function resolveOptions(adapter: SystemAdapter, given: Readonly<Record<string, string>>): Record<string, string> {
-  const keys = Object.keys(adapter.options);
-  for (const [key, value] of Object.entries(given)) {
-    const spec = Object.hasOwn(adapter.options, key) ? adapter.options[key] : undefined;
-    if (!spec)
-      throw new InputError(
-        `unknown option ${JSON.stringify(key)} for system ${adapter.name} in --opt`,
-        {},
-        keys.length > 0 ? `its options: ${keys.join(', ')}` : 'it takes no options',
-      );
-    if (spec.choices && !spec.choices.includes(value)) throw new InputError(`--opt ${key}=${value}: not one of ${spec.choices.join(', ')}`);
-    const wrong = spec.check?.(value) ?? null;
-    if (wrong !== null) throw new InputError(`--opt ${key}=${value}: must be ${wrong}`);
-  }
-  return Object.fromEntries(keys.map((k) => [k, Object.hasOwn(given, k) ? given[k] : adapter.options[k].default]));
 }
 
 export interface SystemRequest {

@@ -14,7 +14,7 @@ import type { Invocation } from '../../../harness/core/generator/types.js';
 import type { Cluster } from '../../../harness/core/provider.js';
 import type { Deployment } from '../../../harness/core/system.js';
 import { localProvider } from '../../../harness/providers/local.js';
-import { resolveOptions } from '../../../harness/run/deploy.js';
+import { resolveOptions } from '../../../harness/core/options.js';
 import { InputError } from '../../../history/input-error.js';
 
 function etcdMissing(): string | null {
@@ -48,7 +48,7 @@ describe('etcd adapter: settings and command lines', () => {
   it('refuses fewer than one member, unknown options and bad values in one line', () => {
     expect(() => etcdDeployment(0)).toThrow(InputError);
     expect(() => etcdDeployment(0)).toThrow(/at least 1 member/);
-    expect(() => etcdDeployment(3, { nope: '1' })).toThrow(/no option "nope"/);
+    expect(() => etcdDeployment(3, { nope: '1' })).toThrow(/option "nope"/);
     expect(() => etcdDeployment(3, { reads: 'stale' })).toThrow(/linearizable, serializable/);
     expect(() => etcdDeployment(3, { 'heartbeat-ms': '100', 'election-ms': '200' })).toThrow(/5 heartbeats/);
     expect(() => etcdAdapter.deploy({ nodes: 3, bugs: ['x'], options: {}, workload: 'register' })).toThrow(/no seeded bugs/);

@@ -16,7 +16,7 @@ import type { Invocation } from '../../../harness/core/generator/types.js';
 import type { Cluster } from '../../../harness/core/provider.js';
 import type { Deployment, MembershipFaults, SystemView } from '../../../harness/core/system.js';
 import { localProvider } from '../../../harness/providers/local.js';
-import { resolveOptions } from '../../../harness/run/deploy.js';
+import { resolveOptions } from '../../../harness/core/options.js';
 
 function etcdMissing(): string | null {
   try {

@@ -15,7 +15,7 @@ import type { Invocation } from '../../../harness/core/generator/types.js';
 import type { Cluster } from '../../../harness/core/provider.js';
 import type { Deployment } from '../../../harness/core/system.js';
 import { localProvider, NODE_UID_BASE } from '../../../harness/providers/local.js';
-import { resolveOptions } from '../../../harness/run/deploy.js';
+import { resolveOptions } from '../../../harness/core/options.js';
 import { isolateOne } from '../../../nemesis/grudge.js';
 import { chainName, hostNetfilter, installDrops, iptablesUsable, leftoverChains, ownerDrops, removeChain } from '../../../nemesis/iptables.js';
 
