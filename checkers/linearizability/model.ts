@@ -55,6 +55,12 @@ export interface Model<S> {
    * is slow only when many distinct states share a set (kv appends).
    */
   hash?(state: S): number;
+  /**
+   * About how many bytes `state` holds beyond a small fixed object, for the
+   * memory budget. Optional; models whose states grow with the history (kv
+   * strings, sets) give it, or a budget of 1 GiB can mean several GiB of heap.
+   */
+  size?(state: S): number;
   describeOp(op: ModelOp): string;
   describeState(state: S): string;
   /**

@@ -188,6 +188,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
   // nothing (a typed array per entry made garbage collection most of the run
   // time). Hashed by the set, mixed with the state's hash when the model has one.
   const hashState = model.hash?.bind(model);
+  const stateSize = model.size?.bind(model);
   let capacity = 256;
   let entryHash = new Int32Array(capacity);
   let entryNext = new Int32Array(capacity);
@@ -259,6 +260,7 @@ export function createSearch<S>(model: Model<S>, ops: readonly Operation[], mode
     // Over the memory budget the pair is not cached (still correct, only
     // slower) and the search stops at its next clock check.
     if (cacheSize === capacity && !growEntries()) return true;
+    if (stateSize && !reserve(stateSize(state))) return true;
     const start = entryStart[cacheSize];
     if (start + len > pool.length && !growPool(start + len)) return true;
     const e = cacheSize++;

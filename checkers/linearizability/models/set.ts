@@ -49,6 +49,7 @@ const setModel: Model<readonly Elem[]> = {
         return undefined;
     }
   },
+  size: (s) => 8 * s.length,
   equal(a, b) {
     if (a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -252,6 +252,23 @@ describe('budget', () => {
     // With room, the same history is decided.
     expect(checkLinearizable(modelNamed('cas-register'), pairOps(ops, { file, lines })).verdict).toBe('valid');
   });
+
+  it('charges states that grow (kv strings) to the memory budget, so the heap stays near it', () => {
+    // 18 unknown appends of 4 KB texts, then a read nothing can explain: the
+    // search tries every subset of the appends, and each state's string is
+    // flattened when the read compares it. Charged only for its cache entry, a
+    // 32 MiB budget let such a search grow past 4 GiB of heap (a CI worker died).
+    const rows: [number, Op['type'], string, Value, string?][] = [];
+    for (let p = 0; p < 18; p++) rows.push([p, 'invoke', 'append', `${String(p).padStart(2, '0')}${'x'.repeat(4094)}`, 'k']);
+    for (let p = 0; p < 18; p++) rows.push([p, 'info', 'append', `${String(p).padStart(2, '0')}${'x'.repeat(4094)}`, 'k']);
+    rows.push([99, 'invoke', 'get', null, 'k'], [99, 'ok', 'get', 'nothing appended this', 'k']);
+    const before = process.memoryUsage().heapUsed;
+    const r = check('kv', h(rows), { memoryBytes: 32 * 2 ** 20, budgetMs: 30_000 });
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(r.verdict).toBe('unknown');
+    expect(r.gaveUp).toBe('memory');
+    expect(grown).toBeLessThan(256 * 2 ** 20);
+  });
 });
 
 describe('pruning unknown writes that nothing read', () => {

@@ -12,15 +12,23 @@ const kinds: Kind[] = ['register', 'cas-register', 'kv', 'set', 'mutex', 'multi-
 
 describe('histories of a linearizable object', () => {
   for (const kind of kinds) {
-    it(`${kind}: always valid, with random concurrency, fail and info outcomes`, () => {
+    it(`${kind}: never invalid, with random concurrency, fail and info outcomes; undecided (budget spent) at most 1%`, () => {
+      // A budget, as a user has: some draws are beyond any exact search (kv
+      // with 15 unknown appends of 4 texts in 52 ops spends 1 GiB in 12 s). An
+      // unknown is no verdict, never a wrong one; it must stay rare. The memory
+      // budget must hold for states that grow too: before kv states were
+      // charged for their strings, such a draw ran a test worker out of heap.
+      let undecided = 0;
       fc.assert(
         fc.property(simOptions(kind), choicesArb, (opts, choices) => {
           const history = simulate(opts, choices);
-          const result = checkLinearizable(modelNamed(kind), pairOps(history));
-          expect(result.verdict).toBe('valid');
+          const result = checkLinearizable(modelNamed(kind), pairOps(history), { budgetMs: 10_000, memoryBytes: 256 * 2 ** 20 });
+          expect(result.verdict).not.toBe('invalid');
+          if (result.verdict === 'unknown') undecided++;
         }),
         { numRuns: 300 },
       );
+      expect(undecided).toBeLessThanOrEqual(3);
     });
   }
 });
