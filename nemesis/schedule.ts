@@ -20,7 +20,7 @@ export interface ScheduleOptions {
   targets?: readonly Target[];
   /** What the system's membership fault can take out (its adapter's targets); required for `member`. */
   memberTargets?: readonly string[];
-  /** The mean time a fault is held; each hold is drawn from [0.25, 1.75) of it. */
+  /** The mean time a fault is held; each hold is drawn from [0.25, 1.75) of it (a quarter of kills: restarted at once, see holdFor). */
   holdMs: number;
   /** One schedule per kind, run side by side (faults of different kinds overlap). Default: one fault at a time. */
   overlap?: boolean;
@@ -67,6 +67,25 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
   }
 }
 
+/** Below this share of draws a kill is a crash with an immediate restart (see holdFor). */
+export const RESTART_AT_ONCE = 0.25;
+/** The longest hold of a crash with an immediate restart. */
+export const RESTART_AT_ONCE_MS = 200;
+
+/**
+ * How long a fault of `kind` is held, from one draw `u` in [0, 1). Holds vary:
+ * a fault that ends around a lease or grace period finds other bugs than one
+ * held long. A quarter of kills restart at once (at most 200 ms down): the
+ * node comes back before its lease or grace period ends, so a crashed primary
+ * can return as primary and recover in place, which a kill held for seconds
+ * never lets happen. One draw either way, so the draws after it (and so a
+ * seed's later faults) stay where they were.
+ */
+export function holdFor(kind: FaultKind, meanMs: number, u: number): number {
+  if (kind === 'kill' && u < RESTART_AT_ONCE) return (u / RESTART_AT_ONCE) * RESTART_AT_ONCE_MS;
+  return meanMs * (0.25 + 1.5 * u);
+}
+
 export function faultSchedule(o: ScheduleOptions): Generator {
   if (o.kinds.length === 0) return sequence([]);
   if (o.overlap === true && o.kinds.length > 1) {
@@ -75,9 +94,9 @@ export function faultSchedule(o: ScheduleOptions): Generator {
   // Drawn from a stream of its own when seeded, so that the client ops asked for meanwhile (as many as the
   // timing allows) do not move its draws: the same seed gives the same faults in the same order.
   const schedule = fromFn((ctx) => {
-    const [start, stop] = faultOps(pick(ctx, o.kinds), ctx, o);
-    // Holds vary: a fault that ends around a lease or grace period finds other bugs than one held long.
-    const holdMs = o.holdMs * (0.25 + 1.5 * ctx.random.float());
+    const kind = pick(ctx, o.kinds);
+    const [start, stop] = faultOps(kind, ctx, o);
+    const holdMs = holdFor(kind, o.holdMs, ctx.random.float());
     return sequence([sleep(Math.round(o.quietMs * 1e6)), start, sleep(Math.round(holdMs * 1e6)), stop]);
   });
   return o.seed === undefined ? schedule : ownRandom(o.seed, schedule);

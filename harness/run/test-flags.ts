@@ -207,7 +207,11 @@ export function testFlags(y: Argv): Argv<TestArgs> {
     .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
     .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
     .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
-    .option('nemesis-interval', { type: 'number', default: 5, describe: 'seconds of quiet before each fault, and how long each fault is held' })
+    .option('nemesis-interval', {
+      type: 'number',
+      default: 5,
+      describe: 'seconds of quiet before each fault, and the mean time a fault is held (a quarter of kills restart at once)',
+    })
     .option('nemesis-overlap', {
       type: 'boolean',
       default: false,

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { clientsAndNemesis, fromFn, simulate, stagger, timeLimit } from '../../harness/core/generator/index.js';
-import { faultSchedule } from '../../nemesis/schedule.js';
+import { faultSchedule, holdFor, RESTART_AT_ONCE_MS } from '../../nemesis/schedule.js';
 
 /** The nemesis invocations (f and value) of a simulated run at `rate` client ops per second. */
 function faults(rate: number, seed: number | undefined, responseMs: number): unknown[] {
@@ -35,5 +35,48 @@ describe('the fault schedule', () => {
 
   it("without one it draws from the test generator's shared stream, which the client ops move (why the seed is needed)", () => {
     expect(faults(700, undefined, 3).slice(0, 20)).not.toEqual(faults(100, undefined, 1).slice(0, 20));
+  });
+});
+
+describe('holds', () => {
+  it('a quarter of kills restart at once (at most 200 ms down); other kills and every other kind are held around the mean', () => {
+    expect(holdFor('kill', 5000, 0)).toBe(0);
+    expect(holdFor('kill', 5000, 0.2499)).toBeLessThan(RESTART_AT_ONCE_MS);
+    expect(holdFor('kill', 5000, 0.25)).toBe(5000 * 0.625);
+    expect(holdFor('pause', 5000, 0.1)).toBe(5000 * 0.4);
+    expect(holdFor('partition', 5000, 0.999)).toBeCloseTo(5000 * 1.7485);
+  });
+
+  it('in a schedule, some kills are restarted within 200 ms and others held for seconds', () => {
+    const schedule = faultSchedule({ kinds: ['kill'], nodes: ['n1', 'n2', 'n3'], quietMs: 1000, holdMs: 4000, seed: 5 });
+    const respond = () => ({ type: 'ok' as const, latencyNs: 1e6 });
+    const ops = simulate(
+      clientsAndNemesis(
+        timeLimit(
+          600e9,
+          stagger(
+            1e9,
+            fromFn(() => ({ f: 'read', key: 'k' })),
+          ),
+        ),
+        timeLimit(600e9, schedule),
+      ),
+      {
+        concurrency: 2,
+        seed: 1,
+        respond,
+        maxInvocations: 20_000,
+      },
+    ).history.filter((op) => op.process === 'nemesis' && op.type === 'invoke');
+    const downMs: number[] = [];
+    for (let i = 0; i + 1 < ops.length; i += 2) {
+      expect([ops[i].f, ops[i + 1].f]).toEqual(['kill', 'start']);
+      downMs.push((ops[i + 1].time - ops[i].time) / 1e6);
+    }
+    expect(downMs.length).toBeGreaterThan(40);
+    const atOnce = downMs.filter((ms) => ms <= RESTART_AT_ONCE_MS + 2).length;
+    expect(atOnce / downMs.length).toBeGreaterThan(0.1);
+    expect(atOnce / downMs.length).toBeLessThan(0.4);
+    expect(downMs.filter((ms) => ms >= 2500).length / downMs.length).toBeGreaterThan(0.6);
   });
 });
