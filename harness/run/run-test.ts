@@ -25,6 +25,7 @@ import { analyzeRun, writeResults } from './analysis.js';
 import { deploySystem } from './deploy.js';
 import { Progress } from './progress.js';
 import { runWorkers, type RunSummary } from './workers.js';
+import { watchOver } from './reaper.js';
 
 /** The test as run: test.json. A plain value, printable, replayable by seed. */
 export interface TestConfig extends TestSpec {
@@ -116,6 +117,8 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   const onExit = () => (cluster as { teardownSync?: () => void } | undefined)?.teardownSync?.();
   process.once('exit', onExit);
   try {
+    // Should this process die without cleaning up (SIGKILL), a reaper of its own removes its nodes within seconds.
+    watchOver(provider.name);
     await provider.cleanupLeftovers();
     const spec: ClusterSpec = { deployment, runDir, runId, fakeClock: test.nemesis.includes('clock') };
     const t0 = performance.now();

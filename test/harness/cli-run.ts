@@ -3,10 +3,13 @@
 // must hold afterwards.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { processesOf } from '../../harness/run/leftovers.js';
+
+export { processesOf };
 
 export const root = join(import.meta.dirname, '..', '..');
 export const cli = join(root, 'dist', 'harness', 'cli.js');
@@ -39,21 +42,6 @@ export function undertowTest(args: string[], interruptAfter?: RegExp): Promise<R
       resolve({ code, out, err, run: existsSync(latest) ? realpathSync(latest) : '' });
     });
   });
-}
-
-/** Processes of ours (a node of any system) whose command line names this run folder. */
-export function processesOf(runDir: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-        return cmd.includes(runDir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 export const lines = (file: string) =>

@@ -1,0 +1,47 @@
+// The reaper's process (see reaper.ts): `node reaper-main.js HARNESS_PID`,
+// stdin a pipe from the harness carrying provider names, one a line.
+
+import { PROVIDERS } from './test-flags.js';
+
+const harnessPid = Number(process.argv[2]);
+const providers = new Set<string>();
+let buffered = '';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function reap(): Promise<void> {
+  // The pipe closes as the harness exits; its pid may linger a moment (a zombie is still "alive" to kill 0).
+  for (let i = 0; i < 20 && alive(harnessPid); i++) await sleep(50);
+  for (const round of [0, 1]) {
+    if (round === 1) await sleep(2000);
+    for (const name of providers) {
+      const make = PROVIDERS[name];
+      if (make === undefined) continue;
+      try {
+        await (await make()).cleanupLeftovers();
+      } catch {
+        // The engine is gone too, or the rules cannot be read: nothing more this process can do.
+      }
+    }
+  }
+  process.exit(0);
+}
+
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  buffered += chunk;
+  const lines = buffered.split('\n');
+  buffered = lines.pop() ?? '';
+  for (const l of lines) if (l.trim() !== '') providers.add(l.trim());
+});
+process.stdin.on('end', () => void reap());
+process.stdin.on('error', () => void reap());
