@@ -69,6 +69,16 @@ function ownedBy(pid: number, runDir: string): boolean {
   }
 }
 
+/** Processes whose command line names `runDir` (every node of the local provider does: its data dir is under it). */
+export function processesOf(runDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (ownedBy(Number(entry), runDir)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
 async function canListen(host: string, port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = net.createServer();
@@ -313,7 +323,9 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
           continue;
         }
         if (alive(r.harnessPid) && r.harnessPid !== process.pid) continue;
-        for (const pid of Object.values(r.pids)) {
+        // The registry's pids, and any process naming the run's folder: a node the harness spawned
+        // just before it died may have missed the registry (seen once in 100 interrupted runs).
+        for (const pid of new Set([...Object.values(r.pids), ...processesOf(r.runDir)])) {
           if (ownedBy(pid, r.runDir)) {
             try {
               process.kill(pid, 'SIGCONT');

@@ -3,31 +3,18 @@
 // crash (the reaper's job for a harness that died); the tests and the
 // interruption benchmark (bench/interrupt.ts) check it.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainName, hostNetfilter, leftoverChains } from '../../nemesis/iptables.js';
+import { processesOf } from '../providers/local.js';
+
+export { processesOf };
 
 export interface Leftovers {
   processes: number[];
   chains: string[];
   containers: string[];
   networks: string[];
-}
-
-/** Processes whose command line names `runDir` (every node of the local provider does: its data dir is under it). */
-export function processesOf(runDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(join('/proc', entry, 'cmdline'), 'utf8');
-      // A zombie has an empty command line, and is gone as a process.
-      if (cmdline.includes(runDir)) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
 }
 
 /** The leftovers of the run in `runDir` (its test.json names its run id). */

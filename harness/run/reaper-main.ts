@@ -1,10 +1,13 @@
 // The reaper's process (see reaper.ts): `node reaper-main.js HARNESS_PID`,
-// stdin a pipe from the harness carrying provider names, one a line.
+// stdin a pipe from the harness carrying a JSON ReaperLine a run.
 
+import { processesOf } from '../providers/local.js';
+import type { ReaperLine } from './reaper.js';
 import { PROVIDERS } from './test-flags.js';
 
 const harnessPid = Number(process.argv[2]);
 const providers = new Set<string>();
+const runDirs = new Set<string>();
 let buffered = '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,6 +24,18 @@ function alive(pid: number): boolean {
 async function reap(): Promise<void> {
   // The pipe closes as the harness exits; its pid may linger a moment (a zombie is still "alive" to kill 0).
   for (let i = 0; i < 20 && alive(harnessPid); i++) await sleep(50);
+  if (!alive(harnessPid)) {
+    for (const dir of runDirs) {
+      for (const pid of processesOf(dir)) {
+        try {
+          process.kill(pid, 'SIGCONT');
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+  }
   for (const round of [0, 1]) {
     if (round === 1) await sleep(2000);
     for (const name of providers) {
@@ -41,7 +56,15 @@ process.stdin.on('data', (chunk: string) => {
   buffered += chunk;
   const lines = buffered.split('\n');
   buffered = lines.pop() ?? '';
-  for (const l of lines) if (l.trim() !== '') providers.add(l.trim());
+  for (const l of lines) {
+    try {
+      const { provider, runDir } = JSON.parse(l) as ReaperLine;
+      providers.add(provider);
+      if (runDir.length > 1) runDirs.add(runDir);
+    } catch {
+      // not a line of ours
+    }
+  }
 });
 process.stdin.on('end', () => void reap());
 process.stdin.on('error', () => void reap());

@@ -118,7 +118,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   process.once('exit', onExit);
   try {
     // Should this process die without cleaning up (SIGKILL), a reaper of its own removes its nodes within seconds.
-    watchOver(provider.name);
+    watchOver(provider.name, runDir);
     await provider.cleanupLeftovers();
     const spec: ClusterSpec = { deployment, runDir, runId, fakeClock: test.nemesis.includes('clock') };
     const t0 = performance.now();
