@@ -26,6 +26,8 @@ function install(): void {
     // etcd, the second system under test (Debian's 3.4).
     ...(existsSync('/usr/bin/etcd') ? [] : ['etcd-server']),
     ...(existsSync('/usr/bin/etcdctl') ? [] : ['etcd-client']),
+    // xmllint validates the campaigns' junit.xml against test/fixtures/junit.xsd.
+    ...(has('xmllint') ? [] : ['libxml2-utils']),
   ];
   if (missing.length === 0 || process.getuid?.() !== 0 || !has('apt-get')) return;
   console.log(`test setup: installing ${missing.join(', ')} with apt-get`);

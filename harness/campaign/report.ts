@@ -138,7 +138,8 @@ export function junitXml(r: CampaignResult): string {
   const time = r.cells.reduce((s, c) => s + (c.durationS ?? 0), 0).toFixed(1);
   const out = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${xml(`undertow campaign ${r.campaign}`)}" tests="${r.cells.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${time}">`,
+    // No `skipped` on the root: Jenkins' schema has none there (the suite carries it).
+    `<testsuites name="${xml(`undertow campaign ${r.campaign}`)}" tests="${r.cells.length}" failures="${failures}" errors="0" time="${time}">`,
     `  <testsuite name="${xml(r.campaign)}" tests="${r.cells.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${time}" timestamp="${xml(r.startedAt.replace(/Z$/, ''))}">`,
   ];
   for (const c of r.cells) {

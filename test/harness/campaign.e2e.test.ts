@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { CampaignResult } from '../../harness/campaign/run.js';
 import { cli, root } from './cli-run.js';
 import { launchChromium } from '../results/browser.js';
+import { expectValidJunit } from './junit-schema.js';
 
 const CAMPAIGN = `
 name: tiny
@@ -74,6 +75,7 @@ describe('undertow campaign on the local provider', () => {
 
     const junit = readFileSync(join(folder, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<testsuite name="tiny" tests="2" failures="1" errors="0" skipped="0"/);
+    expectValidJunit(join(folder, 'junit.xml'));
     expect(junit.match(/<testcase /g)).toHaveLength(2);
     expect(junit).toContain('message="missed the bug: expected invalid, got valid"');
     expect(junit).toContain(`run folder: ${cells[1].run}`);

@@ -14,6 +14,7 @@ import { parseBudget, parseCampaign } from '../../harness/campaign/parse.js';
 import { catchRates, junitXml, mergeCampaigns, readCampaign, summaryMd, writeCampaign } from '../../harness/campaign/report.js';
 import { exitCodeOf, runCampaign, type CampaignResult, type CellRunner } from '../../harness/campaign/run.js';
 import { main } from '../../harness/main.js';
+import { expectValidJunit } from './junit-schema.js';
 import { InputError } from '../../history/input-error.js';
 import { renderRunsPage } from '../../results/runs-page.js';
 import { listCampaigns } from '../../results/serve-campaigns.js';
@@ -300,6 +301,10 @@ describe('campaign files written', () => {
     // Well-formed enough for a CI reader: every opened element closes, no raw ampersand or angle bracket in text.
     expect(x.match(/<testcase [^>]*[^/]>/g)?.length).toBe(x.match(/<\/testcase>/g)?.length ?? 0);
     expect(x.replace(/<[^>]+>/g, '')).not.toMatch(/[<>]|&(?!amp;|lt;|gt;|quot;|apos;)/);
+    // And valid against the structure JUnit readers accept (test/fixtures/junit.xsd), by libxml2's validator.
+    const file = join(mkdtempSync(join(tmpdir(), 'undertow-junit-')), 'junit.xml');
+    writeFileSync(file, x);
+    expectValidJunit(file);
   });
 
   it('summary.md, campaign.json and campaign.html in store/campaigns/NAME/TIMESTAMP, with a trend that marks flips as flaky', async () => {
