@@ -224,6 +224,11 @@ export class DockerCluster implements Cluster {
     await Promise.all([...this.handles.values()].filter((h) => h.running).map(async (h) => removeChain(netnsNetfilter(await this.pid(h)), this.chain)));
   }
 
+  dataDir(node: string): string {
+    this.handle(node);
+    return path.resolve(nodeDir(this.spec.runDir, node), 'data');
+  }
+
   isRunning(node: string): boolean {
     return this.handle(node).running;
   }

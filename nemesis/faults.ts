@@ -4,6 +4,7 @@
 // quiet phase and the final reads.
 //
 //   kill  {random|primary|leader}  / start    kill -9, then restart on the same data
+//   corrupt {target, how: bitflip|truncate} / start   kill -9, flip bits in or cut the tail off one of its data files, restart
 //   pause {random|primary|leader}  / resume   SIGSTOP (freezer), then SIGCONT
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
 //   partition {halves|one|follower|primary|primary-alone|ring|bridge} / heal   iptables
@@ -20,9 +21,10 @@ import type { Cluster, Grudge } from '../harness/core/provider.js';
 import type { MembershipFaults, MembershipContext, SystemView } from '../harness/core/system.js';
 import type { Nemesis } from '../harness/core/client.js';
 import type { Value } from '../history/types.js';
+import { corruptData, CORRUPTIONS, type Corruption } from './corrupt.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
 
-export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Whom kill and pause aim at: any node, a group's primary, the node that leads the cluster. */
@@ -168,6 +170,17 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
           paused.add(node);
         }
         return { target, node };
+      }
+      case 'corrupt': {
+        const { target = 'random', how = 'bitflip' } = (op.value ?? {}) as { target?: Target; how?: Corruption };
+        if (!CORRUPTIONS.includes(how)) throw new Error(`unknown corruption ${how}`);
+        const node = await resolveTarget(target, new Set([...killed, ...paused]));
+        if (node === null) return { target, how, node: null, note: `no ${target} to corrupt` };
+        // On a stopped node only: a running one would overwrite the change, or read it half-made.
+        await cluster.kill(node);
+        killed.add(node);
+        const done = corruptData(cluster.dataDir(node), how, random);
+        return { target, node, ...done } as unknown as Value;
       }
       case 'start':
         return { nodes: await startAll() };

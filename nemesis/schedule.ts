@@ -7,6 +7,7 @@
 // random, so they are in the history's invocations and a seed replays them.
 
 import { any, fromFn, ownRandom, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/core/generator/index.js';
+import { CORRUPTIONS } from './corrupt.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
 
 export interface ScheduleOptions {
@@ -42,6 +43,8 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
       return [{ f: 'kill', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'start' }];
     case 'pause':
       return [{ f: 'pause', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'resume' }];
+    case 'corrupt':
+      return [{ f: 'corrupt', value: { target: pick(ctx, o.targets ?? TARGETS), how: pick(ctx, CORRUPTIONS) } }, { f: 'start' }];
     case 'partition':
       return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
     case 'member': {

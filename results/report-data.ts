@@ -74,6 +74,7 @@ const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
  */
 const PAIRS: Record<string, string> = {
   kill: 'start',
+  corrupt: 'start',
   pause: 'resume',
   partition: 'heal',
   'clock-bump': 'clock-reset',

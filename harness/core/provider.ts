@@ -57,6 +57,8 @@ export interface Cluster {
   partition(grudge: Grudge): Promise<void>;
   /** Removes every partition rule of this run. */
   heal(): Promise<void>;
+  /** The host path of the node's data dir (RUN/nodes/NODE/data on both providers), for faults that act on files of a stopped node. */
+  dataDir(node: string): string;
   /** Is the node's process running (not killed)? Paused counts as running. */
   isRunning(node: string): boolean;
   /**

@@ -270,6 +270,11 @@ class LocalCluster implements Cluster {
     this.partitioned = false;
   }
 
+  dataDir(node: string): string {
+    this.info(node);
+    return join(this.nodeDir(node), 'data');
+  }
+
   isRunning(node: string): boolean {
     const p = this.procs.get(node);
     return p !== undefined && p.exitCode === null && p.signalCode === null;

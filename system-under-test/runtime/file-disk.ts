@@ -9,8 +9,11 @@
 // disk: log-segment.ts.)
 //
 // A Ready is written as one append (entries, then the hard state) and one
-// fsync, so a crash leaves either all or a prefix of it; recovery discards a
-// torn or corrupt tail. Truncating the log (a follower overwriting a
+// fsync, so a crash leaves either all or a prefix of it; each append ends
+// with the hard state record, so recovery keeps whole appends only and
+// discards a torn tail, but refuses (DiskCorruptError) a bad record followed
+// by a whole append: that one was acknowledged. A cut at a record boundary
+// (the file's tail lost) cannot be told from an older log: undetectable. Truncating the log (a follower overwriting a
 // conflicting suffix) re-appends the current hard state after the cut. Log
 // compaction writes the new snapshot first, then rewrites the log atomically;
 // recovery keeps the log tail after the snapshot only if the log holds the
@@ -26,7 +29,7 @@ import * as path from 'node:path';
 import type { Entry, HardState, PersistedState, Ready, Snapshot } from '../raft/types.js';
 import { invariant } from '../util/invariant.js';
 import { Reader, Writer, decodeEntry, decodeSnapshot, encodeEntry, encodeSnapshot } from '../wire/codec.js';
-import { DiskCorruptError, concat, frameRecord as record, scanRecords as scan, writeFileAtomicSync as writeFileAtomic } from './log-segment.js';
+import { DiskCorruptError, recordsAfter, concat, frameRecord as record, scanRecords as scan, writeFileAtomicSync as writeFileAtomic } from './log-segment.js';
 
 export { DiskCorruptError };
 
@@ -93,8 +96,24 @@ export class FileDisk {
 
     const logPath = path.join(dir, LOG);
     const bytes = new Uint8Array(fs.readFileSync(logPath));
-    const { records, end } = scan(bytes);
-    if (records.length === 0 || records[0].type !== REC_BASE) throw new DiskCorruptError(`${logPath} has no base record`);
+    const scanned = scan(bytes);
+    if (scanned.records.length === 0 || scanned.records[0].type !== REC_BASE) throw new DiskCorruptError(`${logPath} has no base record`);
+    if (scanned.end < bytes.length) {
+      // A bad record is a torn tail only if no whole append follows it: an append that ended (its hard
+      // state record) before another began was fsynced and acknowledged (votes, entries counted for a
+      // commit). Dropping it silently would let this node vote twice or forget a committed entry.
+      const after = recordsAfter(bytes, scanned.end);
+      const acked = after.slice(0, -1).filter((x) => x.type === REC_STATE).length;
+      if (acked > 0)
+        throw new DiskCorruptError(
+          `${logPath}: bad record at byte ${scanned.end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${dir} and add this member back to let it catch up from its peers)`,
+        );
+    }
+    // Only whole appends count: records after the last hard state are the start of an append that never finished.
+    let whole = scanned.records.length;
+    while (whole > 1 && scanned.records[whole - 1].type !== REC_STATE) whole--;
+    const records = scanned.records.slice(0, whole);
+    const end = whole === scanned.records.length ? scanned.end : scanned.records[whole].offset;
     const r = new Reader(records[0].payload);
     const baseIndex = r.uint();
     const baseTerm = r.uint();
@@ -167,8 +186,10 @@ export class FileDisk {
       this.lastIndex = rd.entries[rd.entries.length - 1].index;
     }
     if (rd.hardState !== null) this.hardState = rd.hardState;
-    if (rd.hardState !== null || truncated) parts.push(stateRecord(this.hardState));
-    if (parts.length === 0) return;
+    if (parts.length === 0 && rd.hardState === null && !truncated) return;
+    // Every append ends with the hard state, even unchanged: the mark of a whole, fsynced append,
+    // by which recovery tells a torn tail from acknowledged records after a corrupt one.
+    parts.push(stateRecord(this.hardState));
     const buf = concat(parts);
     fs.writeSync(this.fd, buf, 0, buf.length, this.size);
     this.size += buf.length;
@@ -204,8 +225,8 @@ export class FileDisk {
   }
 
   private rewrite(s: Snapshot, entries: readonly Entry[], hs: HardState): void {
-    const parts = [baseRecord(s.index, s.term), stateRecord(hs)];
-    let off = parts[0].length + parts[1].length;
+    const parts = [baseRecord(s.index, s.term)];
+    let off = parts[0].length;
     const offsets: number[] = [];
     for (const e of entries) {
       const rec = record(REC_ENTRY, encodeEntry(e));
@@ -213,6 +234,8 @@ export class FileDisk {
       off += rec.length;
       parts.push(rec);
     }
+    // The hard state last: it marks the end of a whole write (see the constructor).
+    parts.push(stateRecord(hs));
     this.replaceLog(concat(parts));
     this.base = s.index;
     this.offsets = offsets;

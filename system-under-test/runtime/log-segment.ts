@@ -71,14 +71,32 @@ export function scanRecords(bytes: Uint8Array): { records: ScannedRecord[]; end:
 }
 
 /**
- * Where the record at `off` claims to end, if its length field fits in the
- * file (its CRC may still be wrong): the place to look for valid records
- * after a bad one.
+ * Every valid record after the bad one at `off`, however many bad stretches
+ * lie between them: the scan resumes where the bad record claims to end, and
+ * where that claim cannot be trusted (its length field may be the part that
+ * is corrupt), byte by byte until a record's length and CRC check out. A
+ * record found this way was written whole: the place to look for appends that
+ * were acknowledged after a corrupt one.
  */
-export function claimedEnd(bytes: Uint8Array, off: number): number | null {
-  if (off + RECORD_HEADER > bytes.length) return null;
-  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(off);
-  return len >= 1 && off + 8 + len <= bytes.length ? off + 8 + len : null;
+export function recordsAfter(bytes: Uint8Array, off: number): ScannedRecord[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const valid = (at: number): number | null => {
+    if (at + RECORD_HEADER > bytes.length) return null;
+    const len = v.getUint32(at);
+    if (len < 1 || at + 8 + len > bytes.length) return null;
+    return crc32(bytes, at + 8, at + 8 + len) === v.getUint32(at + 4) ? at + 8 + len : null;
+  };
+  const out: ScannedRecord[] = [];
+  for (let at = off + 1; at + RECORD_HEADER <= bytes.length; ) {
+    const end = valid(at);
+    if (end === null) {
+      at++;
+      continue;
+    }
+    out.push({ type: bytes[at + 8], payload: bytes.subarray(at + RECORD_HEADER, end), offset: at });
+    at = end;
+  }
+  return out;
 }
 
 export function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -82,7 +82,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { EMPTY_DISK, type PersistRecord, type ReplicaDiskState } from '../pacifica/types.js';
 import { invariant } from '../util/invariant.js';
-import { DiskCorruptError, RECORD_HEADER, claimedEnd, concat, scanRecords, writeFileAtomic, type ScannedRecord, type SyncFn } from './log-segment.js';
+import { DiskCorruptError, RECORD_HEADER, concat, recordsAfter, scanRecords, writeFileAtomic, type ScannedRecord, type SyncFn } from './log-segment.js';
 import {
   GROUP_NAME,
   REC_BASE,
@@ -539,8 +539,7 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
 
   const { records, end } = scanRecords(bytes);
   if (end < bytes.length) {
-    const next = claimedEnd(bytes, end);
-    const after = next === null ? [] : scanRecords(bytes.subarray(next)).records;
+    const after = recordsAfter(bytes, end);
     // An append ending before another record was written (the next append starts only after that): acknowledged.
     const acked = after.slice(0, -1).filter((r) => (r.type & SYNC_POINT) !== 0).length;
     if (acked > 0)

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { initialState } from '../../../system-under-test/raft/node.js';
 import type { Entry, HardState, Ready, Snapshot } from '../../../system-under-test/raft/types.js';
 import { FileDisk } from '../../../system-under-test/runtime/file-disk.js';
+import { scanRecords } from '../../../system-under-test/runtime/log-segment.js';
 import { SimDisk } from '../../../system-under-test/sim/disk.js';
 
 const dirs: string[] = [];
@@ -72,6 +73,77 @@ describe('FileDisk', () => {
     back.write(ready({ entries: [cmd(3, 2)] })); // and the log is writable again
     back.close();
     expect(FileDisk.open(dir, () => INIT).load().entries).toEqual([cmd(1, 1), cmd(2, 1), cmd(3, 2)]);
+  });
+
+  it('refuses a bad record followed by a whole append (acknowledged: dropping it could make the node vote twice), but drops a bad last append', () => {
+    const dir = tmp();
+    const d = FileDisk.open(dir, () => INIT);
+    d.write(ready({ entries: [cmd(1, 1), cmd(2, 1)], hardState: { term: 1, vote: 'a', commit: 0 } }));
+    const log = path.join(dir, 'raft.log');
+    const afterFirst = fs.statSync(log).size;
+    d.write(ready({ hardState: { term: 2, vote: 'b', commit: 1 } }));
+    d.write(ready({ entries: [cmd(3, 2)] }));
+    d.close();
+    const good = fs.readFileSync(log);
+    // A flipped bit inside entry 1's record (the first append): the two appends after it were acknowledged.
+    const flipped = Buffer.from(good);
+    flipped[afterFirst - 30] ^= 0x10;
+    fs.writeFileSync(log, flipped);
+    expect(() => FileDisk.open(dir, () => INIT)).toThrow(/bad record at byte \d+ followed by 2 acknowledged append\(s\); refusing to drop them/);
+    // A flipped bit in the last append only: a torn write, dropped; the vote of term 2 survives.
+    const lastFlipped = Buffer.from(good);
+    lastFlipped[good.length - 12] ^= 0x01;
+    fs.writeFileSync(log, lastFlipped);
+    const back = FileDisk.open(dir, () => INIT);
+    expect(back.load().entries).toEqual([cmd(1, 1), cmd(2, 1)]);
+    expect(back.load().hardState).toEqual({ term: 2, vote: 'b', commit: 1 });
+    back.close();
+  });
+
+  it('property: a flipped bit in any record of an append that two more appends follow is refused, never dropped', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 8 }), fc.nat(), fc.nat({ max: 7 }), (appends, pick, bit) => {
+        const dir = tmp();
+        const d = FileDisk.open(dir, () => INIT);
+        let index = 0;
+        for (let a = 0; a < appends; a++) {
+          const entries = Array.from({ length: 1 + (a % 3) }, () => cmd(++index, 1));
+          d.write(ready({ entries, hardState: a % 2 === 0 ? { term: 1, vote: 'a', commit: Math.max(0, index - 2) } : null }));
+        }
+        d.close();
+        const log = path.join(dir, 'raft.log');
+        const bytes = fs.readFileSync(log);
+        const { records } = scanRecords(new Uint8Array(bytes));
+        // The records of every append but the last two (the base record and the initial hard state excepted).
+        const states = records.map((r, i) => (r.type === 2 ? i : -1)).filter((i) => i >= 0);
+        const lastEligible = states[states.length - 3];
+        const eligible = records.slice(2, lastEligible + 1);
+        const target = eligible[pick % eligible.length];
+        const at = target.offset + 8 + (pick % (target.payload.length + 1));
+        bytes[Math.min(at, target.offset + 8 + target.payload.length)] ^= 1 << bit;
+        fs.writeFileSync(log, bytes);
+        expect(() => FileDisk.open(dir, () => INIT)).toThrow(/refusing to drop them/);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps whole appends only: an entry whose append did not end with its hard state record is dropped', () => {
+    const dir = tmp();
+    const d = FileDisk.open(dir, () => INIT);
+    d.write(ready({ entries: [cmd(1, 1)], hardState: { term: 1, vote: 'a', commit: 0 } }));
+    d.write(ready({ entries: [cmd(2, 1), cmd(3, 1)] }));
+    d.close();
+    const log = path.join(dir, 'raft.log');
+    const bytes = fs.readFileSync(log);
+    // Cut the last append's hard state record off at its boundary: entries 2 and 3 are whole records, but not a whole append.
+    const { records } = scanRecords(new Uint8Array(bytes));
+    fs.truncateSync(log, records[records.length - 1].offset);
+    const back = FileDisk.open(dir, () => INIT);
+    expect(back.load().entries).toEqual([cmd(1, 1)]);
+    back.write(ready({ entries: [cmd(2, 2)] }));
+    back.close();
+    expect(FileDisk.open(dir, () => INIT).load().entries).toEqual([cmd(1, 1), cmd(2, 2)]);
   });
 
   it('compacts: the snapshot replaces the prefix, the tail and hard state survive', () => {
