@@ -22,6 +22,7 @@ import type { SystemAdapter } from '../core/system.js';
 import type { TestSpec } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults } from './analysis.js';
+import { checkNodeLogs, COVERAGE_FILE, readNodeLogs, storedCoverage, ViewSampler, type StoredCoverage } from './coverage.js';
 import { deploySystem } from './deploy.js';
 import { Progress } from './progress.js';
 import { runWorkers, type RunSummary } from './workers.js';
@@ -112,6 +113,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   let cluster: Cluster | undefined;
   let summary: RunSummary | null = null;
   let failure: string | null = null;
+  let sampler: ViewSampler | undefined;
   // A harness that dies without running `finally` (an uncaught error elsewhere) still kills its nodes.
   const onExit = () => (cluster as { teardownSync?: () => void } | undefined)?.teardownSync?.();
   process.once('exit', onExit);
@@ -125,6 +127,9 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     const newClient = (): Client => deployment.client(test.workload, { nodes, opTimeoutMs: test.opTimeoutMs, workloadOptions: workload.options });
     if (workload.setup) await runSetup(workload.setup, newClient, deployment.clientNodes(nodes), stop, log);
     const view = deployment.view(nodes);
+    // Fault coverage: who leads and who serves each group, through the run (harness/run/coverage.ts).
+    sampler = new ViewSampler(view, () => recorder.now());
+    sampler.start();
     const nemesis = faultsNemesis({
       cluster,
       view,
@@ -166,6 +171,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       });
     } finally {
       progress.stop();
+      await sampler.stop();
       view.close();
     }
     log.info({ summary }, 'workload done');
@@ -183,6 +189,19 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       });
     }
     process.removeListener('exit', onExit);
+  }
+
+  // What the faults achieved and what the nodes' logs say (the adapter's log checks), for the analysis.
+  if (cluster) {
+    let logs: StoredCoverage['logs'] = null;
+    try {
+      await sampler?.stop();
+      if (deployment.logChecks)
+        logs = checkNodeLogs(readNodeLogs(runDir, deployment.nodes), deployment.logChecks, { provider: test.provider, faults: test.nemesis });
+      writeJson(resolve(runDir, COVERAGE_FILE), storedCoverage(sampler?.samples() ?? [], logs));
+    } catch (e) {
+      log.error({ err: e }, 'coverage and node-log checks failed');
+    }
   }
 
   // Check whatever was recorded, also after a failure or an interruption;
