@@ -4,10 +4,11 @@
 // primaries at once that no client read saw, without a false alarm on the
 // correct build.
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectCompleteRun, undertowTest } from './cli-run.js';
+import { cli, expectCompleteRun, root, undertowTest } from './cli-run.js';
 
 describe('fault coverage on the local provider', () => {
   it('kill of primaries forces failovers: results.json counts primary changes, the console and the report say so, the node logs are clean', async () => {
@@ -25,6 +26,13 @@ describe('fault coverage on the local provider', () => {
     expect(r.out).toMatch(/^coverage: \d+ primary changes? \(g\d /m);
     expect(r.out).toContain(c.line);
     expect(readFileSync(join(r.run, 'report.html'), 'utf8')).toContain('Fault coverage');
+    // `undertow analyze` recomputes the same coverage and node-log verdict from the run folder (coverage.json).
+    const again = spawnSync(process.execPath, [cli, 'analyze', r.run], { cwd: root, encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain(c.line);
+    const reanalyzed = JSON.parse(readFileSync(join(r.run, 'results.json'), 'utf8'));
+    expect(reanalyzed.coverage).toEqual(c);
+    expect(reanalyzed.results['node-logs']).toEqual(results.results['node-logs']);
   }, 120_000);
 
   it('a run without faults says its faults achieved nothing', async () => {
