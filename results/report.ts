@@ -364,7 +364,12 @@ export function coverageHtml(c: Coverage | undefined): string {
   ];
   return (
     `<p class="${c.achievedNothing ? 'anomaly' : ''}">${escapeHtml(c.line)}</p>` +
-    `<table class="num">${rows.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')}</table>` +
+    `<table>${rows.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')}</table>` +
+    (c.changes?.length
+      ? `<details><summary>${c.changes.length} changes as the view saw them</summary><table>${c.changes
+          .map((x) => `<tr><td>${x.t.toFixed(3)} s</td><td>${escapeHtml(x.what)}</td></tr>`)
+          .join('')}</table></details>`
+      : '') +
     '<p class="muted">Leaders, primaries and replicas as the system\'s view answered them, sampled through the run; faults from the nemesis ops; system counts from its nodes\' logs.</p>'
   );
 }

@@ -49,6 +49,8 @@ export interface Coverage {
   faults: FaultCounts;
   /** What the system's logs say (the adapter's log checks): lease expiries, elections, ... */
   system: Record<string, number>;
+  /** Each change as seen, in order (the first MAX_CHANGES): seconds since the test's start, and what changed. */
+  changes: { t: number; what: string }[];
   /** No primary, no leader and no group's replicas changed. */
   achievedNothing: boolean;
   /** The one line the console prints. */
@@ -82,12 +84,23 @@ export function distinctSamples(samples: readonly ViewSample[]): ViewSample[] {
   return out;
 }
 
+/** How many changes `Coverage.changes` lists. */
+export const MAX_CHANGES = 200;
+
 /** Leader, primary and membership changes over a run's view samples. */
 export function roleChanges(
   samples: readonly ViewSample[],
-): Pick<Coverage, 'leaderChanges' | 'leaders' | 'primaryChanges' | 'primaryChangesTotal' | 'membersRemoved' | 'membersReadded'> {
+): Pick<Coverage, 'leaderChanges' | 'leaders' | 'primaryChanges' | 'primaryChangesTotal' | 'membersRemoved' | 'membersReadded' | 'changes'> {
   const leaders: string[] = [];
-  for (const s of samples) if (s.leader !== null && s.leader !== '' && !leaders.includes(s.leader)) leaders.push(s.leader);
+  const changes: { t: number; what: string }[] = [];
+  const seen = (t: number, what: string) => changes.push({ t: Math.round(t / 1e6) / 1e3, what });
+  let lastLeader: string | null = null;
+  for (const s of samples) {
+    if (s.leader === null || s.leader === '') continue;
+    if (!leaders.includes(s.leader)) leaders.push(s.leader);
+    if (lastLeader !== null && s.leader !== lastLeader) seen(s.t, `leader ${lastLeader} -> ${s.leader}`);
+    lastLeader = s.leader;
+  }
   const names = [...new Set(samples.flatMap((s) => (s.groups ?? []).map((g) => g.group)))].sort();
   const primaryChanges: Record<string, number> = {};
   let membersRemoved = 0;
@@ -97,24 +110,32 @@ export function roleChanges(
     primaryChanges[name] = countChanges(roles.map((r) => r?.primary ?? null));
     // Membership: compare each answer with the previous known one.
     let prev: Set<string> | null = null;
+    let lastPrimary = '';
     const left = new Set<string>();
-    for (const r of roles) {
-      if (r === null) continue;
+    roles.forEach((r, i) => {
+      if (r === null) return;
+      const t = samples[i].t;
+      if (r.primary !== '') {
+        if (lastPrimary !== '' && r.primary !== lastPrimary) seen(t, `${name}: primary ${lastPrimary} -> ${r.primary}`);
+        lastPrimary = r.primary;
+      }
       const now = new Set([r.primary, ...r.secondaries].filter((x) => x !== ''));
       if (prev !== null) {
         for (const n of prev)
           if (!now.has(n)) {
             membersRemoved++;
             left.add(n);
+            seen(t, `${name}: ${n} removed`);
           }
         for (const n of now)
           if (!prev.has(n) && left.has(n)) {
             membersReadded++;
             left.delete(n);
+            seen(t, `${name}: ${n} re-added`);
           }
       }
       prev = now;
-    }
+    });
   }
   return {
     leaderChanges: countChanges(samples.map((s) => s.leader)),
@@ -123,6 +144,7 @@ export function roleChanges(
     primaryChangesTotal: Object.values(primaryChanges).reduce((a, b) => a + b, 0),
     membersRemoved,
     membersReadded,
+    changes: changes.sort((a, b) => a.t - b.t).slice(0, MAX_CHANGES),
   };
 }
 

@@ -11,7 +11,8 @@ import { withCoverage } from '../../harness/run/analysis.js';
 import type { History, Op } from '../../history/types.js';
 
 const g = (group: string, primary: string, ...secondaries: string[]) => ({ group, primary, secondaries });
-const sample = (t: number, leader: string | null, groups: ViewSample['groups']): ViewSample => ({ t, leader, groups });
+/** A view sample at `s` seconds. */
+const sample = (s: number, leader: string | null, groups: ViewSample['groups']): ViewSample => ({ t: s * 1e9, leader, groups });
 
 const nemesis = (f: string, value: Op['value'], index = 0): Op => ({ index, type: 'info', f, value, process: 'nemesis', time: index });
 
@@ -34,6 +35,19 @@ describe('coverage: counting over view samples', () => {
     // g0: d1 out and back, d2 out (no primary, '' is no member) and back; g1: d2 out and back.
     expect(c.membersRemoved).toBe(3);
     expect(c.membersReadded).toBe(3);
+    // Each change at the sample that first showed it, in seconds since the start.
+    expect(c.changes).toEqual([
+      { t: 3, what: 'leader n1 -> n2' },
+      { t: 3, what: 'g0: primary d1 -> d2' },
+      { t: 3, what: 'g0: d1 removed' },
+      { t: 4, what: 'g0: d1 re-added' },
+      { t: 5, what: 'g0: d2 removed' },
+      { t: 5, what: 'g1: primary d2 -> d3' },
+      { t: 5, what: 'g1: d2 removed' },
+      { t: 6, what: 'leader n2 -> n1' },
+      { t: 6, what: 'g0: d2 re-added' },
+      { t: 6, what: 'g1: d2 re-added' },
+    ]);
   });
 
   it('property: changes are the number of adjacent distinct values once unknowns are dropped, and dropping repeated samples changes nothing', () => {
