@@ -9,7 +9,6 @@
 
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ComposedResult } from '../../checkers/index.js';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
@@ -21,7 +20,7 @@ import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
 import type { SystemAdapter } from '../core/system.js';
 import type { TestSpec } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
-import { analyzeRun, writeResults } from './analysis.js';
+import { analyzeRun, writeResults, type RunResults } from './analysis.js';
 import { checkNodeLogs, COVERAGE_FILE, readNodeLogs, storedCoverage, ViewSampler, type StoredCoverage } from './coverage.js';
 import { deploySystem } from './deploy.js';
 import { Progress } from './progress.js';
@@ -64,7 +63,8 @@ export interface TestConfig extends TestSpec {
 
 export interface RunOutcome {
   paths: RunPaths;
-  results: ComposedResult | null;
+  /** The checkers' verdicts, with `coverage` (what the faults achieved) when the cluster ran. */
+  results: RunResults | null;
   summary: RunSummary | null;
   /** The harness itself failed (not the system under test). */
   failure: string | null;
@@ -206,7 +206,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
 
   // Check whatever was recorded, also after a failure or an interruption;
   // with nothing recorded (stopped before the first op) there is nothing to judge.
-  let results: ComposedResult | null = null;
+  let results: RunResults | null = null;
   try {
     if (recorder.history.length > 0) results = await analyzeRun(paths, asRun);
     else writeResults(paths, asRun, [], (results = { checker: 'compose', verdict: 'unknown', valid: 'unknown', results: {} }));
