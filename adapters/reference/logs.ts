@@ -113,7 +113,8 @@ const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
  * version after another served under a newer one, or two replicas serving
  * under one version. At most one anomaly per pair of versions.
  */
-export function primaryOverlaps(observations: readonly ServingObservation[]): LogAnomaly[] {
+export function primaryOverlaps(observations: readonly ServingObservation[], monoStartMs?: number): LogAnomaly[] {
+  const when = (o: ServingObservation) => (monoStartMs === undefined ? '' : ` (${fmt(o.hi - monoStartMs)} into the test)`);
   const out: LogAnomaly[] = [];
   const byGroup = new Map<string, ServingObservation[]>();
   for (const o of observations) byGroup.set(o.group, [...(byGroup.get(o.group) ?? []), o]);
@@ -148,8 +149,8 @@ export function primaryOverlaps(observations: readonly ServingObservation[]): Lo
           out.push({
             kind: 'two-primaries',
             what:
-              `${group}: ${last.node} still served reads as primary of version ${v} ${fmt(last.lo - first.hi)} after ${first.node} ` +
-              `had served as primary of version ${w}: two primaries at once`,
+              `${group}: ${last.node} still served reads as primary of version ${v}${when(last)} ${fmt(last.lo - first.hi)} after ` +
+              `${first.node} had served as primary of version ${w}${when(first)}: two primaries at once`,
             at: [
               { node: last.node, line: last.line },
               { node: first.node, line: first.line },
@@ -172,7 +173,7 @@ export function analyzeReferenceLogs(logs: readonly NodeLog[], ctx: NodeLogConte
   } else if (roleLines > 0 && observations.length === 0) {
     notes.push('primary overlap: skipped, the role lines carry no serving instants (a data server older than this check)');
   } else {
-    anomalies = primaryOverlaps(observations);
+    anomalies = primaryOverlaps(observations, ctx.monoStartMs);
     notes.push(
       `primary overlap: ${observations.length} instants of replicas serving as primary, on the host's monotonic clock` +
         `${ctx.faults.includes('clock') ? ' (clock faults leave it alone)' : ''}; ${anomalies.length === 0 ? 'no two primaries at once' : `${anomalies.length} overlaps`}`,

@@ -180,6 +180,8 @@ export interface NodeLogContext {
   readonly provider: string;
   /** The fault kinds of the run (e.g. whether clock faults ran). */
   readonly faults: readonly string[];
+  /** The test's time 0 (the history's clock) on the harness host's CLOCK_MONOTONIC, in ms: to say when, in test time, a log line's monotonic instant was. */
+  readonly monoStartMs?: number;
 }
 
 /** An anomaly found in the nodes' logs: certain, never a guess (it makes the run invalid). */

@@ -197,7 +197,12 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     try {
       await sampler?.stop();
       if (deployment.logChecks)
-        logs = checkNodeLogs(readNodeLogs(runDir, deployment.nodes), deployment.logChecks, { provider: test.provider, faults: test.nemesis });
+        logs = checkNodeLogs(readNodeLogs(runDir, deployment.nodes), deployment.logChecks, {
+          provider: test.provider,
+          faults: test.nemesis,
+          // The recorder's time 0 on CLOCK_MONOTONIC (process.hrtime), to microseconds: for messages only.
+          monoStartMs: Number(process.hrtime.bigint()) / 1e6 - recorder.now() / 1e6,
+        });
       writeJson(resolve(runDir, COVERAGE_FILE), storedCoverage(sampler?.samples() ?? [], logs));
     } catch (e) {
       log.error({ err: e }, 'coverage and node-log checks failed');

@@ -32,6 +32,10 @@ describe('reference log checks: two primaries at once', () => {
     expect(a).toHaveLength(1);
     expect(a[0].kind).toBe('two-primaries');
     expect(a[0].what).toMatch(/^g0: d1 still served reads as primary of version 1 0\.100 s after d2 had served as primary of version 2/);
+    // With the test's time 0 on the monotonic clock, each side says when in the test it was.
+    expect(primaryOverlaps([obs('d1', 1, 900), obs('d2', 2, 800)], 50)[0].what).toBe(
+      'g0: d1 still served reads as primary of version 1 (0.850 s into the test) 0.100 s after d2 had served as primary of version 2 (0.750 s into the test): two primaries at once',
+    );
   });
 
   it('does not flag primaries one after the other, however close (the old one stopped before the new one began)', () => {
