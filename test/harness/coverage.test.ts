@@ -8,6 +8,7 @@ import { countChanges, coverageOf, distinctSamples, faultCounts, roleChanges, ty
 import type { LogChecks, NodeLog } from '../../harness/core/system.js';
 import { checkNodeLogs } from '../../harness/run/coverage.js';
 import { withCoverage } from '../../harness/run/analysis.js';
+import { counterexampleLines } from '../../harness/campaign/run.js';
 import type { History, Op } from '../../history/types.js';
 
 const g = (group: string, primary: string, ...secondaries: string[]) => ({ group, primary, secondaries });
@@ -159,5 +160,11 @@ describe('node-log checks', () => {
     expect(bad.results['node-logs'].verdict).toBe('invalid');
     // A run without stored coverage (an old run folder) is left as it was.
     expect(withCoverage(base, null, [])).toBe(base);
+    // A campaign cell says why in one line per finding.
+    expect(counterexampleLines(bad)).toEqual([
+      'node-logs: invalid',
+      `d1.log line 2: a fatal stop: ${logs[0].lines[1]}`,
+      'n1.log line 3: an uncaught exception: Node.js v20.19.0',
+    ]);
   });
 });
