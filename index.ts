@@ -10,7 +10,7 @@ export * from './harness/core/index.js';
 // Running a test.
 export { runTest, TEST_DEFAULTS, type TestDefinition, type TestResult } from './harness/run/api.js';
 export type { TestConfig, RunOutcome } from './harness/run/run-test.js';
-export { analyzeRun, checkWorkload } from './harness/run/analysis.js';
+export { analyzeRun, checkWorkload, type RunResults } from './harness/run/analysis.js';
 // The systems: the registry, the reference system, etcd.
 export { SYSTEMS, systemNamed } from './adapters/index.js';
 export { referenceAdapter } from './adapters/reference/index.js';

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { History, Value } from '../history/types.js';
+import type { Coverage } from '../harness/core/coverage.js';
 import type { CheckerResult, ComposedResult, Verdict } from '../checkers/result.js';
 import type { LinearizabilityResult } from '../checkers/linearizability/check.js';
 import { renderText, type Counterexample, type OpSummary } from '../checkers/linearizability/counterexample.js';
@@ -26,7 +27,8 @@ export interface ReportInput {
   /** The test as run: name, workload, nemesis, seed, versions, ... (printed at the top). */
   test: Record<string, unknown>;
   history: History;
-  results: ComposedResult;
+  /** results.json: with `coverage` when the run recorded what its faults achieved. */
+  results: ComposedResult & { coverage?: Coverage };
 }
 
 const require = createRequire(import.meta.url);
@@ -313,6 +315,65 @@ function perfHtml(r: PerfResult): string {
 }
 
 /** What a section may need besides its result: the add op of each set element (by JSON). */
+/** The node-log checks' result (harness/run/coverage.ts's NodeLogsResult), as far as the report reads it. */
+interface NodeLogsView {
+  matches: { node: string; line: number; text: string; what: string }[];
+  matchCount: number;
+  anomalies: { kind: string; what: string; at?: { node: string; line: number }[] }[];
+  notes: string[];
+}
+
+function nodeLogsHtml(r: NodeLogsView): string {
+  const where = (at: { node: string; line: number }[] | undefined) =>
+    at?.length ? ` <span class="muted">(${at.map((a) => `${escapeHtml(a.node)}.log line ${a.line}`).join(', ')})</span>` : '';
+  const matches = r.matches.map((m) => `${escapeHtml(m.what)}: ${escapeHtml(m.node)}.log line ${m.line}: <code>${escapeHtml(m.text)}</code>`);
+  return (
+    `<p>Lines that must never appear: ${r.matchCount === 0 ? 'none found.' : ''}</p>` +
+    (r.matchCount > 0 ? anomalyList(matches, r.matchCount) : '') +
+    `<p>The system's own checks: ${r.anomalies.length === 0 ? 'no anomalies.' : ''}</p>` +
+    (r.anomalies.length > 0
+      ? anomalyList(
+          r.anomalies.map((a) => `<b>${escapeHtml(a.kind)}</b>: ${escapeHtml(a.what)}${where(a.at)}`),
+          r.anomalies.length,
+        )
+      : '') +
+    `<ul class="muted">${r.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
+  );
+}
+
+/** What the run's faults achieved (harness/core/coverage.ts). */
+export function coverageHtml(c: Coverage | undefined): string {
+  if (c === undefined) return '<p class="muted">This run recorded no coverage (it predates it, or its cluster never started).</p>';
+  const f = c.faults;
+  const rows: [string, string][] = [
+    [
+      'primary changes',
+      `${c.primaryChangesTotal}${
+        Object.keys(c.primaryChanges).length
+          ? ` (${Object.entries(c.primaryChanges)
+              .map(([g, n]) => `${g} ${n}`)
+              .join(', ')})`
+          : ''
+      }`,
+    ],
+    ['leader changes', `${c.leaderChanges}${c.leaders.length ? ` (seen leading: ${c.leaders.join(', ')})` : ''}`],
+    ['replicas removed / re-added', `${c.membersRemoved} / ${c.membersReadded}`],
+    ['faults done', `kills ${f.kills}, restarts ${f.restarts}, pauses ${f.pauses}, partitions ${f.partitions}, clock ${f.clock}, membership ${f.member}`],
+    ...Object.entries(c.system).map(([k, n]): [string, string] => [`system: ${k}`, String(n)]),
+    ['view samples', `${c.samples} (${c.unanswered} unanswered)`],
+  ];
+  return (
+    `<p class="${c.achievedNothing ? 'anomaly' : ''}">${escapeHtml(c.line)}</p>` +
+    `<table>${rows.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')}</table>` +
+    (c.changes?.length
+      ? `<details><summary>${c.changes.length} changes as the view saw them</summary><table>${c.changes
+          .map((x) => `<tr><td>${x.t.toFixed(3)} s</td><td>${escapeHtml(x.what)}</td></tr>`)
+          .join('')}</table></details>`
+      : '') +
+    '<p class="muted">Leaders, primaries and replicas as the system\'s view answered them, sampled through the run; faults from the nemesis ops; system counts from its nodes\' logs.</p>'
+  );
+}
+
 export interface SectionContext {
   readonly addOf: Map<string, number[]>;
 }
@@ -338,6 +399,7 @@ export const CHECKER_SECTIONS: Record<string, (r: CheckerResult, ctx: SectionCon
   },
   stats: (r) => statsHtml(r as StatsResult),
   perf: (r) => perfHtml(r as PerfResult),
+  'node-logs': (r) => nodeLogsHtml(r as unknown as NodeLogsView),
 };
 
 function checkerHtml(name: string, r: CheckerResult, addOf: Map<string, number[]>): string {
@@ -424,6 +486,9 @@ export function renderReport(input: ReportInput): string {
 <table class="test">${testRows}
 <tr><td>history</td><td>${history.length} events, ${clientOps} client ops, ${data.lanes.length} lanes, ${data.end.toFixed(3)} s; faults: ${faultKinds.length ? escapeHtml(faultKinds.join(', ')) : 'none'} (${data.faults.length} intervals)</td></tr></table>
 <div class="summary" id="verdicts">${verdicts}</div>
+
+<h2 id="coverage">Fault coverage</h2>
+${coverageHtml(results.coverage)}
 
 <h2 id="timeline-section">Timeline</h2>
 <div class="controls"><button id="zoom-in">zoom in</button><button id="zoom-out">zoom out</button><button id="zoom-reset">reset</button>

@@ -27,6 +27,7 @@ import type { Deployment, LaunchContext, OptionSpec, SystemAdapter } from '../..
 import type { Value } from '../../history/types.js';
 import { InputError } from '../../history/input-error.js';
 import { etcdClient, type ReadMode } from './client.js';
+import { ETCD_LOG_CHECKS } from './logs.js';
 import { etcdMembership, MEMBER_TARGETS, type JoinRecord } from './membership.js';
 import { CLIENT_PORT, clientUrl, ETCD_BINARY, PEER_PORT, peerUrl } from './urls.js';
 import { etcdView } from './view.js';
@@ -180,6 +181,7 @@ export const etcdAdapter: SystemAdapter = {
       launch,
       image: { name: 'etcd', binaries: [ETCD_BINARY] },
       view: (nodes) => etcdView(nodes),
+      logChecks: ETCD_LOG_CHECKS,
       clientNodes: (nodes) => nodes.map((n) => n.address),
       client: (workload, c) =>
         etcdClient({

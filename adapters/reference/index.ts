@@ -10,6 +10,7 @@ import type { Deployment, ImageSpec, SystemAdapter } from '../../harness/core/sy
 import { InputError } from '../../history/input-error.js';
 import { invokerFor, referenceClient } from './client.js';
 import { CM_SIDE, DATA_SIDE, launchArgv, nodeNames, type ReferenceLayout } from './launch.js';
+import { REFERENCE_LOG_CHECKS } from './logs.js';
 import { membership } from './membership.js';
 import { MEMBER_TARGETS } from './membership-plan.js';
 import { ClusterView, referenceView } from './view.js';
@@ -87,6 +88,7 @@ export const referenceAdapter: SystemAdapter = {
       launch: (ctx) => ({ argv: launchArgv(layout, ctx) }),
       image: REFERENCE_IMAGE,
       view: (nodes) => referenceView(nodes, layout),
+      logChecks: REFERENCE_LOG_CHECKS,
       // Clients reach the system through the CM: the client library finds each group's primary.
       clientNodes: (nodes) => nodes.filter((n) => n.role === 'cm').map((n) => n.address),
       client(workload, c) {

@@ -193,6 +193,15 @@ export function counterexampleLines(results: ComposedResult, max = 5): string[] 
       // The stuck op is the point; the prefix before it is long and in the report.
       return [`${name}: ${lines[0]}`, ...(then >= 0 ? lines.slice(then) : lines.slice(1))].slice(0, max);
     }
+    if (r.checker === 'node-logs') {
+      // The node-log checks: the anomalies, then the lines that must never appear, each in one line.
+      const logs = r as { anomalies?: { what: string }[]; matches?: { node: string; line: number; what: string; text: string }[] };
+      const found = [
+        ...(logs.anomalies ?? []).map((a) => a.what),
+        ...(logs.matches ?? []).map((m) => `${m.node}.log line ${m.line}: ${m.what}: ${m.text}`.slice(0, 200)),
+      ];
+      return [`${name}: invalid`, ...found].slice(0, max);
+    }
     const details = Object.entries(r)
       .filter(([k, v]) => !['checker', 'verdict', 'valid'].includes(k) && !(Array.isArray(v) && v.length === 0))
       .map(([k, v]) => `${k}: ${JSON.stringify(v)}`.slice(0, 200));

@@ -7,6 +7,7 @@
 export * from './client.js';
 export * from './provider.js';
 export * from './system.js';
+export * from './coverage.js';
 export * from './options.js';
 export * from './workload.js';
 export * from './recorder.js';

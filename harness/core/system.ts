@@ -158,6 +158,59 @@ export interface ClientOptions {
   readonly workloadOptions: Readonly<Record<string, unknown>>;
 }
 
+/** A pattern that must never appear in a node's log (a crash, a failed assertion): a match makes the run invalid. */
+export interface LogPattern {
+  readonly pattern: RegExp;
+  /** What a match means, for the report: "a failed assertion". */
+  readonly what: string;
+  /** Only the logs of nodes of these roles (default: every node's). */
+  readonly roles?: readonly string[];
+}
+
+/** One node's log after the run: RUN/nodes/NODE/NODE.log, every incarnation of the node appended. */
+export interface NodeLog {
+  readonly node: string;
+  readonly role: string;
+  /** The file's lines; line n of the file is lines[n - 1]. */
+  readonly lines: readonly string[];
+}
+
+export interface NodeLogContext {
+  /** Which provider ran the nodes (`local`, `docker`): whether they shared one host's clocks. */
+  readonly provider: string;
+  /** The fault kinds of the run (e.g. whether clock faults ran). */
+  readonly faults: readonly string[];
+  /** The test's time 0 (the history's clock) on the harness host's CLOCK_MONOTONIC, in ms: to say when, in test time, a log line's monotonic instant was. */
+  readonly monoStartMs?: number;
+}
+
+/** An anomaly found in the nodes' logs: certain, never a guess (it makes the run invalid). */
+export interface LogAnomaly {
+  /** A short kind: "two-primaries", say. */
+  readonly kind: string;
+  /** One sentence: who, what, when. */
+  readonly what: string;
+  /** Where it shows, as node and line number (1-based) of its log. */
+  readonly at?: readonly { readonly node: string; readonly line: number }[];
+}
+
+/** What the system's own logs say about a run. */
+export interface LogFindings {
+  /** What the faults achieved that only the system knows, by name (e.g. leaseExpiries: 3); shown under coverage. */
+  readonly counts?: Readonly<Record<string, number>>;
+  readonly anomalies?: readonly LogAnomaly[];
+  /** What was checked and what was not (and why), one sentence each. */
+  readonly notes?: readonly string[];
+}
+
+/** The system's checks over its nodes' logs after a run (Jepsen's log-file-pattern checker, and more). */
+export interface LogChecks {
+  /** Patterns that must never appear. */
+  readonly never: readonly LogPattern[];
+  /** Reads every node's log: counts (lease expiries, elections) and certain anomalies (two primaries at once). */
+  analyze?(logs: readonly NodeLog[], ctx: NodeLogContext): LogFindings;
+}
+
 export interface Deployment {
   /** The nodes, in start order, with their roles. */
   readonly nodes: readonly { readonly name: string; readonly role: string }[];
@@ -183,6 +236,8 @@ export interface Deployment {
     /** The fault's ops on a running cluster. */
     faults(ctx: MembershipContext): MembershipFaults;
   };
+  /** Checks over the nodes' logs after the run, and what they say the faults achieved. */
+  readonly logChecks?: LogChecks;
   /** The settings as resolved (options with defaults): recorded in test.json. */
   readonly settings: Readonly<Record<string, Value>>;
 }

@@ -4,7 +4,7 @@
 // of every `undertow test`, and all of `undertow analyze`.
 
 import { writeFileSync } from 'node:fs';
-import { compose, type ComposedResult } from '../../checkers/index.js';
+import { compose, validOf, worst, type ComposedResult } from '../../checkers/index.js';
 import { pairOps } from '../../history/pair.js';
 import { readHistoryFile } from '../../history/read.js';
 import type { History, Operation } from '../../history/types.js';
@@ -12,8 +12,13 @@ import { renderReport } from '../../results/report.js';
 import { readJson, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
 import type { TestSpec } from '../core/workload.js';
+import { coverageOf, type Coverage } from '../core/coverage.js';
+import { readStoredCoverage, type StoredCoverage } from './coverage.js';
 
 export type StoredTest = TestSpec & Record<string, unknown>;
+
+/** results.json: the checkers' verdicts, and what the run's faults achieved (when the run recorded it). */
+export type RunResults = ComposedResult & { coverage?: Coverage };
 
 export async function loadHistory(paths: RunPaths): Promise<{ history: History; operations: Operation[] }> {
   const { ops, lines } = await readHistoryFile(paths.history);
@@ -30,15 +35,27 @@ export function checkWorkload(test: TestSpec, history: History, operations: Oper
 }
 
 /** results.json and report.html of a run. */
-export function writeResults(paths: RunPaths, test: StoredTest, history: History, results: ComposedResult): void {
+export function writeResults(paths: RunPaths, test: StoredTest, history: History, results: RunResults): void {
   writeJson(paths.results, results);
   writeFileSync(paths.report, renderReport({ test, history, results }));
 }
 
-/** Checks a run's history.jsonl with its workload's checkers and writes the results. */
-export async function analyzeRun(paths: RunPaths, test: StoredTest): Promise<ComposedResult> {
+/**
+ * The node-log checks (a checker of their own: a crash or two primaries at
+ * once makes the run invalid) and the coverage, from what the run stored.
+ */
+export function withCoverage(results: ComposedResult, stored: StoredCoverage | null, history: History): RunResults {
+  if (stored === null) return results;
+  const all = { ...results.results, ...(stored.logs ? { 'node-logs': stored.logs.result } : {}) };
+  const verdict = worst(Object.values(all).map((r) => r.verdict));
+  const coverage = coverageOf({ samples: stored.samples, taken: stored.taken, unanswered: stored.unanswered, history, system: stored.logs?.counts });
+  return { ...results, verdict, valid: validOf(verdict), results: all, coverage };
+}
+
+/** Checks a run's history.jsonl with its workload's checkers (and its stored node-log checks) and writes the results. */
+export async function analyzeRun(paths: RunPaths, test: StoredTest): Promise<RunResults> {
   const { history, operations } = await loadHistory(paths);
-  const results = checkWorkload(test, history, operations);
+  const results = withCoverage(checkWorkload(test, history, operations), readStoredCoverage(paths.dir), history);
   writeResults(paths, test, history, results);
   return results;
 }
@@ -47,6 +64,8 @@ export async function analyzeRun(paths: RunPaths, test: StoredTest): Promise<Com
 export function describeRun(paths: RunPaths, test: TestSpec, results: ComposedResult): string {
   const lines = [`${results.verdict}: ${paths.dir} (workload ${test.workload})`];
   for (const [name, r] of Object.entries(results.results)) lines.push(`  ${name.padEnd(14)} ${r.verdict}`);
+  const coverage = (results as RunResults).coverage;
+  if (coverage) lines.push(coverage.line);
   lines.push(`results: ${paths.results}`, `report:  ${paths.report}`);
   return lines.join('\n');
 }

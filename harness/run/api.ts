@@ -3,7 +3,8 @@
 // `undertow test` does (the same defaults, the same checks, the same run
 // folder), callable from a user's own test suite with a user's own adapter.
 
-import type { ComposedResult, Verdict } from '../../checkers/index.js';
+import type { Verdict } from '../../checkers/index.js';
+import type { RunResults } from './analysis.js';
 import { PARTITIONS } from '../../nemesis/faults.js';
 import { InputError } from '../../history/input-error.js';
 import type { Provider } from '../core/provider.js';
@@ -30,7 +31,8 @@ export interface TestResult {
   verdict: Verdict;
   /** The run's folder: test.json, history.jsonl, results.json, report.html. */
   runDir: string;
-  results: ComposedResult | null;
+  /** Every checker's result, and `coverage`: what the faults achieved. */
+  results: RunResults | null;
   /** The harness itself failed (not the system under test). */
   failure: string | null;
   outcome: RunOutcome;

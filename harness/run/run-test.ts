@@ -9,7 +9,6 @@
 
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ComposedResult } from '../../checkers/index.js';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
@@ -21,7 +20,8 @@ import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
 import type { SystemAdapter } from '../core/system.js';
 import type { TestSpec } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
-import { analyzeRun, writeResults } from './analysis.js';
+import { analyzeRun, writeResults, type RunResults } from './analysis.js';
+import { checkNodeLogs, COVERAGE_FILE, readNodeLogs, storedCoverage, ViewSampler, type StoredCoverage } from './coverage.js';
 import { deploySystem } from './deploy.js';
 import { Progress } from './progress.js';
 import { runWorkers, type RunSummary } from './workers.js';
@@ -64,7 +64,8 @@ export interface TestConfig extends TestSpec {
 
 export interface RunOutcome {
   paths: RunPaths;
-  results: ComposedResult | null;
+  /** The checkers' verdicts, with `coverage` (what the faults achieved) when the cluster ran. */
+  results: RunResults | null;
   summary: RunSummary | null;
   /** The harness itself failed (not the system under test). */
   failure: string | null;
@@ -113,6 +114,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   let cluster: Cluster | undefined;
   let summary: RunSummary | null = null;
   let failure: string | null = null;
+  let sampler: ViewSampler | undefined;
   // A harness that dies without running `finally` (an uncaught error elsewhere) still kills its nodes.
   const onExit = () => (cluster as { teardownSync?: () => void } | undefined)?.teardownSync?.();
   process.once('exit', onExit);
@@ -128,6 +130,9 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     const newClient = (): Client => deployment.client(test.workload, { nodes, opTimeoutMs: test.opTimeoutMs, workloadOptions: workload.options });
     if (workload.setup) await runSetup(workload.setup, newClient, deployment.clientNodes(nodes), stop, log);
     const view = deployment.view(nodes);
+    // Fault coverage: who leads and who serves each group, through the run (harness/run/coverage.ts).
+    sampler = new ViewSampler(view, () => recorder.now());
+    sampler.start();
     const nemesis = faultsNemesis({
       cluster,
       view,
@@ -169,6 +174,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       });
     } finally {
       progress.stop();
+      await sampler.stop();
       view.close();
     }
     log.info({ summary }, 'workload done');
@@ -188,9 +194,27 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     process.removeListener('exit', onExit);
   }
 
+  // What the faults achieved and what the nodes' logs say (the adapter's log checks), for the analysis.
+  if (cluster) {
+    let logs: StoredCoverage['logs'] = null;
+    try {
+      await sampler?.stop();
+      if (deployment.logChecks)
+        logs = checkNodeLogs(readNodeLogs(runDir, deployment.nodes), deployment.logChecks, {
+          provider: test.provider,
+          faults: test.nemesis,
+          // The recorder's time 0 on CLOCK_MONOTONIC (process.hrtime), to microseconds: for messages only.
+          monoStartMs: Number(process.hrtime.bigint()) / 1e6 - recorder.now() / 1e6,
+        });
+      writeJson(resolve(runDir, COVERAGE_FILE), storedCoverage(sampler?.samples() ?? [], logs));
+    } catch (e) {
+      log.error({ err: e }, 'coverage and node-log checks failed');
+    }
+  }
+
   // Check whatever was recorded, also after a failure or an interruption;
   // with nothing recorded (stopped before the first op) there is nothing to judge.
-  let results: ComposedResult | null = null;
+  let results: RunResults | null = null;
   try {
     if (recorder.history.length > 0) results = await analyzeRun(paths, asRun);
     else writeResults(paths, asRun, [], (results = { checker: 'compose', verdict: 'unknown', valid: 'unknown', results: {} }));

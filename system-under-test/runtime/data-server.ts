@@ -79,7 +79,21 @@ interface Hosted {
   /** Counters for the periodic `stats` log line. */
   readonly counts: { diskWrites: number; records: number; entries: number; steps: number };
   lastRole: string;
+  /** The last tick that found the replica serving reads as primary: its configuration version and instant (see `MonoSpan`). */
+  lastServing: { version: number; at: MonoSpan } | null;
 }
+
+/**
+ * An instant on the host's CLOCK_MONOTONIC (process.hrtime, shared by every
+ * process of the host and never stepped; libfaketime's clock faults leave it
+ * alone), in ms, as [a reading just before, a reading just after]: the
+ * instant of a tick's `now()` lies within. The `role` lines carry it so that a
+ * check over every node's log can tell, for certain, that an older primary of
+ * a group still served after a newer one had served (adapters/reference/logs.ts).
+ */
+export type MonoSpan = readonly [number, number];
+
+const monoNs = (): bigint => process.hrtime.bigint();
 
 const now = (): Now => ({ mono: performance.now(), wall: Date.now() });
 
@@ -272,6 +286,7 @@ export class DataServer {
       heldCommit: null,
       lastWriteAt: 0,
       lastRole: '',
+      lastServing: null,
       counts: { diskWrites: 0, records: 0, entries: 0, steps: 0 },
     };
     this.hosted.set(group, h);
@@ -313,7 +328,9 @@ export class DataServer {
       const appends = (this.disk?.stats.appends ?? 0) - this.appendsAt;
       this.appendsAt += appends;
       const groups = Object.fromEntries([...this.hosted].map(([g, h]) => [g, { ...h.counts, commit: h.replica.commitSn(), role: h.replica.role() }]));
-      this.log.info({ event: 'stats', appends, groups }, 'stats');
+      // The groups this server served as primary at the last tick (a node killed while serving logs no end of it).
+      const serving = Object.fromEntries([...this.hosted].filter(([, h]) => h.lastServing !== null).map(([g, h]) => [g, h.lastServing]));
+      this.log.info({ event: 'stats', appends, groups, serving }, 'stats');
       for (const h of this.hosted.values()) Object.assign(h.counts, { diskWrites: 0, records: 0, entries: 0, steps: 0 });
     }
     for (const h of this.hosted.values()) {
@@ -331,16 +348,35 @@ export class DataServer {
           }),
         );
       }
-      const st = h.replica.status(t);
+      // The status at a fresh instant, read between two readings of the monotonic clock (nothing changes the
+      // replica in between): whether a read at that instant would be served, and when that instant was.
+      const before = monoNs();
+      const st = h.replica.status(now());
+      const after = monoNs();
+      // Microseconds, rounded outwards: the instant stays within.
+      const at: MonoSpan = [Number(before / 1000n) / 1000, Number((after + 999n) / 1000n) / 1000];
       const role = `${st.role}@${st.version}${st.serving ? '+serving' : ''}`;
+      const served = h.lastServing;
       if (role !== h.lastRole) {
         h.lastRole = role;
         const cfg = h.replica.currentConfig();
+        // `at`: this tick's instant; `servedUntil`: the last tick that found it serving, when it served before this change.
         this.log.info(
-          { event: 'role', group: h.group, role: st.role, version: st.version, serving: st.serving, commit: st.commit, config: cfg },
+          {
+            event: 'role',
+            group: h.group,
+            role: st.role,
+            version: st.version,
+            serving: st.serving,
+            commit: st.commit,
+            config: cfg,
+            at,
+            ...(served !== null ? { servedUntil: served } : {}),
+          },
           `${h.group}: ${role}`,
         );
       }
+      h.lastServing = st.serving ? { version: st.version, at } : null;
     }
   }
 
