@@ -102,7 +102,11 @@ export const etcdAdapter: SystemAdapter = {
   capabilities: {
     faults: ['kill', 'pause', 'partition', 'member'],
     workloads: ['register', 'set', 'append', 'bank'],
-    refusals: { clock: 'etcd is a Go program: libfaketime does not reach its clock reads (Go reads the vDSO directly), so clock faults would do nothing' },
+    refusals: {
+      clock: 'etcd is a Go program: libfaketime does not reach its clock reads (Go reads the vDSO directly), so clock faults would do nothing',
+      corrupt:
+        'not yet for etcd: a member that finds a bad WAL or snapshot record stops with a fatal log line (the right thing), which the node-log checks count as a crash; they need to tell the two apart first',
+    },
   },
   deploy(s): Deployment {
     if (!(Number.isInteger(s.nodes) && s.nodes >= 1)) throw new InputError(`etcd needs at least 1 member, got --nodes ${s.nodes}`);
