@@ -18,6 +18,9 @@ import { projectRoot } from '../harness/core/project-root.js';
 
 const run = promisify(execFile);
 
+/** The shim's name in a node's power folder (the providers copy it there: a node of its own user, or a container, loads it from there). */
+export const SHIM_FILE = 'unsynced.so';
+
 /** The shim's C source, in the project (also when run from dist/). */
 export function powerShimSource(root: string = projectRoot()): string {
   return path.join(root, 'nemesis', 'power', 'unsynced.c');

@@ -16,7 +16,7 @@ export interface ScheduleOptions {
   quietMs: number;
   /** Partition shapes to draw from (default: all). */
   partitions?: readonly PartitionShape[];
-  /** Whom kill and pause aim at (default: all of random, primary, leader). */
+  /** Whom kill, pause and power aim at (default: all of random, primary, leader). */
   targets?: readonly Target[];
   /** What the system's membership fault can take out (its adapter's targets); required for `member`. */
   memberTargets?: readonly string[];
@@ -42,6 +42,8 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
       return [{ f: 'kill', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'start' }];
     case 'pause':
       return [{ f: 'pause', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'resume' }];
+    case 'power':
+      return [{ f: 'power-off', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'power-on' }];
     case 'partition':
       return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
     case 'member': {

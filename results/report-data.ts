@@ -75,6 +75,7 @@ const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const PAIRS: Record<string, string> = {
   kill: 'start',
   pause: 'resume',
+  'power-off': 'power-on',
   partition: 'heal',
   'clock-bump': 'clock-reset',
   'clock-strobe': 'clock-reset',

@@ -50,8 +50,8 @@ process.kill(process.pid, 'SIGKILL');
 
 /** The files' durable contents after `ops`, from durable contents `initial`. */
 function model(initial: Buffer[], ops: readonly Op[]): Buffer[] {
-  const current = initial.map((b) => Buffer.from(b));
-  const durable = initial.map((b) => Buffer.from(b));
+  const current: Buffer[] = initial.map((b) => Buffer.from(b));
+  const durable: Buffer[] = initial.map((b) => Buffer.from(b));
   const put = (buf: Buffer, off: number, data: Buffer): Buffer => {
     const out = Buffer.alloc(Math.max(buf.length, off + data.length));
     buf.copy(out);
@@ -189,7 +189,10 @@ describe('the power shim (LD_PRELOAD) on a Node program killed with SIGKILL', ()
       { weight: 1, arbitrary: fc.record({ op: fc.constant('fsync' as const), file }) },
       { weight: 1, arbitrary: fc.record({ op: fc.constant('fdatasync' as const), file }) },
     );
-    const initial = fc.array(fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a)), { minLength: 2, maxLength: 2 });
+    const initial = fc.array(
+      fc.uint8Array({ maxLength: 30 }).map((a) => Buffer.from(a)),
+      { minLength: 2, maxLength: 2 },
+    );
     fc.assert(
       fc.property(initial, fc.array(op, { maxLength: 25 }), (init, ops) => {
         const { after, journalsLeft } = powerFail(init, ops);
