@@ -5,7 +5,7 @@
 // A build that does not sync (--opt fsync=false) loses its logs to a power
 // failure of every node: the power-off ops say how many bytes were undone.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultsOf } from '../../results/report-data.js';
@@ -43,9 +43,11 @@ describe('undertow test --nemesis power on the local provider', () => {
     }
   }, 180_000);
 
-  it('a build with --opt fsync=false loses its unsynced log when every node loses power at once (--targets all)', async () => {
-    const r = await undertowTest(['--workload', 'register', '--nemesis', 'power', '--targets', 'all', '--opt', 'fsync=false', ...short]);
-    const { nemesis } = expectCompleteRun(r, 'register');
+  // A plain kill leaves the page cache alone: the same run with --nemesis kill --targets all is valid
+  // (seed 3, 40 s: 911 acknowledged, none lost), and with power 914 of 917 were lost.
+  it('catches a data plane that does not sync (--opt fsync=false) when every node loses power at once (--targets all): set loses acknowledged adds', async () => {
+    const r = await undertowTest(['--workload', 'set', '--nemesis', 'power', '--targets', 'all', '--opt', 'fsync=false', ...short]);
+    const { results, nemesis } = expectCompleteRun(r, 'set');
     const offs = (nemesis as NemesisOp[]).filter((op) => op.type === 'info' && op.f === 'power-off');
     expect(offs.length).toBeGreaterThanOrEqual(1);
     const first = offs[0].value as { nodes: string[]; dropped: Record<string, { files: string[]; undoneBytes: number }> };
@@ -55,6 +57,8 @@ describe('undertow test --nemesis power on the local provider', () => {
       expect(first.dropped[d].files).toContain('replicas.log');
       expect(first.dropped[d].undoneBytes).toBeGreaterThan(0);
     }
-    expect(existsSync(join(r.run, 'results.json'))).toBe(true);
+    expect(results.results.set.verdict, r.err.slice(-2000)).toBe('invalid');
+    expect(results.results.set.lost.length).toBeGreaterThan(0);
+    expect(r.code).toBe(1);
   }, 180_000);
 });
