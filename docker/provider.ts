@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { faketimeEnv, writeOffset } from '../nemesis/clock.js';
-import { powerEnv, powerShim, rollBack, SHIM_FILE } from '../nemesis/power.js';
+import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../nemesis/power.js';
 import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../harness/core/provider.js';
 import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
@@ -174,6 +174,7 @@ export class DockerCluster implements Cluster {
     // Empty the bind-mounted folder (not the folder itself: it is the mount's source).
     const dataDir = path.join(nodeDir(this.spec.runDir, node), 'data');
     for (const f of fs.readdirSync(dataDir)) fs.rmSync(path.join(dataDir, f), { recursive: true, force: true });
+    forgetJournals(path.join(nodeDir(this.spec.runDir, node), 'power'));
     if (o.join === true) {
       // The command is part of the container: a new one with the same name, address and mounts.
       if (this.createNode === undefined) throw new Error('this cluster cannot recreate containers (it was not started by this process)');

@@ -166,16 +166,45 @@ export function rollBack(journalDir: string, searchRoot: string, toHost: (p: str
     .filter((f) => /^undo-\d+\.log$/.test(f))
     .map((f) => path.join(journalDir, f));
   const records = journals.flatMap(readJournal);
-  const syncs = records.filter((r) => r.type === R_SYNC || r.type === R_SYNCALL);
-  // A sync covers the records of its file (every file: SYNCALL) made before it began: in its own
+  // A sync covers the records of its file (every file: SYNCALL, inode '*') made before it began: in its own
   // process by sequence number (off holds it), in another by the monotonic clock (oldsize holds it).
-  const covered = (r: JournalRecord) =>
-    syncs.some((s) => (s.type === R_SYNCALL || s.inode === r.inode) && (s.journal === r.journal ? r.seq < BigInt(s.off) : r.ts < BigInt(s.oldsize)));
+  // Only the latest sync of each kind matters, so they are folded into maxima first.
+  const maxSeq = new Map<string, bigint>();
+  const maxTs = new Map<string, Map<string, bigint>>();
+  const raise = <K>(m: Map<K, bigint>, k: K, v: bigint) => {
+    const had = m.get(k);
+    if (had === undefined || v > had) m.set(k, v);
+  };
+  for (const r of records) {
+    if (r.type !== R_SYNC && r.type !== R_SYNCALL) continue;
+    const inode = r.type === R_SYNCALL ? '*' : r.inode;
+    raise(maxSeq, `${r.journal}\0${inode}`, BigInt(r.off));
+    if (!maxTs.has(r.journal)) maxTs.set(r.journal, new Map());
+    raise(maxTs.get(r.journal)!, inode, BigInt(r.oldsize));
+  }
+  const covered = (r: JournalRecord): boolean => {
+    for (const inode of [r.inode, '*']) {
+      const seq = maxSeq.get(`${r.journal}\0${inode}`);
+      if (seq !== undefined && r.seq < seq) return true;
+    }
+    for (const [journal, ts] of maxTs) {
+      if (journal === r.journal) continue;
+      for (const inode of [r.inode, '*']) {
+        const t = ts.get(inode);
+        if (t !== undefined && r.ts < t) return true;
+      }
+    }
+    return false;
+  };
   const live = records.filter((r) => (r.type === R_UNDO || r.type === R_REDO) && !covered(r));
   live.sort((a, b) => (a.ts !== b.ts ? (a.ts < b.ts ? -1 : 1) : a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 
   const byInode = new Map<string, JournalRecord[]>();
-  for (const r of live) byInode.set(r.inode, [...(byInode.get(r.inode) ?? []), r]);
+  for (const r of live) {
+    const list = byInode.get(r.inode);
+    if (list === undefined) byInode.set(r.inode, [r]);
+    else list.push(r);
+  }
   let inodes: Map<string, string> | undefined;
   const find = (r: JournalRecord): string | null => {
     const hinted = toHost(r.path);
@@ -222,6 +251,15 @@ export function rollBack(journalDir: string, searchRoot: string, toHost: (p: str
   for (const j of journals) fs.rmSync(j, { force: true });
   result.files.sort();
   return result;
+}
+
+/**
+ * Removes a node's journals without applying them: its data folder was emptied (a node started
+ * afresh), so their records name files that no longer exist, whose inode numbers new files may get.
+ */
+export function forgetJournals(journalDir: string): void {
+  if (!fs.existsSync(journalDir)) return;
+  for (const f of fs.readdirSync(journalDir)) if (/^undo-\d+\.log$/.test(f)) fs.rmSync(path.join(journalDir, f), { force: true });
 }
 
 /** inode -> path of every regular file under dir. */

@@ -35,7 +35,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
-import { powerEnv, powerShim, rollBack, SHIM_FILE } from '../../nemesis/power.js';
+import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../../nemesis/power.js';
 import {
   chainName,
   grudgeDrops,
@@ -217,6 +217,7 @@ class LocalCluster implements Cluster {
     const info = this.info(node);
     if (this.isRunning(node)) throw new Error(`${info.name} is running: stop it before starting it on an empty disk`);
     rmSync(join(this.nodeDir(node), 'data'), { recursive: true, force: true });
+    forgetJournals(this.powerDir(node));
     if (o.join === true) this.joined.add(node);
     await this.start(node);
   }

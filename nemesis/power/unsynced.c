@@ -22,7 +22,9 @@
 // file, glibc's own internal writes (stdio's fwrite calls the internal
 // __write), programs that make raw system calls (Go), io_uring (the harness
 // sets UV_USE_IO_URING=0 for Node), and directory entries: creating,
-// renaming and unlinking files (and open(O_TRUNC)) are kept as if durable.
+// renaming and unlinking files (and open(O_TRUNC)) are kept as if durable; a
+// file unlinked or replaced by a rename is gone, and so are its records (so
+// that they never reach a later file with the same inode number).
 //
 // Records are appended with one write(2) each, through the real functions;
 // a record cut short by the kill is ignored by the harness (the data write it
@@ -73,6 +75,11 @@ typedef int (*ftruncate_fn)(int, off_t);
 typedef int (*fallocate_fn)(int, int, off_t, off_t);
 typedef int (*fsync_fn)(int);
 typedef void (*sync_fn)(void);
+typedef int (*unlink_fn)(const char *);
+typedef int (*unlinkat_fn)(int, const char *, int);
+typedef int (*rename_fn)(const char *, const char *);
+typedef int (*renameat_fn)(int, const char *, int, const char *);
+typedef int (*renameat2_fn)(int, const char *, int, const char *, unsigned int);
 
 static write_fn real_write;
 static pwrite_fn real_pwrite64;
@@ -83,6 +90,11 @@ static ftruncate_fn real_ftruncate64;
 static fallocate_fn real_fallocate64;
 static fsync_fn real_fsync, real_fdatasync, real_syncfs;
 static sync_fn real_sync;
+static unlink_fn real_unlink;
+static unlinkat_fn real_unlinkat;
+static rename_fn real_rename;
+static renameat_fn real_renameat;
+static renameat2_fn real_renameat2;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -115,6 +127,11 @@ static void init(void) {
   real_fdatasync = (fsync_fn)dlsym(RTLD_NEXT, "fdatasync");
   real_syncfs = (fsync_fn)dlsym(RTLD_NEXT, "syncfs");
   real_sync = (sync_fn)dlsym(RTLD_NEXT, "sync");
+  real_unlink = (unlink_fn)dlsym(RTLD_NEXT, "unlink");
+  real_unlinkat = (unlinkat_fn)dlsym(RTLD_NEXT, "unlinkat");
+  real_rename = (rename_fn)dlsym(RTLD_NEXT, "rename");
+  real_renameat = (renameat_fn)dlsym(RTLD_NEXT, "renameat");
+  real_renameat2 = (renameat2_fn)dlsym(RTLD_NEXT, "renameat2");
   const char *d = getenv("UNDERTOW_POWER_DIR");
   const char *r = getenv("UNDERTOW_POWER_ROOT");
   if (d != NULL && d[0] == '/' && strlen(d) < sizeof journal_dir - 32) {
@@ -499,6 +516,99 @@ int syncfs(int fd) {
   int r = real_syncfs(fd);
   int e = errno;
   if (r == 0) sync_all_after(cover_seq, cover_ts);  // every file system counts as synced (a node's data is on one)
+  errno = e;
+  return r;
+}
+
+// --- files that go away ------------------------------------------------------------
+//
+// Directory entries are kept as if durable (see the top), so a file unlinked, or replaced by a
+// rename over it, is gone for good: its records are dropped (a SYNC record for its inode), so
+// that they can never be applied to a later file that gets the same inode number.
+
+struct doomed {
+  int on;
+  struct stat st;
+};
+
+/** Before path (relative to dirfd) goes away; `from`: the file renamed onto it (the same file: nothing goes). */
+static void before_removal(struct doomed *d, int dirfd, const char *path, int fromfd, const char *from) {
+  d->on = 0;
+  pthread_once(&once, init);
+  if (!enabled || path == NULL) return;
+  if (fstatat(dirfd, path, &d->st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(d->st.st_mode) || d->st.st_nlink != 1) return;
+  struct stat src;
+  if (from != NULL && fstatat(fromfd, from, &src, AT_SYMLINK_NOFOLLOW) == 0 && src.st_dev == d->st.st_dev && src.st_ino == d->st.st_ino) return;
+  pthread_mutex_lock(&lock);
+  d->on = 1;
+}
+
+static void after_removal(struct doomed *d, int ok) {
+  if (!d->on) return;
+  if (ok) {
+    journal();
+    int k = pending_slot(&d->st, 0);
+    append_record(R_SYNC, &d->st, NULL, 0, 0, NULL, 0, seq + 1, now_ns());
+    if (k >= 0) {
+      pending[k].used = 0;
+      pending_count--;
+    }
+    maybe_reset_journal();
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+int unlink(const char *path) {
+  struct doomed d;
+  before_removal(&d, AT_FDCWD, path, AT_FDCWD, NULL);
+  int r = real_unlink(path);
+  int e = errno;
+  after_removal(&d, r == 0);
+  errno = e;
+  return r;
+}
+
+int unlinkat(int dirfd, const char *path, int flags) {
+  struct doomed d;
+  if (flags & AT_REMOVEDIR) {
+    pthread_once(&once, init);
+    return real_unlinkat(dirfd, path, flags);
+  }
+  before_removal(&d, dirfd, path, AT_FDCWD, NULL);
+  int r = real_unlinkat(dirfd, path, flags);
+  int e = errno;
+  after_removal(&d, r == 0);
+  errno = e;
+  return r;
+}
+
+int rename(const char *from, const char *to) {
+  struct doomed d;
+  before_removal(&d, AT_FDCWD, to, AT_FDCWD, from);
+  int r = real_rename(from, to);
+  int e = errno;
+  after_removal(&d, r == 0);
+  errno = e;
+  return r;
+}
+
+int renameat(int fromfd, const char *from, int tofd, const char *to) {
+  struct doomed d;
+  before_removal(&d, tofd, to, fromfd, from);
+  int r = real_renameat(fromfd, from, tofd, to);
+  int e = errno;
+  after_removal(&d, r == 0);
+  errno = e;
+  return r;
+}
+
+int renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned int flags) {
+  struct doomed d;
+  // RENAME_EXCHANGE keeps both files; RENAME_NOREPLACE fails if the target exists.
+  before_removal(&d, tofd, (flags & RENAME_EXCHANGE) ? NULL : to, fromfd, from);
+  int r = real_renameat2(fromfd, from, tofd, to, flags);
+  int e = errno;
+  after_removal(&d, r == 0);
   errno = e;
   return r;
 }
