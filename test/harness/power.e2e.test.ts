@@ -5,11 +5,12 @@
 // A build that does not sync (--opt fsync=false) loses its logs to a power
 // failure of every node: the power-off ops say how many bytes were undone.
 
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultsOf } from '../../results/report-data.js';
-import { expectCompleteRun, undertowTest } from './cli-run.js';
+import { cli, expectCompleteRun, root, undertowTest } from './cli-run.js';
 
 const short = ['--time-limit', '20', '--nemesis-interval', '3', '--quiet', '5', '--rate', '100', '--seed', '7'];
 
@@ -61,4 +62,22 @@ describe('undertow test --nemesis power on the local provider', () => {
     expect(results.results.set.lost.length).toBeGreaterThan(0);
     expect(r.code).toBe(1);
   }, 180_000);
+
+  it('Ctrl-C while every node is off (power-off all) stops, tears down, leaves no process, and still checks what was recorded', async () => {
+    const r = await undertowTest(
+      ['--workload', 'set', '--nemesis', 'power', '--targets', 'all', '--time-limit', '60', '--nemesis-interval', '2', '--seed', '3'],
+      /\] ok [1-9]\d* .*faults: power-off/,
+    );
+    expect(r.err).toMatch(/interrupted/);
+    const { test, history } = expectCompleteRun(r, 'set');
+    expect(test.interrupted).toBe(true);
+    expect(history.some((op: NemesisOp) => op.f === 'power-off')).toBe(true);
+  }, 120_000);
+
+  it('etcd refuses --nemesis power in one line with exit 254', () => {
+    const r = spawnSync(process.execPath, [cli, 'test', '--system', 'etcd', '--nemesis', 'power'], { cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(254);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/system etcd cannot take --nemesis power: etcd is a Go program/);
+  });
 });
