@@ -7,7 +7,10 @@
 //
 // Faults: kill = SIGKILL to the container (kept, so `start` brings it back on
 // the same data and address); pause = the cgroup freezer (docker pause);
-// clock = rewrite the bind-mounted offset file; partition = iptables rules
+// clock = rewrite the bind-mounted offset file; power = SIGKILL, then the
+// node's unsynced writes undone from the host with the journals of the power
+// shim (nemesis/power.ts; the shim and its journals are in a bind-mounted
+// folder too), before `power-on` starts it again; partition = iptables rules
 // that the host installs inside each container's network namespace (nsenter
 // by the container's pid), dropping packets from the nodes in its grudge.
 // The harness's own traffic comes from the bridge's gateway and is never
@@ -26,8 +29,9 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { faketimeEnv, writeOffset } from '../nemesis/clock.js';
+import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../nemesis/power.js';
 import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
-import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../harness/core/provider.js';
+import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../harness/core/provider.js';
 import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
 import { IMAGE_FAKETIME_LIBRARY, imageOf } from './image.js';
 
@@ -35,6 +39,8 @@ import { IMAGE_FAKETIME_LIBRARY, imageOf } from './image.js';
 const DATA_MOUNT = '/data';
 const CLOCK_MOUNT = '/undertow/clock';
 const CLOCK_FILE = 'offset';
+/** The power shim and its journals (power faults). */
+const POWER_MOUNT = '/undertow/power';
 
 export const networkName = (runId: string): string => `undertow-${runId}`;
 export const containerName = (runId: string, node: string): string => `undertow-${runId}-${node}`;
@@ -168,6 +174,7 @@ export class DockerCluster implements Cluster {
     // Empty the bind-mounted folder (not the folder itself: it is the mount's source).
     const dataDir = path.join(nodeDir(this.spec.runDir, node), 'data');
     for (const f of fs.readdirSync(dataDir)) fs.rmSync(path.join(dataDir, f), { recursive: true, force: true });
+    forgetJournals(path.join(nodeDir(this.spec.runDir, node), 'power'));
     if (o.join === true) {
       // The command is part of the container: a new one with the same name, address and mounts.
       if (this.createNode === undefined) throw new Error('this cluster cannot recreate containers (it was not started by this process)');
@@ -187,6 +194,29 @@ export class DockerCluster implements Cluster {
     await h.container.wait({ condition: 'not-running' });
     h.running = false;
     h.paused = false;
+  }
+
+  async powerFail(node: string): Promise<PowerLoss> {
+    if (!this.spec.powerFaults) throw new Error('power faults need the cluster started with powerFaults (the shim)');
+    const h = this.handle(node);
+    if (h.running) {
+      // A shim that did not load would make this a plain kill: say so instead (the host sees the container's process).
+      const pid = (await h.container.inspect().catch(() => null))?.State.Pid ?? 0;
+      let maps = '';
+      try {
+        if (pid > 0) maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+      } catch {
+        /* not ours to read, or gone meanwhile */
+      }
+      if (maps !== '' && !maps.includes(`${POWER_MOUNT}/${SHIM_FILE}`))
+        throw new Error(`the power shim is not loaded in ${node}'s container: its unsynced writes cannot be dropped`);
+    }
+    await this.kill(node);
+    const dir = nodeDir(this.spec.runDir, node);
+    const dataDir = path.resolve(dir, 'data');
+    return rollBack(path.resolve(dir, 'power'), dataDir, (p) =>
+      p === DATA_MOUNT || p.startsWith(`${DATA_MOUNT}/`) ? dataDir + p.slice(DATA_MOUNT.length) : p,
+    );
   }
 
   async pause(node: string): Promise<void> {
@@ -418,6 +448,7 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
       if (dead.length > 0) await removeRuns(docker, dead);
       const d = spec.deployment;
       const image = o.image ?? (await imageOf(docker, d.image)).tag;
+      const shim = spec.powerFaults ? await powerShim() : null;
       step('image');
 
       const labels = { [LABEL.run]: spec.runId, [LABEL.owner]: o.detached ? DETACHED : ownerToken(), [LABEL.runDir]: path.resolve(spec.runDir) };
@@ -436,12 +467,12 @@ export function dockerProvider(o: DockerProviderOptions = {}): DockerProvider {
       const view = d.view(nodes);
       try {
         const created = await Promise.allSettled(
-          nodes.map(async (n) => containers.set(n.name, await createNodeContainer(docker, spec, nodes, n, image, labels))),
+          nodes.map(async (n) => containers.set(n.name, await createNodeContainer(docker, spec, nodes, n, image, labels, false, shim))),
         );
         const failed = created.find((r) => r.status === 'rejected');
         if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
         step('containers');
-        const createNode: CreateNode = (n, join) => createNodeContainer(docker, spec, nodes, n, image, labels, join);
+        const createNode: CreateNode = (n, join) => createNodeContainer(docker, spec, nodes, n, image, labels, join, shim);
         cluster = new DockerCluster(docker, spec, nodes, net.id, containers, o.detached ?? false, createNode);
         if (!o.detached) await cluster.watchDeaths();
         await Promise.all(nodes.map((n) => cluster!.start(n.name)));
@@ -495,6 +526,7 @@ async function createNodeContainer(
   image: string,
   labels: Record<string, string>,
   join = false,
+  shim: string | null = null,
 ): Promise<Docker.Container> {
   const dir = nodeDir(spec.runDir, n.name);
   const dataDir = path.resolve(dir, 'data');
@@ -502,11 +534,20 @@ async function createNodeContainer(
   fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(clockDir, { recursive: true });
   const launch = spec.deployment.launch({ provider: 'docker', node: n, nodes, dataDir: DATA_MOUNT, join });
-  const env: string[] = Object.entries(launch.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const vars: Record<string, string> = { ...(launch.env ?? {}) };
   if (spec.fakeClock && !fs.existsSync(path.join(clockDir, CLOCK_FILE))) writeOffset(path.join(clockDir, CLOCK_FILE), 0);
-  if (spec.fakeClock) {
-    for (const [k, v] of Object.entries(faketimeEnv(`${CLOCK_MOUNT}/${CLOCK_FILE}`, IMAGE_FAKETIME_LIBRARY))) env.push(`${k}=${v}`);
+  if (spec.fakeClock) Object.assign(vars, faketimeEnv(`${CLOCK_MOUNT}/${CLOCK_FILE}`, IMAGE_FAKETIME_LIBRARY));
+  const binds = [`${dataDir}:${DATA_MOUNT}`, `${clockDir}:${CLOCK_MOUNT}`];
+  if (spec.powerFaults) {
+    if (shim === null) throw new Error('power faults need the power shim');
+    // The host-built shim goes in with its journals: it needs only the C library, which the image has (the host's).
+    const powerDir = path.resolve(dir, 'power');
+    fs.mkdirSync(powerDir, { recursive: true });
+    if (!fs.existsSync(path.join(powerDir, SHIM_FILE))) fs.copyFileSync(shim, path.join(powerDir, SHIM_FILE));
+    Object.assign(vars, powerEnv({ library: `${POWER_MOUNT}/${SHIM_FILE}`, journalDir: POWER_MOUNT, root: DATA_MOUNT, preload: vars.LD_PRELOAD }));
+    binds.push(`${powerDir}:${POWER_MOUNT}`);
   }
+  const env: string[] = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
   const ip = n.host;
   const netName = networkName(spec.runId);
   // Run as the harness's user, so that the files in the run's folder are its own.
@@ -523,7 +564,7 @@ async function createNodeContainer(
     AttachStdout: true,
     AttachStderr: true,
     HostConfig: {
-      Binds: [`${dataDir}:${DATA_MOUNT}`, `${clockDir}:${CLOCK_MOUNT}`],
+      Binds: binds,
       NetworkMode: netName,
       RestartPolicy: { Name: 'no' },
     },

@@ -6,6 +6,8 @@
 //   kill  {random|primary|leader}  / start    kill -9, then restart on the same data
 //   corrupt {target, how: bitflip|truncate} / start   kill -9, flip bits in or cut the tail off one of its data files, restart
 //   pause {random|primary|leader}  / resume   SIGSTOP (freezer), then SIGCONT
+//   power-off {random|primary|leader} / power-on   kill -9, every write the node had not made
+//                                      durable dropped (nemesis/power.ts), then restart
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
 //   partition {halves|one|follower|primary|primary-alone|ring|bridge} / heal   iptables
 //   member-remove TARGET / member-add TARGET   the system's own membership changes
@@ -24,12 +26,18 @@ import type { Value } from '../history/types.js';
 import { corruptData, CORRUPTIONS, type Corruption } from './corrupt.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
 
-export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Whom kill and pause aim at: any node, a group's primary, the node that leads the cluster. */
-export type Target = 'random' | 'primary' | 'leader';
+/**
+ * Whom kill, pause and power aim at: any node, a group's primary, the node that leads the cluster, or
+ * every node at once (`all`, not drawn unless asked for with --targets: a whole cluster losing power).
+ */
+export type Target = 'random' | 'primary' | 'leader' | 'all';
+/** The targets drawn by default. */
 export const TARGETS: readonly Target[] = ['random', 'primary', 'leader'];
+/** Every target --targets takes. */
+export const ALL_TARGETS: readonly Target[] = [...TARGETS, 'all'];
 export const PARTITIONS = ['halves', 'one', 'follower', 'primary', 'primary-alone', 'ring', 'bridge'] as const;
 export type PartitionShape = (typeof PARTITIONS)[number];
 
@@ -60,6 +68,8 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
   const names = cluster.nodes.filter((n) => o.faultRoles === undefined || o.faultRoles.includes(n.role)).map((n) => n.name);
   const killed = new Set<string>();
   const paused = new Set<string>();
+  /** Nodes off by a power failure: power-on brings them back (start does not, nor power-on a killed one). */
+  const powered = new Set<string>();
   const skewed = new Set<string>();
   let strobing: AbortController | undefined;
   let strobeDone: Promise<void> = Promise.resolve();
@@ -69,8 +79,11 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
 
   // Membership faults: nodes taken out stay out of the other faults' reach (and the other way round),
   // so that no restart by another fault brings back a node the CM no longer counts.
-  const members: MembershipFaults | undefined = o.membership?.({ cluster, view, pick, busy: () => new Set([...killed, ...paused]) });
+  const members: MembershipFaults | undefined = o.membership?.({ cluster, view, pick, busy: () => new Set([...killed, ...paused, ...powered]) });
   let membershipChanged = false;
+
+  /** Every node a fault may take now (for the target `all`): those no other fault holds. */
+  const everyFree = (held: ReadonlySet<string>): string[] => names.filter((n) => !held.has(n) && !(members?.removed.has(n) ?? false));
 
   /** The node a target names right now; null when the cluster cannot say (e.g. no CM leader). */
   const resolveTarget = async (target: Target, held: ReadonlySet<string>): Promise<string | null> => {
@@ -133,6 +146,12 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
     killed.clear();
     return nodes;
   };
+  const powerOnAll = async (): Promise<string[]> => {
+    const nodes = [...powered].sort();
+    for (const n of nodes) await cluster.start(n);
+    powered.clear();
+    return nodes;
+  };
   const resumeAll = async (): Promise<string[]> => {
     const nodes = [...paused].sort();
     for (const n of nodes) await cluster.resume(n);
@@ -159,8 +178,18 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'kill':
       case 'pause': {
         const target = (op.value ?? 'random') as Target;
-        // Neither a paused node (with overlapping faults, resume would then act on a fresh process) nor a killed one.
-        const node = await resolveTarget(target, new Set([...killed, ...paused]));
+        // Neither a paused node (with overlapping faults, resume would then act on a fresh process) nor a stopped one.
+        const held = new Set([...killed, ...paused, ...powered]);
+        if (target === 'all') {
+          const nodes = everyFree(held);
+          for (const node of nodes) {
+            if (op.f === 'kill') await cluster.kill(node);
+            else await cluster.pause(node);
+            (op.f === 'kill' ? killed : paused).add(node);
+          }
+          return nodes.length > 0 ? { target, nodes } : { target, nodes, note: `nothing to ${op.f}` };
+        }
+        const node = await resolveTarget(target, held);
         if (node === null) return { target, node: null, note: `no ${target} to ${op.f}` };
         if (op.f === 'kill') {
           await cluster.kill(node);
@@ -174,7 +203,7 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'corrupt': {
         const { target = 'random', how = 'bitflip' } = (op.value ?? {}) as { target?: Target; how?: Corruption };
         if (!CORRUPTIONS.includes(how)) throw new Error(`unknown corruption ${how}`);
-        const node = await resolveTarget(target, new Set([...killed, ...paused]));
+        const node = target === 'all' ? null : await resolveTarget(target, new Set([...killed, ...paused, ...powered]));
         if (node === null) return { target, how, node: null, note: `no ${target} to corrupt` };
         // On a stopped node only: a running one would overwrite the change, or read it half-made.
         await cluster.kill(node);
@@ -182,6 +211,27 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         const done = corruptData(cluster.dataDir(node), how, random);
         return { target, node, ...done } as unknown as Value;
       }
+      case 'power-off': {
+        const target = (op.value ?? 'random') as Target;
+        const held = new Set([...killed, ...paused, ...powered]);
+        const one = target === 'all' ? null : await resolveTarget(target, held);
+        const nodes = target === 'all' ? everyFree(held) : one === null ? [] : [one];
+        if (nodes.length === 0) return { target, node: null, note: `no ${target} to power off` };
+        // Several nodes lose power at one instant: all frozen first, then killed and rolled back one by one,
+        // so that none goes on writing (or syncing) while the others are already dark.
+        if (nodes.length > 1) for (const n of nodes) await cluster.pause(n);
+        const dropped: Record<string, Value> = {};
+        for (const n of nodes) {
+          const lost = await cluster.powerFail(n);
+          powered.add(n);
+          // What was dropped: the files put back to their last durable state and how many unsynced bytes that undid.
+          dropped[n] = { files: [...lost.files], undoneBytes: lost.undone, redoneWrites: lost.redone, ...(lost.gone > 0 ? { goneFiles: lost.gone } : {}) };
+        }
+        if (target !== 'all') return { target, node: nodes[0], ...(dropped[nodes[0]] as Record<string, Value>) };
+        return { target, nodes, dropped };
+      }
+      case 'power-on':
+        return { nodes: await powerOnAll() };
       case 'start':
         return { nodes: await startAll() };
       case 'resume':
@@ -233,9 +283,11 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         const clocks = await resetClocks();
         const resumed = await resumeAll();
         const started = await startAll();
+        const poweredOn = await powerOnAll();
+        const done = { partition: healed, clocks, resumed, started, ...(poweredOn.length > 0 ? { poweredOn } : {}) };
         // Membership last, on a healed cluster; and only in runs that changed it (it waits for full replication).
-        if (!membershipChanged) return { partition: healed, clocks, resumed, started };
-        return { partition: healed, clocks, resumed, started, membership: (await members?.restoreAll(40_000)) ?? null };
+        if (!membershipChanged) return done;
+        return { ...done, membership: (await members?.restoreAll(40_000)) ?? null };
       }
       default:
         throw new Error(`unknown nemesis op ${op.f}`);

@@ -17,7 +17,7 @@ export interface ScheduleOptions {
   quietMs: number;
   /** Partition shapes to draw from (default: all). */
   partitions?: readonly PartitionShape[];
-  /** Whom kill and pause aim at (default: all of random, primary, leader). */
+  /** Whom kill, pause and power aim at (default: all of random, primary, leader). */
   targets?: readonly Target[];
   /** What the system's membership fault can take out (its adapter's targets); required for `member`. */
   memberTargets?: readonly string[];
@@ -45,6 +45,8 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
       return [{ f: 'pause', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'resume' }];
     case 'corrupt':
       return [{ f: 'corrupt', value: { target: pick(ctx, o.targets ?? TARGETS), how: pick(ctx, CORRUPTIONS) } }, { f: 'start' }];
+    case 'power':
+      return [{ f: 'power-off', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'power-on' }];
     case 'partition':
       return [{ f: 'partition', value: pick(ctx, o.partitions ?? PARTITIONS) }, { f: 'heal' }];
     case 'member': {

@@ -76,6 +76,7 @@ const PAIRS: Record<string, string> = {
   kill: 'start',
   corrupt: 'start',
   pause: 'resume',
+  'power-off': 'power-on',
   partition: 'heal',
   'clock-bump': 'clock-reset',
   'clock-strobe': 'clock-reset',

@@ -6,7 +6,8 @@
 // need `owner` rules: etcd dials its peers from 127.0.0.1 whatever it listens
 // on, so each member runs as a user of its own (nemesis/iptables.ts's
 // ownerDrops). Clock faults are refused: Go reads the clock through the vDSO,
-// which libfaketime does not reach.
+// which libfaketime does not reach. Power faults are refused for the same
+// reason: Go makes its write and fsync system calls itself, past LD_PRELOAD.
 //
 // Joining (the membership fault's add): etcd's --initial-cluster of a member
 // that joins a running cluster must list exactly the members the cluster has
@@ -106,6 +107,8 @@ export const etcdAdapter: SystemAdapter = {
       clock: 'etcd is a Go program: libfaketime does not reach its clock reads (Go reads the vDSO directly), so clock faults would do nothing',
       corrupt:
         'not yet for etcd: a member that finds a bad WAL or snapshot record stops with a fatal log line (the right thing), which the node-log checks count as a crash; they need to tell the two apart first',
+      power:
+        'etcd is a Go program: it makes its system calls itself, not through the C library, so the power shim (LD_PRELOAD) cannot see its writes and a power failure would drop nothing',
     },
   },
   deploy(s): Deployment {

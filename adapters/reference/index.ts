@@ -56,10 +56,16 @@ export const referenceAdapter: SystemAdapter = {
       check: (v) => (v === '' ? null : int(1)(v)),
     },
     'config-lease-ms': { describe: 'clients: how long a group configuration is cached (ms)', default: '5000', check: int(0) },
+    fsync: {
+      describe:
+        'data servers: make their log durable (O_DSYNC appends, fsynced checkpoints); false is undertow-node --no-fsync, page-cache writes that a power failure (--nemesis power) drops',
+      default: 'true',
+      choices: ['true', 'false'],
+    },
   },
   bugs: [...CM_SIDE, ...DATA_SIDE].map((name) => ({ name, describe: BUG_NOTES[name] ?? name })),
   capabilities: {
-    faults: ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt'],
+    faults: ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power'],
     workloads: ['register', 'set', 'append', 'bank'],
   },
   deploy(s): Deployment {
@@ -70,7 +76,11 @@ export const referenceAdapter: SystemAdapter = {
       groups: Number(o.groups),
       replication: Number(o.replication),
       bugs: [...s.bugs],
-      dataArgs: [...(o['lease-ms'] ? ['--lease-ms', o['lease-ms']] : []), ...(o['grace-ms'] ? ['--grace-ms', o['grace-ms']] : [])],
+      dataArgs: [
+        ...(o['lease-ms'] ? ['--lease-ms', o['lease-ms']] : []),
+        ...(o['grace-ms'] ? ['--grace-ms', o['grace-ms']] : []),
+        ...(o.fsync === 'false' ? ['--no-fsync'] : []),
+      ],
       cmArgs: [],
     };
     if (layout.data > 0 && layout.replication > layout.data)

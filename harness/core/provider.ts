@@ -33,6 +33,23 @@ export interface ClusterSpec {
   readonly runId: string;
   /** Start every node under libfaketime, so that `setClockOffset` works (clock faults). */
   readonly fakeClock?: boolean;
+  /**
+   * Start every node under the power shim (nemesis/power.ts), so that
+   * `powerFail` can drop what a node had not made durable (power faults).
+   */
+  readonly powerFaults?: boolean;
+}
+
+/** What a power failure dropped (nemesis/power.ts `rollBack`). */
+export interface PowerLoss {
+  /** The node's files put back to their last durable state (relative to its data folder). */
+  readonly files: readonly string[];
+  /** Unsynced bytes undone. */
+  readonly undone: number;
+  /** Durable (O_DSYNC) writes put back over older unsynced ones. */
+  readonly redone: number;
+  /** Files with unsynced writes that no longer exist. */
+  readonly gone: number;
 }
 
 /**
@@ -48,6 +65,12 @@ export interface Cluster {
   kill(node: string): Promise<void>;
   /** Starts a killed (or never started) node on its old data. */
   start(node: string): Promise<void>;
+  /**
+   * A power failure: kill -9, then every write the node had not made durable
+   * (fsync, fdatasync, O_SYNC/O_DSYNC) undone in its files; `start` brings it
+   * back on what is left. Needs the cluster started with `powerFaults`.
+   */
+  powerFail(node: string): Promise<PowerLoss>;
   /** SIGSTOP / freezer, and back. */
   pause(node: string): Promise<void>;
   resume(node: string): Promise<void>;

@@ -17,11 +17,25 @@
 // SIGKILLed harness left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, statSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  statSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
+import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../../nemesis/power.js';
 import {
   chainName,
   grudgeDrops,
@@ -34,7 +48,7 @@ import {
   ownerMarks,
   removeChain,
 } from '../../nemesis/iptables.js';
-import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../core/provider.js';
+import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
 
@@ -132,6 +146,8 @@ class LocalCluster implements Cluster {
   constructor(
     private readonly spec: ClusterSpec,
     readonly nodes: readonly NodeInfo[],
+    /** The power shim's library on this machine (with spec.powerFaults). */
+    private readonly shim: string | null = null,
   ) {
     this.chain = chainName(spec.runId);
     this.registryFile = join(REGISTRY, `${spec.runId}.json`);
@@ -143,6 +159,11 @@ class LocalCluster implements Cluster {
 
   private clockFile(node: string): string {
     return join(this.nodeDir(node), 'faketime');
+  }
+
+  /** The node's power journals and its copy of the shim (readable by a node of its own user, unlike the cache in root's home). */
+  private powerDir(node: string): string {
+    return join(this.nodeDir(node), 'power');
   }
 
   /** The node's own uid when nodes are told apart by owner, else undefined (it runs as the harness). */
@@ -181,6 +202,14 @@ class LocalCluster implements Cluster {
       if (!existsSync(this.clockFile(node))) writeOffset(this.clockFile(node), 0);
       Object.assign(env, faketimeEnv(this.clockFile(node)));
     }
+    if (this.spec.powerFaults) {
+      if (this.shim === null) throw new Error('power faults need the cluster started with powerFaults (the shim)');
+      const dir = this.powerDir(node);
+      mkdirSync(dir, { recursive: true });
+      if (!existsSync(join(dir, SHIM_FILE))) copyFileSync(this.shim, join(dir, SHIM_FILE));
+      if (uid !== undefined) chownSync(dir, uid, uid);
+      Object.assign(env, powerEnv({ library: join(dir, SHIM_FILE), journalDir: dir, root: dataDir, preload: env.LD_PRELOAD }));
+    }
     const child = spawn(launch.argv[0], launch.argv.slice(1), {
       stdio: ['ignore', log, log],
       env,
@@ -198,6 +227,7 @@ class LocalCluster implements Cluster {
     const info = this.info(node);
     if (this.isRunning(node)) throw new Error(`${info.name} is running: stop it before starting it on an empty disk`);
     rmSync(join(this.nodeDir(node), 'data'), { recursive: true, force: true });
+    forgetJournals(this.powerDir(node));
     if (o.join === true) this.joined.add(node);
     await this.start(node);
   }
@@ -209,6 +239,24 @@ class LocalCluster implements Cluster {
     p.kill('SIGKILL');
     await exited;
     this.paused.delete(node);
+  }
+
+  async powerFail(node: string): Promise<PowerLoss> {
+    if (!this.spec.powerFaults) throw new Error('power faults need the cluster started with powerFaults (the shim)');
+    const p = this.procs.get(node);
+    if (p?.pid !== undefined && this.isRunning(node)) {
+      // A shim that did not load (a static program, a path the node cannot read) would make this a plain kill: say so instead.
+      let maps = '';
+      try {
+        maps = readFileSync(`/proc/${p.pid}/maps`, 'utf8');
+      } catch {
+        /* gone meanwhile: nothing more it can write */
+      }
+      if (maps !== '' && !maps.includes(join(this.powerDir(node), SHIM_FILE)))
+        throw new Error(`the power shim is not loaded in ${node} (pid ${p.pid}): its unsynced writes cannot be dropped`);
+    }
+    await this.kill(node);
+    return rollBack(this.powerDir(node), join(this.nodeDir(node), 'data'));
   }
 
   async pause(node: string): Promise<void> {
@@ -357,6 +405,7 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       if (spec.fakeClock && faketimeLibrary() === null) {
         throw new Error('clock faults need libfaketime: apt-get install -y faketime');
       }
+      const shim = spec.powerFaults ? await powerShim() : null;
       const d = spec.deployment;
       if (d.localPartitioning === 'owner' && process.getuid?.() !== 0) {
         throw new Error('this system runs each node as a user of its own on the local provider (so partitions can tell them apart), which needs root');
@@ -369,7 +418,7 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
         host: `${block}.${i + 2}`,
         address: `${block}.${i + 2}:${d.ports.client}`,
       }));
-      const cluster = new LocalCluster(spec, nodes);
+      const cluster = new LocalCluster(spec, nodes, shim);
       const view = d.view(nodes);
       try {
         if (d.localPartitioning === 'owner') {

@@ -64,7 +64,7 @@ function describeFault(op: Op): string {
   if (v && typeof v === 'object') {
     if (typeof v.node === 'string') return `${op.f} ${v.node}`;
     if (typeof v.about === 'string') return `partition: ${v.about}`;
-    if (Array.isArray(v.nodes)) return `${op.f} ${(v.nodes as string[]).join(',')} ${v.deltaMs ?? ''}ms`;
+    if (Array.isArray(v.nodes)) return `${op.f} ${(v.nodes as string[]).join(',')}${v.deltaMs !== undefined ? ` ${String(v.deltaMs)}ms` : ''}`;
   }
   return op.f;
 }

@@ -37,7 +37,7 @@ export interface TestConfig extends TestSpec {
   nemesis: FaultKind[];
   /** Partition shapes the partition fault draws from. */
   partitions: PartitionShape[];
-  /** Whom kill and pause aim at. */
+  /** Whom kill, pause and power aim at. */
   targets: Target[];
   /** The system's nodes of its main role (the reference system's data servers, etcd's members). */
   nodes: number;
@@ -122,7 +122,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     // Should this process die without cleaning up (SIGKILL), a reaper of its own removes its nodes within seconds.
     watchOver(provider.name, runDir);
     await provider.cleanupLeftovers();
-    const spec: ClusterSpec = { deployment, runDir, runId, fakeClock: test.nemesis.includes('clock') };
+    const spec: ClusterSpec = { deployment, runDir, runId, fakeClock: test.nemesis.includes('clock'), powerFaults: test.nemesis.includes('power') };
     const t0 = performance.now();
     cluster = await provider.up(spec, stop);
     log.info({ nodes: cluster.nodes, ms: Math.round(performance.now() - t0) }, 'cluster up');

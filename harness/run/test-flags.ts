@@ -8,8 +8,9 @@ import type { Argv } from 'yargs';
 import { DEFAULT_SYSTEM, SYSTEMS, systemNamed } from '../../adapters/index.js';
 import { InputError } from '../../history/input-error.js';
 import { faketimeLibrary } from '../../nemesis/clock.js';
-import { FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
+import { ALL_TARGETS, FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { iptablesUsable } from '../../nemesis/iptables.js';
+import { cCompiler, powerShim } from '../../nemesis/power.js';
 import { DEFAULT_STORE } from '../../results/store.js';
 import { WORKLOAD_NAMES } from '../../workloads/index.js';
 import type { Provider } from '../core/provider.js';
@@ -79,7 +80,7 @@ export const parseNemesis = (text: string): FaultKind[] =>
   text.trim() === '' || text === 'none' ? [] : parseList(text, FAULT_KINDS, 'nemesis', 'fault', ' (or none)');
 export const parsePartitions = (text: string): PartitionShape[] => parseList(text, PARTITIONS, 'partitions', 'partition');
 /** `cm-leader`, the name before systems other than the reference one, is `leader`. */
-export const parseTargets = (text: string): Target[] => [...new Set(parseList(text.replace(/\bcm-leader\b/g, 'leader'), TARGETS, 'targets', 'target'))];
+export const parseTargets = (text: string): Target[] => [...new Set(parseList(text.replace(/\bcm-leader\b/g, 'leader'), ALL_TARGETS, 'targets', 'target'))];
 
 /**
  * The reference system's own flags, kept as shorthands for its options
@@ -158,6 +159,18 @@ export async function checkMachine(test: TestConfig): Promise<void> {
   if (test.nemesis.includes('clock') && faketimeLibrary() === null) {
     throw new InputError('--nemesis clock needs libfaketime, which is not installed', {}, 'apt-get install -y faketime');
   }
+  if (test.nemesis.includes('power')) {
+    if ((await cCompiler()) === null)
+      throw new InputError(
+        '--nemesis power needs a C compiler to build its LD_PRELOAD shim, and none runs (cc, gcc, $CC)',
+        {},
+        'apt-get install -y gcc libc6-dev',
+      );
+    // Built (or found in the cache) now: a failed build is one line before the run, not a failed fault in it.
+    await powerShim().catch((e: unknown) => {
+      throw new InputError(`--nemesis power: ${e instanceof Error ? e.message : String(e)}`, {}, 'apt-get install -y gcc libc6-dev');
+    });
+  }
 }
 
 const systemsHelp = () =>
@@ -197,7 +210,7 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       type: 'string',
       default: TARGETS.join(','),
       describe:
-        "whom kill and pause aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same)",
+        "whom kill, pause and power aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once; not in the default: --nemesis power --targets all is a whole cluster losing power)",
     })
     .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
     .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })

@@ -2,7 +2,7 @@
 // good command line becomes the TestConfig written to test.json.
 
 import { describe, expect, it } from 'vitest';
-import { parseNemesis, testConfig } from '../../harness/run/test-flags.js';
+import { checkMachine, parseNemesis, testConfig } from '../../harness/run/test-flags.js';
 import { InputError } from '../../history/input-error.js';
 
 const defaults = {
@@ -63,6 +63,7 @@ describe('undertow test flags', () => {
     [{ opt: ['groups=2', 'groups=4'] }, /--opt groups is given twice/],
     [{ opt: ['groups=2'], groups: 4 }, /--groups and --opt groups= are the same setting/],
     [{ quiet: -2 }, /--quiet must be >= 0/],
+    [{ system: 'etcd', nemesis: 'kill,power' }, /system etcd cannot take --nemesis power: etcd is a Go program.*LD_PRELOAD/],
   ])('refuse %j in one line', (bad, message) => {
     let error: unknown;
     try {
@@ -85,5 +86,24 @@ describe('undertow test flags', () => {
   it('parse the nemesis list', () => {
     expect(parseNemesis('none')).toEqual([]);
     expect(parseNemesis('partition, clock')).toEqual(['partition', 'clock']);
+  });
+
+  it('refuse --nemesis power in one line when no C compiler runs (the shim is built on first use)', async () => {
+    const saved = { PATH: process.env.PATH, CC: process.env.CC };
+    process.env.PATH = '/nonexistent';
+    delete process.env.CC;
+    let error: unknown;
+    try {
+      await checkMachine(testConfig({ ...defaults, nemesis: 'power' }));
+    } catch (e) {
+      error = e;
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.CC !== undefined) process.env.CC = saved.CC;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    const line = (error as InputError).toLine();
+    expect(line).toMatch(/--nemesis power needs a C compiler.*apt-get install -y gcc libc6-dev/);
+    expect(line).not.toContain('\n');
   });
 });

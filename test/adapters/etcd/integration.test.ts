@@ -79,6 +79,7 @@ describe('etcd adapter: settings and command lines', () => {
     expect(d.clientNodes(nodes)).toEqual(['127.9.9.2:2379', '127.9.9.3:2379', '127.9.9.4:2379']);
     expect(() => d.launch({ provider: 'local', node: nodes[1]!, nodes, dataDir: '/d/e2', join: true })).toThrow(/membership fault/);
     expect(etcdAdapter.capabilities.refusals?.clock).toMatch(/libfaketime/);
+    expect(etcdAdapter.capabilities.refusals?.power).toMatch(/LD_PRELOAD/);
   });
 });
 
