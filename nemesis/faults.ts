@@ -8,6 +8,7 @@
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
 //   partition {halves|one|follower|primary|primary-alone|ring|bridge} / heal   iptables
 //   member-remove TARGET / member-add TARGET   the system's own membership changes
+//   packet {nodes|target, netem} / packet-clear   tc netem and a rate limit on the nodes' outgoing packets
 //
 // Roles (the leader, a group's primary and secondaries) come from the
 // system's view, the membership changes from its adapter: the nemesis knows
@@ -21,8 +22,9 @@ import type { MembershipFaults, MembershipContext, SystemView } from '../harness
 import type { Nemesis } from '../harness/core/client.js';
 import type { Value } from '../history/types.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
+import { checkNetem, describeNetem, type Netem } from './packet.js';
 
-export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member', 'packet'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Whom kill and pause aim at: any node, a group's primary, the node that leads the cluster. */
@@ -62,6 +64,9 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
   let strobing: AbortController | undefined;
   let strobeDone: Promise<void> = Promise.resolve();
   let partitioned = false;
+  /** A packet fault is in force; `packetUsed`: this run had one (heal-all then says what it cleared). */
+  let packeted = false;
+  let packetUsed = false;
 
   const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)];
 
@@ -152,6 +157,13 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
     return was;
   };
 
+  const clearPacket = async (): Promise<boolean> => {
+    const was = packeted;
+    if (packetUsed) await cluster.clearPacket();
+    packeted = false;
+    return was;
+  };
+
   const run = async (op: Invocation): Promise<Value> => {
     switch (op.f) {
       case 'kill':
@@ -208,6 +220,26 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       }
       case 'heal':
         return { healed: await healNet() };
+      case 'packet': {
+        // Nodes drawn by the schedule, or a role resolved now (the leader, a primary).
+        const v = (op.value ?? {}) as { nodes?: string[]; target?: Target; netem?: Netem };
+        const netem = v.netem ?? {};
+        checkNetem(netem);
+        let nodes: string[];
+        if (v.nodes !== undefined) nodes = v.nodes.filter((n) => cluster.nodes.some((x) => x.name === n));
+        else {
+          const node = await resolveTarget(v.target ?? 'random', new Set());
+          if (node === null) return { target: v.target ?? 'random', nodes: [], netem: netem as Value, note: `no ${v.target} to slow down` };
+          nodes = [node];
+        }
+        if (nodes.length === 0) return { nodes: [], netem: netem as Value, note: 'no node to slow down' };
+        packetUsed = true;
+        await cluster.packet(nodes, netem);
+        packeted = true;
+        return { ...(v.target !== undefined ? { target: v.target } : {}), nodes, netem: netem as Value, about: describeNetem(netem) };
+      }
+      case 'packet-clear':
+        return { healed: await clearPacket() };
       case 'member-remove':
         if (!members) throw new Error('this system has no membership changes');
         membershipChanged = true;
@@ -217,12 +249,13 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         return members.add(op.value === undefined || op.value === null ? undefined : String(op.value));
       case 'heal-all': {
         const healed = await healNet();
+        const packet: Record<string, Value> = packetUsed ? { packet: await clearPacket() } : {};
         const clocks = await resetClocks();
         const resumed = await resumeAll();
         const started = await startAll();
         // Membership last, on a healed cluster; and only in runs that changed it (it waits for full replication).
-        if (!membershipChanged) return { partition: healed, clocks, resumed, started };
-        return { partition: healed, clocks, resumed, started, membership: (await members?.restoreAll(40_000)) ?? null };
+        if (!membershipChanged) return { partition: healed, ...packet, clocks, resumed, started };
+        return { partition: healed, ...packet, clocks, resumed, started, membership: (await members?.restoreAll(40_000)) ?? null };
       }
       default:
         throw new Error(`unknown nemesis op ${op.f}`);

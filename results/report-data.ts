@@ -76,6 +76,7 @@ const PAIRS: Record<string, string> = {
   kill: 'start',
   pause: 'resume',
   partition: 'heal',
+  packet: 'packet-clear',
   'clock-bump': 'clock-reset',
   'clock-strobe': 'clock-reset',
   'member-remove': 'member-add',

@@ -11,6 +11,7 @@
 // also removes the leftovers of a dead run (`cleanupLeftovers`) before it
 // starts, because a SIGKILLed harness cannot clean up after itself.
 
+import type { Netem } from '../../nemesis/packet.js';
 import type { Deployment } from './system.js';
 
 export interface NodeInfo {
@@ -57,6 +58,14 @@ export interface Cluster {
   partition(grudge: Grudge): Promise<void>;
   /** Removes every partition rule of this run. */
   heal(): Promise<void>;
+  /**
+   * Delays, drops, duplicates, reorders or rate-limits the packets these
+   * nodes send (tc: netem and an HTB class), replacing any packet fault in
+   * force; the other nodes' traffic is untouched.
+   */
+  packet(nodes: readonly string[], netem: Netem): Promise<void>;
+  /** Removes this run's packet fault (every qdisc, class and filter it added); fine when there is none. */
+  clearPacket(): Promise<void>;
   /** Is the node's process running (not killed)? Paused counts as running. */
   isRunning(node: string): boolean;
   /**

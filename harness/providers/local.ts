@@ -3,7 +3,9 @@
 // picked at random per run, so runs and tests side by side do not collide),
 // its data and log under the run's folder. Faults act on the processes
 // directly: SIGKILL and a fresh spawn on the same data, SIGSTOP/SIGCONT, a
-// libfaketime offset file per process, and iptables rules on loopback. How a
+// libfaketime offset file per process, iptables rules on loopback, and tc
+// on loopback for packet faults (nemesis/packet.ts: filtered by the nodes'
+// source addresses, so the rest of the machine is untouched). How a
 // rule tells nodes apart depends on the system (`localPartitioning`): nodes
 // that bind their outgoing connections to their own address are told apart
 // by source address ("127.A.B.2 -> 127.A.B.3" cuts exactly that link); for
@@ -11,10 +13,11 @@
 // sender's owner. The harness's clients are never cut: they come from
 // 127.0.0.1 and run as the harness's user.
 //
-// Cleanup: teardown kills every process and removes the iptables chain; a
-// registry file per run (in the OS temp dir) names the harness pid and the
-// node pids, so that `cleanupLeftovers` at the next start kills what a
-// SIGKILLed harness left behind.
+// Cleanup: teardown kills every process and removes the iptables chain and
+// the run's tc class and filters; a registry file per run (in the OS temp
+// dir) names the harness pid, the node pids and the tc class, so that
+// `cleanupLeftovers` at the next start kills and removes what a SIGKILLed
+// harness left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, statSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +37,7 @@ import {
   ownerMarks,
   removeChain,
 } from '../../nemesis/iptables.js';
+import { applyPacket, clearSlot, hostTc, packetSlots, removeRootIfUnused, withLoopbackLock, type Netem, type PacketSlot } from '../../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
@@ -48,6 +52,8 @@ interface Registry {
   runDir: string;
   chain: string;
   pids: Record<string, number>;
+  /** The run's tc class minor on lo (packet faults), from before it is added until it is removed. */
+  packetMinor?: number;
 }
 
 const alive = (pid: number) => {
@@ -117,6 +123,8 @@ class LocalCluster implements Cluster {
   private partitioned = false;
   /** The chain of connection marks owner partitions rely on, while it is installed. */
   private marks: string | null = null;
+  /** The run's tc class on lo while a packet fault is in force (or being added). */
+  private packetSlot: PacketSlot | null = null;
   private tornDown = false;
 
   constructor(
@@ -150,7 +158,13 @@ class LocalCluster implements Cluster {
   private saveRegistry(): void {
     mkdirSync(REGISTRY, { recursive: true });
     const pids = Object.fromEntries([...this.procs].filter(([, p]) => p.pid !== undefined).map(([n, p]) => [n, p.pid!]));
-    const r: Registry = { harnessPid: process.pid, runDir: this.spec.runDir, chain: this.chain, pids };
+    const r: Registry = {
+      harnessPid: process.pid,
+      runDir: this.spec.runDir,
+      chain: this.chain,
+      pids,
+      ...(this.packetSlot !== null ? { packetMinor: this.packetSlot.minor } : {}),
+    };
     writeFileSync(this.registryFile, JSON.stringify(r));
   }
 
@@ -260,6 +274,31 @@ class LocalCluster implements Cluster {
     this.partitioned = false;
   }
 
+  async packet(nodes: readonly string[], netem: Netem): Promise<void> {
+    if (this.tornDown) throw new Error('the cluster is torn down');
+    if (this.spec.deployment.localPartitioning === 'owner') {
+      throw new Error(
+        "packet faults on the local provider tell nodes apart by source address, and this system's nodes dial from 127.0.0.1: use --provider docker",
+      );
+    }
+    const sources = [...new Set(nodes)].map((n) => this.info(n).host);
+    await withLoopbackLock(async () => {
+      this.packetSlot = await applyPacket(hostTc(), 'lo', this.spec.runId, this.packetSlot, sources, netem, (slot) => {
+        // Registered before it exists: another harness's leftover cleanup must see it as this live run's.
+        this.packetSlot = slot;
+        this.saveRegistry();
+      });
+    });
+  }
+
+  async clearPacket(): Promise<void> {
+    const slot = this.packetSlot;
+    if (slot === null) return;
+    await withLoopbackLock(() => clearSlot(hostTc(), slot));
+    this.packetSlot = null;
+    if (!this.tornDown) this.saveRegistry();
+  }
+
   isRunning(node: string): boolean {
     const p = this.procs.get(node);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
@@ -276,6 +315,7 @@ class LocalCluster implements Cluster {
     if (this.partitioned) await removeChain(hostNetfilter(), this.chain);
     if (this.marks !== null) await removeChain(hostNetfilter(), this.marks);
     this.marks = null;
+    await this.clearPacket();
     rmSync(this.registryFile, { force: true });
   }
 
@@ -313,6 +353,10 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
           continue;
         }
         if (alive(r.harnessPid) && r.harnessPid !== process.pid) continue;
+        if (r.packetMinor !== undefined && process.getuid?.() === 0) {
+          const slot = { dev: 'lo', minor: r.packetMinor };
+          await withLoopbackLock(() => clearSlot(hostTc(), slot)).catch(() => undefined);
+        }
         for (const pid of Object.values(r.pids)) {
           if (ownedBy(pid, r.runDir)) {
             try {
@@ -332,6 +376,25 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
           for (const chain of await leftoverChains(hostNetfilter())) if (!live.has(chain)) await removeChain(hostNetfilter(), chain);
         } catch {
           /* no iptables on this machine: nothing of ours can be there */
+        }
+        // tc classes on lo that no live run names (a registry file lost with its run), and then our root if unused.
+        try {
+          await withLoopbackLock(async () => {
+            const held = new Set(
+              readdirSync(REGISTRY).flatMap((f) => {
+                try {
+                  const m = (JSON.parse(readFileSync(join(REGISTRY, f), 'utf8')) as Registry).packetMinor;
+                  return m === undefined ? [] : [m];
+                } catch {
+                  return [];
+                }
+              }),
+            );
+            for (const slot of await packetSlots(hostTc(), 'lo')) if (!held.has(slot.minor)) await clearSlot(hostTc(), slot, { keepRoot: true });
+            await removeRootIfUnused(hostTc(), 'lo');
+          });
+        } catch {
+          /* no tc on this machine: nothing of ours can be there */
         }
       }
     },

@@ -5,6 +5,7 @@
 
 import type { ComposedResult, Verdict } from '../../checkers/index.js';
 import { PARTITIONS } from '../../nemesis/faults.js';
+import { PACKET_KINDS } from '../../nemesis/packet.js';
 import { InputError } from '../../history/input-error.js';
 import type { Provider } from '../core/provider.js';
 import type { SystemAdapter } from '../core/system.js';
@@ -43,6 +44,7 @@ export const TEST_DEFAULTS: Omit<TestConfig, 'workload' | 'name' | 'seed'> = {
   provider: 'local',
   nemesis: [],
   partitions: [...PARTITIONS],
+  packet: [...PACKET_KINDS],
   targets: ['random', 'primary', 'leader'],
   nodes: 3,
   concurrency: 10,

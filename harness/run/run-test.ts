@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import type { ComposedResult } from '../../checkers/index.js';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
+import type { PacketKind } from '../../nemesis/packet.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
 import type { Client } from '../core/client.js';
@@ -36,7 +37,9 @@ export interface TestConfig extends TestSpec {
   nemesis: FaultKind[];
   /** Partition shapes the partition fault draws from. */
   partitions: PartitionShape[];
-  /** Whom kill and pause aim at. */
+  /** What packet faults draw from (delay, loss, duplicate, reorder, rate). */
+  packet: PacketKind[];
+  /** Whom kill, pause and packet faults aim at. */
   targets: Target[];
   /** The system's nodes of its main role (the reference system's data servers, etcd's members). */
   nodes: number;
@@ -139,6 +142,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       nodes: nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
       quietMs: test.nemesisInterval * 1000,
       partitions: test.partitions,
+      packet: test.packet,
       targets: test.targets,
       memberTargets: deployment.membership?.targets,
       holdMs: test.nemesisInterval * 1000,
