@@ -125,6 +125,8 @@ class LocalCluster implements Cluster {
   private marks: string | null = null;
   /** The run's tc class on lo while a packet fault is in force (or being added). */
   private packetSlot: PacketSlot | null = null;
+  /** Packet faults being applied right now (a teardown then waits for them under the lock). */
+  private packetBusy = 0;
   private tornDown = false;
 
   constructor(
@@ -275,27 +277,36 @@ class LocalCluster implements Cluster {
   }
 
   async packet(nodes: readonly string[], netem: Netem): Promise<void> {
-    if (this.tornDown) throw new Error('the cluster is torn down');
     if (this.spec.deployment.localPartitioning === 'owner') {
       throw new Error(
         "packet faults on the local provider tell nodes apart by source address, and this system's nodes dial from 127.0.0.1: use --provider docker",
       );
     }
     const sources = [...new Set(nodes)].map((n) => this.info(n).host);
-    await withLoopbackLock(async () => {
-      this.packetSlot = await applyPacket(hostTc(), 'lo', this.spec.runId, this.packetSlot, sources, netem, (slot) => {
-        // Registered before it exists: another harness's leftover cleanup must see it as this live run's.
-        this.packetSlot = slot;
-        this.saveRegistry();
+    this.packetBusy++;
+    try {
+      await withLoopbackLock(async () => {
+        // Checked under the lock: a teardown (Ctrl-C) racing this fault either finds its class or finds none added.
+        if (this.tornDown) throw new Error('the cluster is torn down');
+        this.packetSlot = await applyPacket(hostTc(), 'lo', this.spec.runId, this.packetSlot, sources, netem, (slot) => {
+          // Registered before it exists: another harness's leftover cleanup must see it as this live run's.
+          this.packetSlot = slot;
+          this.saveRegistry();
+        });
       });
-    });
+    } finally {
+      this.packetBusy--;
+    }
   }
 
   async clearPacket(): Promise<void> {
-    const slot = this.packetSlot;
-    if (slot === null) return;
-    await withLoopbackLock(() => clearSlot(hostTc(), slot));
-    this.packetSlot = null;
+    if (this.packetSlot === null && this.packetBusy === 0) return;
+    await withLoopbackLock(async () => {
+      const slot = this.packetSlot;
+      if (slot === null) return;
+      await clearSlot(hostTc(), slot);
+      this.packetSlot = null;
+    });
     if (!this.tornDown) this.saveRegistry();
   }
 
