@@ -11,7 +11,6 @@
 // also removes the leftovers of a dead run (`cleanupLeftovers`) before it
 // starts, because a SIGKILLed harness cannot clean up after itself.
 
-import type { Netem } from '../../nemesis/packet.js';
 import type { Deployment } from './system.js';
 
 export interface NodeInfo {
@@ -42,6 +41,24 @@ export interface ClusterSpec {
  * (halves, isolate one, primary from secondaries, majorities ring, bridge).
  */
 export type Grudge = Readonly<Record<string, readonly string[]>>;
+
+/**
+ * What a packet fault does to a node's outgoing packets (tc: netem, and an
+ * HTB class for the rate); every field optional, at least one set.
+ */
+export interface Netem {
+  /** Added to every packet (ms), with `jitterMs` either way. */
+  readonly delayMs?: number;
+  readonly jitterMs?: number;
+  /** Percent of packets dropped (at random). */
+  readonly lossPct?: number;
+  /** Percent of packets sent twice. */
+  readonly duplicatePct?: number;
+  /** Percent of packets sent at once, ahead of the delayed ones (needs a delay). */
+  readonly reorderPct?: number;
+  /** The node's outgoing rate, kbit/s. */
+  readonly rateKbit?: number;
+}
 
 export interface Cluster {
   readonly nodes: readonly NodeInfo[];

@@ -138,7 +138,7 @@ export function testConfig(a: TestArgs): TestConfig {
     provider: a.provider,
     nemesis,
     partitions: parsePartitions(a.partitions),
-    packet: parsePacket(a.packet),
+    packet: parsePacket(a.packet ?? PACKET_KINDS.join(',')),
     targets: parseTargets(a.targets),
     nodes: a.nodes,
     concurrency: a.concurrency,
