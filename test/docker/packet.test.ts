@@ -19,6 +19,7 @@ import { dockerProvider, type DockerCluster } from '../../docker/provider.js';
 import { REFERENCE_IMAGE, referenceDeployment } from '../../adapters/reference/index.js';
 import type { ClusterSpec } from '../../harness/core/provider.js';
 import { packetUsable } from '../../nemesis/packet.js';
+import { expectCompleteRun, undertowTest } from '../harness/cli-run.js';
 import { testEngine } from './engine.js';
 
 const engine = await testEngine();
@@ -152,4 +153,38 @@ describe.skipIf(skip)(`packet faults under Docker${skip ? ` (skipped: ${why})` :
     await cluster.clearPacket();
     expect(await tcShow('n2', 'qdisc')).not.toMatch(/7557/);
   }, 60_000);
+});
+
+describe.skipIf(skip)(`undertow test --provider docker --nemesis packet${skip ? ` (skipped: ${why})` : ''}`, () => {
+  it('is valid on the correct build, with packet faults recorded (nodes, settings) and healed, and no container or network left', async () => {
+    const kinds = netem.ok ? [] : ['--packet', 'rate'];
+    const r = await undertowTest([
+      '--provider',
+      'docker',
+      '--nemesis',
+      'packet',
+      ...kinds,
+      '--time-limit',
+      '20',
+      '--nemesis-interval',
+      '2',
+      '--quiet',
+      '4',
+      '--seed',
+      '8',
+    ]);
+    const { results, nemesis } = expectCompleteRun(r, 'register');
+    expect(results.verdict, r.err.slice(-2000)).toBe('valid');
+    expect(r.code).toBe(0);
+    const done = (nemesis as { type: string; f: string; value: { nodes?: string[]; netem?: object } | null }[]).filter((op) => op.type === 'info');
+    const packets = done.filter((op) => op.f === 'packet');
+    expect(packets.length).toBeGreaterThanOrEqual(2);
+    for (const p of packets) {
+      expect(p.value!.nodes!.length).toBeGreaterThan(0);
+      expect(Object.keys(p.value!.netem!).length).toBeGreaterThan(0);
+    }
+    expect(done.at(-1)!.f).toBe('heal-all');
+    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=undertow.rundir=${r.run}`], { encoding: 'utf8' }).trim();
+    expect(left).toBe('');
+  }, 150_000);
 });
