@@ -6,14 +6,15 @@
 // has no netem (delay, loss, duplicate, reorder) the faults are rate limits,
 // and asking for the others is one line and exit 254.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packetUsable } from '../../nemesis/packet.js';
 import { faultsOf } from '../../results/report-data.js';
-import { expectCompleteRun, undertowTest } from './cli-run.js';
+import { localProvider } from '../../harness/providers/local.js';
+import { cli, expectCompleteRun, processesOf, root, undertowTest } from './cli-run.js';
 
 const usable = await packetUsable(['rate']);
 const netem = await packetUsable(['delay']);
@@ -108,6 +109,36 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
     expect(test.interrupted).toBe(true);
     expect(existsSync(join(r.run, 'results.json'))).toBe(true);
     expectNoTcOf(r.run, before);
+  }, 120_000);
+
+  it("a SIGKILLed harness leaves its class on lo; the next start's cleanupLeftovers removes it with the nodes", async () => {
+    const before = lo();
+    const store = mkdtempSync(join(tmpdir(), 'undertow-e2e-'));
+    const args = ['test', '--store', store, '--nemesis', 'packet', ...kinds, '--time-limit', '60', '--nemesis-interval', '3', '--seed', '14'];
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, CI: 'true' } });
+    let err = '';
+    const exited = new Promise((r) => child.once('exit', r));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (/\] ok [1-9]\d* .*faults: packet /.test(err)) resolve();
+      });
+      child.once('exit', () => resolve());
+    });
+    child.kill('SIGKILL');
+    await exited;
+    expect(err).toMatch(/faults: packet /);
+    const run = realpathSync(join(store, 'latest'));
+    const { runId } = JSON.parse(readFileSync(join(run, 'test.json'), 'utf8'));
+    const registry = join(tmpdir(), 'undertow-local', `${runId}.json`);
+    // What the dead harness left: its registry naming its class, the class on lo, its nodes.
+    const { packetMinor } = JSON.parse(readFileSync(registry, 'utf8'));
+    expect(execFileSync('tc', ['class', 'show', 'dev', 'lo'], { encoding: 'utf8' })).toContain(`7557:${packetMinor.toString(16)} `);
+    expect(processesOf(run).length).toBeGreaterThan(0);
+    await localProvider().cleanupLeftovers();
+    expect(existsSync(registry)).toBe(false);
+    expect(processesOf(run)).toEqual([]);
+    expect(lo()).toEqual(before);
   }, 120_000);
 
   it.skipIf(netem.ok)(

@@ -15,11 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Random } from '../../harness/core/generator/random.js';
 import { localProvider } from '../../harness/providers/local.js';
 import { chainName } from '../../nemesis/iptables.js';
 import {
   applyPacket,
   clearSlot,
+  drawNetem,
+  needsNetem,
+  PACKET_KINDS,
   hostTc,
   packetSlots,
   packetUsable,
@@ -117,6 +121,18 @@ describe.skipIf(!usable.ok)('packet faults: the tc layout (a throwaway netns)', 
       expect(await show('class')).toBe('');
     } finally {
       await tc.run(['qdisc', 'del', 'dev', 'lo', 'root']);
+    }
+  });
+
+  it('tc takes the arguments of every drawn fault (where the kernel lacks netem, only the kernel refuses them, and the half-made class is removed)', async () => {
+    const random = Random.seeded(21);
+    for (let i = 0; i < 12; i++) {
+      const n = drawNetem(PACKET_KINDS, random);
+      const applied = applyPacket(tc, 'lo', `run-draw-${i}`, null, ['127.0.0.2'], n);
+      if (netem.ok || !needsNetem(n)) await clearSlot(tc, await applied);
+      else await expect(applied).rejects.toThrow(/Specified qdisc kind is unknown/);
+      expect(await show('qdisc'), JSON.stringify(n)).toMatch(/^qdisc noqueue 0: root refcnt \d+$/);
+      expect(await show('filter')).toBe('');
     }
   });
 
