@@ -14,6 +14,11 @@
 //     another run holds that minor), removes exactly its filters, class and
 //     leaf, and the last run out removes the root (so `tc qdisc show dev lo`
 //     is back to noqueue). A root qdisc on lo that is not ours: refused.
+//     Systems whose nodes dial from 127.0.0.1 and run as users of their own
+//     (`localPartitioning: 'owner'`, etcd): no filters; instead a chain of
+//     the run's own in iptables' mangle OUTPUT sets the class of each chosen
+//     node's packets by owner (`-m owner --uid-owner UID -j CLASSIFY`), and
+//     HTB takes a packet's class from it before any filter.
 //   - Docker: in the container's network namespace (nsenter from the host),
 //     on eth0, with one filter that matches every IPv4 packet.
 // Loopback traffic leaves through lo's egress once, before INPUT, so the
@@ -25,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Netem } from '../harness/core/provider.js';
+import { leftoverChains, removeChain, type Netfilter } from './iptables.js';
 
 export const PACKET_KINDS = ['delay', 'loss', 'duplicate', 'reorder', 'rate'] as const;
 export type PacketKind = (typeof PACKET_KINDS)[number];
@@ -217,12 +223,12 @@ export async function applyPacket(
   dev: string,
   runId: string,
   slot: PacketSlot | null,
-  sources: readonly string[] | 'all',
+  sources: readonly string[] | 'all' | 'classified',
   netem: Netem,
   claim: (slot: PacketSlot) => void = () => undefined,
 ): Promise<PacketSlot> {
   checkNetem(netem);
-  if (sources !== 'all') {
+  if (sources !== 'all' && sources !== 'classified') {
     if (sources.length === 0) throw new RangeError('a packet fault needs at least one node');
     for (const s of sources) if (!IPV4.test(s)) throw new RangeError(`a packet fault's source must be an IPv4 address, got ${JSON.stringify(s)}`);
   }
@@ -247,7 +253,8 @@ export async function applyPacket(
   const got: PacketSlot = { dev, minor };
   try {
     if (leaf.length > 0) await tc.run(['qdisc', 'add', 'dev', dev, 'parent', `${TC_MAJOR}:${hex(minor)}`, 'handle', `${hex(minor)}:`, 'netem', ...leaf]);
-    const matches = sources === 'all' ? [['match', 'u32', '0', '0']] : sources.map((s) => ['match', 'ip', 'src', `${s}/32`]);
+    // 'classified': the caller sets the class of the packets (iptables CLASSIFY): no filter.
+    const matches = sources === 'classified' ? [] : sources === 'all' ? [['match', 'u32', '0', '0']] : sources.map((s) => ['match', 'ip', 'src', `${s}/32`]);
     for (const m of matches) {
       await tc.run(['filter', 'add', 'dev', dev, 'parent', OURS, 'protocol', 'ip', 'prio', String(minor), 'u32', ...m, 'flowid', `${TC_MAJOR}:${hex(minor)}`]);
     }
@@ -292,6 +299,37 @@ export async function packetSlots(tc: Tc, dev: string): Promise<PacketSlot[]> {
   if (!isOurs(await rootQdisc(tc, dev))) return [];
   return (await ourClasses(tc, dev)).map((minor) => ({ dev, minor }));
 }
+
+/** The tc class id of a slot, as iptables CLASSIFY takes it. */
+export const classId = (slot: PacketSlot): string => `${TC_MAJOR}:${hex(slot.minor)}`;
+
+/** iptables' mangle table through a Netfilter (which works on the filter table). */
+const mangle = (nf: Netfilter): Netfilter => ({ ...nf, where: `${nf.where}, mangle`, run: (args) => nf.run(['-t', 'mangle', ...args]) });
+
+/**
+ * Makes CHAIN (in the mangle table, hooked first into OUTPUT) set the tc
+ * class of every packet that processes of these uids send on loopback:
+ * how packet faults pick the nodes that run as users of their own.
+ */
+export async function installClassify(nf: Netfilter, chain: string, uids: readonly number[], slot: PacketSlot): Promise<void> {
+  for (const uid of uids) {
+    // uid 0 would be the harness itself (and everything else of root's on the machine).
+    if (!(Number.isSafeInteger(uid) && uid > 0 && uid <= 0xffffffff)) throw new RangeError(`a packet fault by owner needs uids above 0, got ${uid}`);
+  }
+  if (uids.length === 0) throw new RangeError('a packet fault by owner needs at least one uid');
+  const m = mangle(nf);
+  await removeChain(m, chain);
+  await m.run(['-N', chain]);
+  for (const uid of [...new Set(uids)])
+    await m.run(['-A', chain, '-o', 'lo', '-m', 'owner', '--uid-owner', String(uid), '-j', 'CLASSIFY', '--set-class', classId(slot)]);
+  await m.run(['-I', 'OUTPUT', '1', '-j', chain]);
+}
+
+/** Unhooks and deletes a CLASSIFY chain of ours; fine if it does not exist. */
+export const removeClassify = (nf: Netfilter, chain: string): Promise<void> => removeChain(mangle(nf), chain);
+
+/** Our chains in the mangle table (the caller knows which runs are alive). */
+export const leftoverClassifyChains = (nf: Netfilter): Promise<string[]> => leftoverChains(mangle(nf));
 
 /**
  * Serializes the harnesses of this machine around loopback's shared root (a

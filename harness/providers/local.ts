@@ -37,13 +37,27 @@ import {
   ownerMarks,
   removeChain,
 } from '../../nemesis/iptables.js';
-import { applyPacket, clearSlot, hostTc, packetSlots, removeRootIfUnused, withLoopbackLock, type Netem, type PacketSlot } from '../../nemesis/packet.js';
+import {
+  applyPacket,
+  clearSlot,
+  hostTc,
+  installClassify,
+  leftoverClassifyChains,
+  packetSlots,
+  removeClassify,
+  removeRootIfUnused,
+  withLoopbackLock,
+  type Netem,
+  type PacketSlot,
+} from '../../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
 
 /** The run's chain of connection marks (owner partitions), beside its partition chain. */
 const marksChain = (runId: string): string => chainName(`${runId}-m`);
+/** The run's mangle chain that classifies its nodes' packets by owner (packet faults of owner-partitioned systems). */
+const classifyChain = (runId: string): string => chainName(`${runId}-q`);
 /** Nodes that run as users of their own (owner partitioning) get uids from here up. */
 export const NODE_UID_BASE = 47_000;
 
@@ -277,22 +291,29 @@ class LocalCluster implements Cluster {
   }
 
   async packet(nodes: readonly string[], netem: Netem): Promise<void> {
-    if (this.spec.deployment.localPartitioning === 'owner') {
-      throw new Error(
-        "packet faults on the local provider tell nodes apart by source address, and this system's nodes dial from 127.0.0.1: use --provider docker",
-      );
-    }
-    const sources = [...new Set(nodes)].map((n) => this.info(n).host);
+    const owner = this.spec.deployment.localPartitioning === 'owner';
+    const chosen = [...new Set(nodes)];
+    for (const n of chosen) this.info(n);
     this.packetBusy++;
     try {
       await withLoopbackLock(async () => {
         // Checked under the lock: a teardown (Ctrl-C) racing this fault either finds its class or finds none added.
         if (this.tornDown) throw new Error('the cluster is torn down');
+        // By owner: the class is set by iptables (the nodes dial from 127.0.0.1); by address: u32 filters on the sources.
+        if (owner) await removeClassify(hostNetfilter(), classifyChain(this.spec.runId));
+        const sources = owner ? 'classified' : chosen.map((n) => this.info(n).host);
         this.packetSlot = await applyPacket(hostTc(), 'lo', this.spec.runId, this.packetSlot, sources, netem, (slot) => {
           // Registered before it exists: another harness's leftover cleanup must see it as this live run's.
           this.packetSlot = slot;
           this.saveRegistry();
         });
+        if (owner)
+          await installClassify(
+            hostNetfilter(),
+            classifyChain(this.spec.runId),
+            chosen.map((n) => this.uid(n)!),
+            this.packetSlot,
+          );
       });
     } finally {
       this.packetBusy--;
@@ -304,6 +325,7 @@ class LocalCluster implements Cluster {
     await withLoopbackLock(async () => {
       const slot = this.packetSlot;
       if (slot === null) return;
+      if (this.spec.deployment.localPartitioning === 'owner') await removeClassify(hostNetfilter(), classifyChain(this.spec.runId));
       await clearSlot(hostTc(), slot);
       this.packetSlot = null;
     });
@@ -385,6 +407,8 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       if (process.getuid?.() === 0) {
         try {
           for (const chain of await leftoverChains(hostNetfilter())) if (!live.has(chain)) await removeChain(hostNetfilter(), chain);
+          const liveClassify = new Set(readdirSync(REGISTRY).map((f) => classifyChain(f.replace(/\.json$/, ''))));
+          for (const chain of await leftoverClassifyChains(hostNetfilter())) if (!liveClassify.has(chain)) await removeClassify(hostNetfilter(), chain);
         } catch {
           /* no iptables on this machine: nothing of ours can be there */
         }

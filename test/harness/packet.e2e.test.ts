@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { chainName } from '../../nemesis/iptables.js';
 import { packetUsable } from '../../nemesis/packet.js';
 import { faultsOf } from '../../results/report-data.js';
 import { localProvider } from '../../harness/providers/local.js';
@@ -67,6 +68,34 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
     expect(healAll.f).toBe('heal-all');
     expect(typeof healAll.value!.packet).toBe('boolean');
     expect(readFileSync(join(r.run, 'report.html'), 'utf8')).toContain('packet');
+    expectNoTcOf(r.run, before);
+  }, 120_000);
+
+  it('etcd (members told apart by owner: iptables CLASSIFY, no filter) is valid with packet faults, and no mangle chain or class is left', async () => {
+    const before = lo();
+    const r = await undertowTest([
+      '--system',
+      'etcd',
+      '--nemesis',
+      'packet',
+      ...kinds,
+      '--time-limit',
+      '20',
+      '--nemesis-interval',
+      '3',
+      '--quiet',
+      '4',
+      '--seed',
+      '15',
+    ]);
+    const { results, nemesis } = expectCompleteRun(r, 'register', ['e1', 'e2', 'e3']);
+    expect(results.verdict, r.err.slice(-2000)).toBe('valid');
+    expect(r.code).toBe(0);
+    const packets = (nemesis as NemOp[]).filter((op) => op.type === 'info' && op.f === 'packet');
+    expect(packets.length).toBeGreaterThanOrEqual(2);
+    for (const p of packets) for (const n of p.value!.nodes!) expect(['e1', 'e2', 'e3']).toContain(n);
+    const { runId } = JSON.parse(readFileSync(join(r.run, 'test.json'), 'utf8'));
+    expect(execFileSync('iptables', ['-w', '30', '-t', 'mangle', '-S'], { encoding: 'utf8' })).not.toContain(chainName(`${runId}-q`));
     expectNoTcOf(r.run, before);
   }, 120_000);
 

@@ -7,7 +7,7 @@
 // cleanupLeftovers. Needs root and tc with htb and u32, as CI has; the netem
 // cases need the kernel's netem too.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../harness/core/generator/random.js';
 import { localProvider } from '../../harness/providers/local.js';
-import { chainName } from '../../nemesis/iptables.js';
+import { chainName, hostNetfilter } from '../../nemesis/iptables.js';
 import {
   applyPacket,
   clearSlot,
@@ -25,7 +25,9 @@ import {
   needsNetem,
   PACKET_KINDS,
   hostTc,
+  installClassify,
   packetSlots,
+  removeClassify,
   packetUsable,
   TC_MAJOR,
   withLoopbackLock,
@@ -156,7 +158,8 @@ const loState = async () => ({
 });
 
 /** Applies on the host's lo as a run does (under the machine-wide lock). */
-const apply = (runId: string, slot: PacketSlot | null, sources: string[], n: Netem) => withLoopbackLock(() => applyPacket(host, 'lo', runId, slot, sources, n));
+const apply = (runId: string, slot: PacketSlot | null, sources: string[] | 'classified', n: Netem) =>
+  withLoopbackLock(() => applyPacket(host, 'lo', runId, slot, sources, n));
 const clear = (slot: PacketSlot) => withLoopbackLock(() => clearSlot(host, slot));
 
 function listen(server: Server, ip: string): Promise<number> {
@@ -319,6 +322,57 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     },
     30_000,
   );
+
+  it("by owner (nodes that dial from 127.0.0.1 as users of their own): one uid's uploads rate-limited, another's not; removed, nothing left", async () => {
+    const uploads: number[] = [];
+    const server = createServer((s) => {
+      let t0 = 0;
+      s.on('data', () => (t0 ||= performance.now()));
+      s.on('end', () => {
+        uploads.push(performance.now() - t0);
+        s.end();
+      });
+    });
+    servers.push(server);
+    const port = await listen(server, '127.0.0.1');
+    const bytes = 512 * 1024;
+    const script = `const s=require('net').connect(${port},'127.0.0.1',()=>s.end(Buffer.alloc(${bytes})));s.on('data',()=>{});s.on('close',()=>process.exit(0))`;
+    const uploadAs = async (uid: number): Promise<number> => {
+      const n = uploads.length;
+      await new Promise<void>((resolve, reject) => {
+        const c = spawn(process.execPath, ['-e', script], { uid, gid: uid, cwd: '/', stdio: 'ignore' });
+        c.on('error', reject);
+        c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`uploader as ${uid} exited ${code}`))));
+      });
+      expect(uploads.length).toBe(n + 1);
+      return uploads[n]!;
+    };
+    const [slowUid, fastUid] = [47_901, 47_902];
+    // Not UNDERTOW-: a harness starting meanwhile would take it for a dead run's.
+    const chain = `UTTEST-${process.pid.toString(36)}-q`;
+    const nf = hostNetfilter();
+    const slot = await apply(`t${process.pid}-owner`, null, 'classified', { rateKbit: 2048 });
+    let slow = 0;
+    let fast = 0;
+    try {
+      await installClassify(nf, chain, [slowUid], slot);
+      expect(await nf.run(['-t', 'mangle', '-S', chain])).toContain(`--uid-owner ${slowUid} -j CLASSIFY --set-class 7557:${slot.minor.toString(16)}`);
+      slow = await uploadAs(slowUid);
+      fast = await uploadAs(fastUid);
+    } finally {
+      await removeClassify(nf, chain);
+      await clear(slot);
+    }
+    const again = await uploadAs(slowUid);
+    console.log(
+      `512 KiB upload by owner: uid ${slowUid} at 2 Mbit/s ${slow.toFixed(0)} ms; uid ${fastUid} meanwhile ${fast.toFixed(0)} ms; uid ${slowUid} cleared ${again.toFixed(0)} ms`,
+    );
+    expect(slow).toBeGreaterThan(1200);
+    expect(fast).toBeLessThan(500);
+    expect(again).toBeLessThan(500);
+    expect(await nf.run(['-t', 'mangle', '-S'])).not.toContain(chain);
+    expect(await loState()).toEqual(before);
+  }, 30_000);
 
   it("the local provider's cleanupLeftovers removes a dead run's class (named in its registry, or named nowhere)", async () => {
     // A dead harness: a process that has exited.
