@@ -173,14 +173,24 @@ const isOurs = (r: { kind: string; handle: string } | null) => r !== null && r.k
 /** Root qdiscs that mean "nothing there": ours may go on top, and removing ours brings them back. */
 const EMPTY_ROOTS = new Set(['noqueue', 'pfifo_fast', 'mq', 'fq_codel', 'noop']);
 
+/** Why a root qdisc (of someone else's) keeps packet faults off `dev`; null when it is ours or the default. */
+function foreignRoot(tc: Tc, dev: string, root: { kind: string; handle: string } | null): string | null {
+  if (root === null || isOurs(root) || (EMPTY_ROOTS.has(root.kind) && (root.handle === '0:' || root.kind === 'noqueue'))) return null;
+  return `${dev} (${tc.where}) already has a root qdisc that is not Undertow's (${root.kind} ${root.handle}): packet faults will not replace it`;
+}
+
+/** Can packet faults go on `dev` (no root qdisc of someone else's)? For the check before a run. */
+export async function rootFree(tc: Tc, dev: string): Promise<string | null> {
+  return foreignRoot(tc, dev, await rootQdisc(tc, dev));
+}
+
 /** Puts our root on `dev` unless it is there; refuses a root qdisc of someone else's. */
 async function ensureRoot(tc: Tc, dev: string): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const root = await rootQdisc(tc, dev);
     if (isOurs(root)) return;
-    if (root !== null && !(EMPTY_ROOTS.has(root.kind) && (root.handle === '0:' || root.kind === 'noqueue'))) {
-      throw new Error(`${dev} (${tc.where}) already has a root qdisc that is not Undertow's (${root.kind} ${root.handle}): packet faults will not replace it`);
-    }
+    const foreign = foreignRoot(tc, dev, root);
+    if (foreign !== null) throw new Error(foreign);
     try {
       await tc.run(['qdisc', 'add', 'dev', dev, 'root', 'handle', OURS, 'htb']);
       return;

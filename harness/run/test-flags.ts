@@ -10,7 +10,7 @@ import { InputError } from '../../history/input-error.js';
 import { faketimeLibrary } from '../../nemesis/clock.js';
 import { FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { iptablesUsable } from '../../nemesis/iptables.js';
-import { PACKET_KINDS, packetUsable, type PacketKind } from '../../nemesis/packet.js';
+import { hostTc, PACKET_KINDS, packetUsable, rootFree, type PacketKind } from '../../nemesis/packet.js';
 import { DEFAULT_STORE } from '../../results/store.js';
 import { WORKLOAD_NAMES } from '../../workloads/index.js';
 import type { Provider } from '../core/provider.js';
@@ -162,6 +162,9 @@ export async function checkMachine(test: TestConfig): Promise<void> {
   if (test.nemesis.includes('packet')) {
     const usable = await packetUsable(test.packet);
     if (!usable.ok) throw new InputError(`--nemesis packet: ${usable.why}`, {}, usable.fix);
+    const foreign = test.provider === 'local' ? await rootFree(hostTc(), 'lo') : null;
+    if (foreign !== null)
+      throw new InputError(`--nemesis packet on the local provider: ${foreign}`, {}, 'remove it (tc qdisc del dev lo root) or use --provider docker');
   }
   if (test.nemesis.includes('clock') && faketimeLibrary() === null) {
     throw new InputError('--nemesis clock needs libfaketime, which is not installed', {}, 'apt-get install -y faketime');

@@ -28,6 +28,7 @@ import {
   installClassify,
   packetSlots,
   removeClassify,
+  rootFree,
   packetUsable,
   TC_MAJOR,
   withLoopbackLock,
@@ -121,6 +122,8 @@ describe.skipIf(!usable.ok)('packet faults: the tc layout (a throwaway netns)', 
       );
       expect(await show('qdisc')).toMatch(/^qdisc htb 1: root/);
       expect(await show('class')).toBe('');
+      // What `undertow test` checks before a run starts.
+      expect(await rootFree(tc, 'lo')).toMatch(/already has a root qdisc that is not Undertow's \(htb 1:\)/);
     } finally {
       await tc.run(['qdisc', 'del', 'dev', 'lo', 'root']);
     }
@@ -136,6 +139,13 @@ describe.skipIf(!usable.ok)('packet faults: the tc layout (a throwaway netns)', 
       expect(await show('qdisc'), JSON.stringify(n)).toMatch(/^qdisc noqueue 0: root refcnt \d+$/);
       expect(await show('filter')).toBe('');
     }
+  });
+
+  it('the default root, or ours, is free for packet faults', async () => {
+    expect(await rootFree(tc, 'lo')).toBeNull();
+    const slot = await applyPacket(tc, 'lo', 'run-a', null, ['127.0.0.2'], { rateKbit: 512 });
+    expect(await rootFree(tc, 'lo')).toBeNull();
+    await clearSlot(tc, slot);
   });
 
   it('bad settings or sources change nothing', async () => {
