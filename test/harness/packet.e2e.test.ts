@@ -15,6 +15,7 @@ import { chainName } from '../../nemesis/iptables.js';
 import { packetUsable } from '../../nemesis/packet.js';
 import { faultsOf } from '../../results/report-data.js';
 import { localProvider } from '../../harness/providers/local.js';
+import { expectLoClean, minorsOf } from '../nemesis/packet-lo.js';
 import { cli, expectCompleteRun, processesOf, root, undertowTest } from './cli-run.js';
 
 const usable = await packetUsable(['rate']);
@@ -24,15 +25,11 @@ else if (!netem.ok) console.warn(`packet e2e: rate limits only, ${netem.why}`);
 /** All kinds where the kernel has netem, else the rate limit (the only kind without it). */
 const kinds = netem.ok ? [] : ['--packet', 'rate'];
 
-const lo = () => ({
-  qdisc: execFileSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).trim(),
-  filter: execFileSync('tc', ['filter', 'show', 'dev', 'lo'], { encoding: 'utf8' }).trim(),
-});
 /** Nothing of a run's packet faults on lo: no class or filter of ours, our root only if another live run holds a class. */
-function expectNoTcOf(run: string, before: ReturnType<typeof lo>) {
+async function expectNoTcOf(run: string) {
   const test = JSON.parse(readFileSync(join(run, 'test.json'), 'utf8'));
   expect(existsSync(join(tmpdir(), 'undertow-local', `${test.runId}.json`))).toBe(false);
-  expect(lo()).toEqual(before);
+  await expectLoClean(minorsOf(test.runId));
 }
 
 interface NemOp {
@@ -43,7 +40,6 @@ interface NemOp {
 
 describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provider', () => {
   it('is valid on the correct build; every packet fault is recorded with its nodes and settings, healed, and leaves lo as it was', async () => {
-    const before = lo();
     const r = await undertowTest(['--nemesis', 'packet', ...kinds, '--time-limit', '20', '--nemesis-interval', '3', '--quiet', '4', '--seed', '11']);
     const { results, history, nemesis, test } = expectCompleteRun(r, 'register');
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');
@@ -68,11 +64,10 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
     expect(healAll.f).toBe('heal-all');
     expect(typeof healAll.value!.packet).toBe('boolean');
     expect(readFileSync(join(r.run, 'report.html'), 'utf8')).toContain('packet');
-    expectNoTcOf(r.run, before);
+    await expectNoTcOf(r.run);
   }, 120_000);
 
   it('etcd (members told apart by owner: iptables CLASSIFY, no filter) is valid with packet faults, and no mangle chain or class is left', async () => {
-    const before = lo();
     const r = await undertowTest([
       '--system',
       'etcd',
@@ -96,11 +91,10 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
     for (const p of packets) for (const n of p.value!.nodes!) expect(['e1', 'e2', 'e3']).toContain(n);
     const { runId } = JSON.parse(readFileSync(join(r.run, 'test.json'), 'utf8'));
     expect(execFileSync('iptables', ['-w', '30', '-t', 'mangle', '-S'], { encoding: 'utf8' })).not.toContain(chainName(`${runId}-q`));
-    expectNoTcOf(r.run, before);
+    await expectNoTcOf(r.run);
   }, 120_000);
 
   it('composes with partitions (--nemesis-overlap): valid, with a packet fault and a partition in force at once', async () => {
-    const before = lo();
     const r = await undertowTest([
       '--nemesis',
       'packet,partition',
@@ -123,11 +117,10 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
       (a) => a.f === 'packet' && faults.some((b) => b.f === 'partition' && b.startIndex < (a.endIndex ?? Infinity) && a.startIndex < (b.endIndex ?? Infinity)),
     );
     expect(overlap, JSON.stringify(faults.map((f) => [f.f, f.startIndex, f.endIndex]))).toBe(true);
-    expectNoTcOf(r.run, before);
+    await expectNoTcOf(r.run);
   }, 120_000);
 
   it('Ctrl-C while a packet fault is in force tears it down: lo as it was, the run checked', async () => {
-    const before = lo();
     const r = await undertowTest(
       ['--nemesis', 'packet', ...kinds, '--time-limit', '60', '--nemesis-interval', '1', '--seed', '13'],
       /\] ok [1-9]\d* .*faults: packet /,
@@ -137,11 +130,10 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
     const test = JSON.parse(readFileSync(join(r.run, 'test.json'), 'utf8'));
     expect(test.interrupted).toBe(true);
     expect(existsSync(join(r.run, 'results.json'))).toBe(true);
-    expectNoTcOf(r.run, before);
+    await expectNoTcOf(r.run);
   }, 120_000);
 
   it("a SIGKILLed harness leaves its class on lo; the next start's cleanupLeftovers removes it with the nodes", async () => {
-    const before = lo();
     const store = mkdtempSync(join(tmpdir(), 'undertow-e2e-'));
     // Long holds (2.5 to 17.5 s): killed while the fault is surely in force, not in the middle of its clearing.
     const args = ['test', '--store', store, '--nemesis', 'packet', ...kinds, '--time-limit', '60', '--nemesis-interval', '10', '--seed', '14'];
@@ -167,7 +159,7 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
     await localProvider().cleanupLeftovers();
     expect(existsSync(registry)).toBe(false);
     expect(processesOf(run)).toEqual([]);
-    expect(lo()).toEqual(before);
+    await expectLoClean(minorsOf(runId));
   }, 120_000);
 
   it.skipIf(netem.ok)(

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../harness/core/generator/random.js';
+import { apply, clear, expectLoClean } from './packet-lo.js';
 import { localProvider } from '../../harness/providers/local.js';
 import { chainName, hostNetfilter } from '../../nemesis/iptables.js';
 import {
@@ -31,9 +32,6 @@ import {
   rootFree,
   packetUsable,
   TC_MAJOR,
-  withLoopbackLock,
-  type Netem,
-  type PacketSlot,
   type Tc,
 } from '../../nemesis/packet.js';
 
@@ -162,15 +160,6 @@ const block = `127.${100 + Math.floor(Math.random() * 150)}.${1 + Math.floor(Mat
 const A = `${block}.2`;
 const B = `${block}.3`;
 const host = hostTc();
-const loState = async () => ({
-  qdisc: (await host.run(['qdisc', 'show', 'dev', 'lo'])).trim(),
-  filter: (await host.run(['filter', 'show', 'dev', 'lo'])).trim(),
-});
-
-/** Applies on the host's lo as a run does (under the machine-wide lock). */
-const apply = (runId: string, slot: PacketSlot | null, sources: string[] | 'classified', n: Netem) =>
-  withLoopbackLock(() => applyPacket(host, 'lo', runId, slot, sources, n));
-const clear = (slot: PacketSlot) => withLoopbackLock(() => clearSlot(host, slot));
 
 function listen(server: Server, ip: string): Promise<number> {
   return new Promise((r) => server.listen(0, ip, () => r((server.address() as AddressInfo).port)));
@@ -239,12 +228,8 @@ async function udpCount(from: string, to: string, count: number): Promise<number
 }
 
 describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted address only", () => {
-  let before: { qdisc: string; filter: string };
   const servers: Server[] = [];
 
-  beforeAll(async () => {
-    before = await loState();
-  });
   afterAll(() => {
     for (const s of servers) s.close();
   });
@@ -257,7 +242,8 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     const freeA = await download(A, a.port);
     expect(freeA.bytes).toBe(bytes);
     // 2 Mbit/s = 256 KiB/s: 512 KiB from A take about 2 s.
-    const slot = await apply(`t${process.pid}-rate`, null, [A], { rateKbit: 2048 });
+    const id = `t${process.pid}-rate`;
+    const slot = await apply(id, null, [A], { rateKbit: 2048 });
     try {
       const slowA = await download(A, a.port);
       const fastB = await download(B, b.port);
@@ -266,11 +252,11 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
       expect(slowA.ms).toBeGreaterThan(1200);
       expect(fastB.ms).toBeLessThan(500);
     } finally {
-      await clear(slot);
+      await clear(id, slot);
     }
     const againA = await download(A, a.port);
     expect(againA.ms).toBeLessThan(500);
-    expect(await loState()).toEqual(before);
+    await expectLoClean([slot.minor]);
   }, 30_000);
 
   it.skipIf(!netem.ok)(
@@ -280,14 +266,15 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
       const b = await echoServer(B);
       servers.push(a.server, b.server);
       const freeA = await rtt(A, a.port);
-      const slot = await apply(`t${process.pid}-delay`, null, [A], { delayMs: 100 });
+      const id = `t${process.pid}-delay`;
+      const slot = await apply(id, null, [A], { delayMs: 100 });
       let slowA = 0;
       let fastB = 0;
       try {
         slowA = await rtt(A, a.port);
         fastB = await rtt(B, b.port);
       } finally {
-        await clear(slot);
+        await clear(id, slot);
       }
       const againA = await rtt(A, a.port);
       console.log(
@@ -297,7 +284,7 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
       expect(slowA).toBeLessThan(150);
       expect(fastB).toBeLessThan(20);
       expect(againA).toBeLessThan(20);
-      expect(await loState()).toEqual(before);
+      await expectLoClean([slot.minor]);
     },
     30_000,
   );
@@ -306,21 +293,23 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     '50% loss and 50% duplication on A: about half and about 1.5 times of what A sends arrives; B untouched',
     async () => {
       const n = 2000;
-      const loss = await apply(`t${process.pid}-loss`, null, [A], { lossPct: 50 });
+      const lossId = `t${process.pid}-loss`;
+      const loss = await apply(lossId, null, [A], { lossPct: 50 });
       let lost = 0;
       let fromB = 0;
       try {
         lost = await udpCount(A, B, n);
         fromB = await udpCount(B, A, n);
       } finally {
-        await clear(loss);
+        await clear(lossId, loss);
       }
-      const dup = await apply(`t${process.pid}-dup`, null, [A], { duplicatePct: 50 });
+      const dupId = `t${process.pid}-dup`;
+      const dup = await apply(dupId, null, [A], { duplicatePct: 50 });
       let doubled = 0;
       try {
         doubled = await udpCount(A, B, n);
       } finally {
-        await clear(dup);
+        await clear(dupId, dup);
       }
       console.log(`of ${n} datagrams: from A with 50% loss ${lost}; from B meanwhile ${fromB}; from A with 50% duplication ${doubled}`);
       expect(lost / n).toBeGreaterThan(0.4);
@@ -328,7 +317,7 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
       expect(fromB).toBe(n);
       expect(doubled / n).toBeGreaterThan(1.4);
       expect(doubled / n).toBeLessThan(1.6);
-      expect(await loState()).toEqual(before);
+      await expectLoClean([loss.minor, dup.minor]);
     },
     30_000,
   );
@@ -361,7 +350,8 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     // Not UNDERTOW-: a harness starting meanwhile would take it for a dead run's.
     const chain = `UTTEST-${process.pid.toString(36)}-q`;
     const nf = hostNetfilter();
-    const slot = await apply(`t${process.pid}-owner`, null, 'classified', { rateKbit: 2048 });
+    const id = `t${process.pid}-owner`;
+    const slot = await apply(id, null, 'classified', { rateKbit: 2048 });
     let slow = 0;
     let fast = 0;
     try {
@@ -371,7 +361,7 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
       fast = await uploadAs(fastUid);
     } finally {
       await removeClassify(nf, chain);
-      await clear(slot);
+      await clear(id, slot);
     }
     const again = await uploadAs(slowUid);
     console.log(
@@ -381,7 +371,7 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     expect(fast).toBeLessThan(500);
     expect(again).toBeLessThan(500);
     expect(await nf.run(['-t', 'mangle', '-S'])).not.toContain(chain);
-    expect(await loState()).toEqual(before);
+    await expectLoClean([slot.minor]);
   }, 30_000);
 
   it("the local provider's cleanupLeftovers removes a dead run's class (named in its registry, or named nowhere)", async () => {
@@ -399,16 +389,17 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     );
     // And one whose registry file was lost.
     const orphan = await apply(`${runId}-orphan`, null, [B], { rateKbit: 1024 });
+    rmSync(join(registry, `${runId}-orphan.json`), { force: true });
     try {
       expect((await packetSlots(host, 'lo')).map((s) => s.minor)).toEqual(expect.arrayContaining([named.minor, orphan.minor]));
       await localProvider().cleanupLeftovers();
       const left = (await packetSlots(host, 'lo')).map((s) => s.minor);
       expect(left).not.toContain(named.minor);
       expect(left).not.toContain(orphan.minor);
-      expect(await loState()).toEqual(before);
+      await expectLoClean([named.minor, orphan.minor]);
     } finally {
-      await clear(named).catch(() => undefined);
-      await clear(orphan).catch(() => undefined);
+      await clear(runId, named).catch(() => undefined);
+      await clear(`${runId}-orphan`, orphan).catch(() => undefined);
       rmSync(join(registry, `${runId}.json`), { force: true });
       rmSync(runDir, { recursive: true, force: true });
     }
