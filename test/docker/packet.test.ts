@@ -116,9 +116,11 @@ describe.skipIf(skip)(`packet faults under Docker${skip ? ` (skipped: ${why})` :
     console.log(
       `256 KiB upload: ${a} unlimited ${freeA.toFixed(0)} ms; at 1 Mbit/s ${slowA.toFixed(0)} ms; ${b} meanwhile ${fastB.toFixed(0)} ms; ${a} cleared ${againA.toFixed(0)} ms`,
     );
-    expect(slowA).toBeGreaterThan(1200);
-    expect(fastB).toBeLessThan(500);
-    expect(againA).toBeLessThan(500);
+    // 2 s in theory, less the first 64 KiB of burst; unlimited, some ms.
+    const figures = JSON.stringify({ freeA, slowA, fastB, againA });
+    expect(slowA, figures).toBeGreaterThan(1000);
+    expect(fastB, figures).toBeLessThan(600);
+    expect(againA, figures).toBeLessThan(600);
     for (const n of [a, b]) {
       expect(await tcShow(n, 'qdisc')).not.toMatch(/7557|htb|netem/);
       expect(await tcShow(n, 'class')).toBe('');

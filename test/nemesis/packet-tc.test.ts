@@ -249,13 +249,14 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
       const fastB = await download(B, b.port);
       console.log(`512 KiB download: A unlimited ${freeA.ms.toFixed(0)} ms; A at 2 Mbit/s ${slowA.ms.toFixed(0)} ms; B (no fault) ${fastB.ms.toFixed(0)} ms`);
       expect(slowA.bytes).toBe(bytes);
-      expect(slowA.ms).toBeGreaterThan(1200);
-      expect(fastB.ms).toBeLessThan(500);
+      // 2 s in theory, less the first 64 KiB of burst; unlimited, some ms.
+      expect(slowA.ms).toBeGreaterThan(1000);
+      expect(fastB.ms).toBeLessThan(600);
     } finally {
       await clear(id, slot);
     }
     const againA = await download(A, a.port);
-    expect(againA.ms).toBeLessThan(500);
+    expect(againA.ms).toBeLessThan(600);
     await expectLoClean([slot.minor]);
   }, 30_000);
 
@@ -367,9 +368,9 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     console.log(
       `512 KiB upload by owner: uid ${slowUid} at 2 Mbit/s ${slow.toFixed(0)} ms; uid ${fastUid} meanwhile ${fast.toFixed(0)} ms; uid ${slowUid} cleared ${again.toFixed(0)} ms`,
     );
-    expect(slow).toBeGreaterThan(1200);
-    expect(fast).toBeLessThan(500);
-    expect(again).toBeLessThan(500);
+    expect(slow).toBeGreaterThan(1000);
+    expect(fast).toBeLessThan(600);
+    expect(again).toBeLessThan(600);
     expect(await nf.run(['-t', 'mangle', '-S'])).not.toContain(chain);
     await expectLoClean([slot.minor]);
   }, 30_000);
