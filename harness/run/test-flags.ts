@@ -34,7 +34,8 @@ export interface TestArgs {
   workload: string;
   nemesis: string;
   partitions: string;
-  packet: string;
+  /** Packet fault kinds, a comma list (default: all). */
+  packet?: string;
   targets: string;
   provider: string;
   nodes: number;
