@@ -12,7 +12,9 @@
 // shim (nemesis/power.ts; the shim and its journals are in a bind-mounted
 // folder too), before `power-on` starts it again; partition = iptables rules
 // that the host installs inside each container's network namespace (nsenter
-// by the container's pid), dropping packets from the nodes in its grudge.
+// by the container's pid), dropping packets from the nodes in its grudge;
+// packet = tc (an HTB class and netem) on the container's eth0, installed
+// the same way (nemesis/packet.ts), so the image needs no tc.
 // The harness's own traffic comes from the bridge's gateway and is never
 // dropped.
 //
@@ -31,6 +33,7 @@ import type Docker from 'dockerode';
 import { faketimeEnv, writeOffset } from '../nemesis/clock.js';
 import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../nemesis/power.js';
 import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
+import { applyPacket, classMinor, clearSlot, netnsTc, rootQdisc, TC_MAJOR, type Netem } from '../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../harness/core/provider.js';
 import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
 import { IMAGE_FAKETIME_LIBRARY, imageOf } from './image.js';
@@ -113,10 +116,15 @@ interface NodeHandle {
 /** Creates a node's container; `join`: launched to join a running cluster (for `startFresh`). */
 export type CreateNode = (node: NodeInfo, join: boolean) => Promise<Docker.Container>;
 
+/** A container's interface on the run's network. */
+const PACKET_DEV = 'eth0';
+
 export class DockerCluster implements Cluster {
   private readonly handles = new Map<string, NodeHandle>();
   private readonly chain: string;
   private grudge: Grudge | null = null;
+  /** The packet fault in force: on which nodes, what. */
+  private packetFault: { nodes: ReadonlySet<string>; netem: Netem } | null = null;
   private tornDown = false;
   private readonly unhook: () => void;
   private events?: NodeJS.ReadableStream;
@@ -165,6 +173,7 @@ export class DockerCluster implements Cluster {
     h.paused = false;
     // A restarted container has a fresh network namespace: re-apply the partition in force.
     if (this.grudge !== null) await this.applyTo(h, this.grudge);
+    if (this.packetFault?.nodes.has(node) === true) await this.packetOn(h, this.packetFault.netem);
   }
 
   async startFresh(node: string, o: { readonly join?: boolean } = {}): Promise<void> {
@@ -257,6 +266,42 @@ export class DockerCluster implements Cluster {
   dataDir(node: string): string {
     this.handle(node);
     return path.resolve(nodeDir(this.spec.runDir, node), 'data');
+  }
+
+  async packet(nodes: readonly string[], netem: Netem): Promise<void> {
+    for (const n of nodes) this.handle(n);
+    const old = this.packetFault;
+    this.packetFault = { nodes: new Set(nodes), netem };
+    await Promise.all(
+      [...this.handles.values()]
+        .filter((h) => h.running)
+        .map(async (h) => {
+          if (nodes.includes(h.info.name)) await this.packetOn(h, netem);
+          else if (old?.nodes.has(h.info.name) === true) await this.packetOff(h);
+        }),
+    );
+  }
+
+  async clearPacket(): Promise<void> {
+    const old = this.packetFault;
+    if (old === null) return;
+    this.packetFault = null;
+    await Promise.all([...this.handles.values()].filter((h) => h.running && old.nodes.has(h.info.name)).map((h) => this.packetOff(h)));
+  }
+
+  /** The container's eth0 (its whole traffic: the netns is its own) through an HTB class and netem; whatever it held before, replaced. */
+  private async packetOn(h: NodeHandle, netem: Netem): Promise<void> {
+    const tc = netnsTc(await this.pid(h));
+    await this.packetOff(h, tc);
+    await applyPacket(tc, PACKET_DEV, this.spec.runId, null, 'all', netem);
+  }
+
+  private async packetOff(h: NodeHandle, tc?: ReturnType<typeof netnsTc>): Promise<void> {
+    const t = tc ?? netnsTc(await this.pid(h));
+    await clearSlot(t, { dev: PACKET_DEV, minor: classMinor(this.spec.runId) });
+    // Nothing of ours may stay, whatever minor it had.
+    const root = await rootQdisc(t, PACKET_DEV);
+    if (root?.kind === 'htb' && root.handle === `${TC_MAJOR}:`) await t.run(['qdisc', 'del', 'dev', PACKET_DEV, 'root']);
   }
 
   isRunning(node: string): boolean {

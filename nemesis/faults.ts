@@ -11,6 +11,7 @@
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
 //   partition {halves|one|follower|primary|primary-alone|ring|bridge} / heal   iptables
 //   member-remove TARGET / member-add TARGET   the system's own membership changes
+//   packet {nodes|target, netem} / packet-clear   tc netem and a rate limit on the nodes' outgoing packets
 //
 // Roles (the leader, a group's primary and secondaries) come from the
 // system's view, the membership changes from its adapter: the nemesis knows
@@ -25,8 +26,9 @@ import type { Nemesis } from '../harness/core/client.js';
 import type { Value } from '../history/types.js';
 import { corruptData, CORRUPTIONS, type Corruption } from './corrupt.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
+import { checkNetem, describeNetem, type Netem } from './packet.js';
 
-export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power', 'packet'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
@@ -74,6 +76,9 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
   let strobing: AbortController | undefined;
   let strobeDone: Promise<void> = Promise.resolve();
   let partitioned = false;
+  /** A packet fault is in force; `packetUsed`: this run had one (heal-all then says what it cleared). */
+  let packeted = false;
+  let packetUsed = false;
 
   const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)];
 
@@ -170,6 +175,13 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
     const was = partitioned;
     await cluster.heal();
     partitioned = false;
+    return was;
+  };
+
+  const clearPacket = async (): Promise<boolean> => {
+    const was = packeted;
+    if (packetUsed) await cluster.clearPacket();
+    packeted = false;
     return was;
   };
 
@@ -271,6 +283,26 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       }
       case 'heal':
         return { healed: await healNet() };
+      case 'packet': {
+        // Nodes drawn by the schedule, or a role resolved now (the leader, a primary).
+        const v = (op.value ?? {}) as { nodes?: string[]; target?: Target; netem?: Netem };
+        const netem = v.netem ?? {};
+        checkNetem(netem);
+        let nodes: string[];
+        if (v.nodes !== undefined) nodes = v.nodes.filter((n) => cluster.nodes.some((x) => x.name === n));
+        else {
+          const node = await resolveTarget(v.target ?? 'random', new Set());
+          if (node === null) return { target: v.target ?? 'random', nodes: [], netem: netem as Value, note: `no ${v.target} to slow down` };
+          nodes = [node];
+        }
+        if (nodes.length === 0) return { nodes: [], netem: netem as Value, note: 'no node to slow down' };
+        packetUsed = true;
+        await cluster.packet(nodes, netem);
+        packeted = true;
+        return { ...(v.target !== undefined ? { target: v.target } : {}), nodes, netem: netem as Value, about: describeNetem(netem) };
+      }
+      case 'packet-clear':
+        return { healed: await clearPacket() };
       case 'member-remove':
         if (!members) throw new Error('this system has no membership changes');
         membershipChanged = true;
@@ -280,14 +312,15 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         return members.add(op.value === undefined || op.value === null ? undefined : String(op.value));
       case 'heal-all': {
         const healed = await healNet();
+        const packet: Record<string, Value> = packetUsed ? { packet: await clearPacket() } : {};
         const clocks = await resetClocks();
         const resumed = await resumeAll();
         const started = await startAll();
         const poweredOn = await powerOnAll();
         const done = { partition: healed, clocks, resumed, started, ...(poweredOn.length > 0 ? { poweredOn } : {}) };
         // Membership last, on a healed cluster; and only in runs that changed it (it waits for full replication).
-        if (!membershipChanged) return done;
-        return { ...done, membership: (await members?.restoreAll(40_000)) ?? null };
+        if (!membershipChanged) return { ...done, ...packet };
+        return { ...done, ...packet, membership: (await members?.restoreAll(40_000)) ?? null };
       }
       default:
         throw new Error(`unknown nemesis op ${op.f}`);

@@ -9,6 +9,8 @@
 import { any, fromFn, ownRandom, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/core/generator/index.js';
 import { CORRUPTIONS } from './corrupt.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
+import type { Value } from '../history/types.js';
+import { drawNetem, PACKET_KINDS, type PacketKind } from './packet.js';
 
 export interface ScheduleOptions {
   kinds: readonly FaultKind[];
@@ -17,7 +19,9 @@ export interface ScheduleOptions {
   quietMs: number;
   /** Partition shapes to draw from (default: all). */
   partitions?: readonly PartitionShape[];
-  /** Whom kill, pause and power aim at (default: all of random, primary, leader). */
+  /** What packet faults do, drawn from (default: all of delay, loss, duplicate, reorder, rate). */
+  packet?: readonly PacketKind[];
+  /** Whom kill, pause, power, corrupt and packet faults aim at (default: all of random, primary, leader). */
   targets?: readonly Target[];
   /** What the system's membership fault can take out (its adapter's targets); required for `member`. */
   memberTargets?: readonly string[];
@@ -58,6 +62,13 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
         { f: 'member-remove', value: target },
         { f: 'member-add', value: target },
       ];
+    }
+    case 'packet': {
+      // A random subset of the nodes, or the one a role names when the fault starts (the leader, a primary).
+      const target = pick(ctx, o.targets ?? TARGETS);
+      const at: Record<string, Value> = target === 'random' ? { nodes: someNodes(ctx, o.nodes) } : { target };
+      const netem = drawNetem(o.packet ?? PACKET_KINDS, ctx.random) as Record<string, Value>;
+      return [{ f: 'packet', value: { ...at, netem } }, { f: 'packet-clear' }];
     }
     case 'clock': {
       const nodes = someNodes(ctx, o.nodes);

@@ -78,6 +78,7 @@ const PAIRS: Record<string, string> = {
   pause: 'resume',
   'power-off': 'power-on',
   partition: 'heal',
+  packet: 'packet-clear',
   'clock-bump': 'clock-reset',
   'clock-strobe': 'clock-reset',
   'member-remove': 'member-add',

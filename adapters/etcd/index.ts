@@ -101,7 +101,7 @@ export const etcdAdapter: SystemAdapter = {
   options: OPTIONS,
   bugs: [],
   capabilities: {
-    faults: ['kill', 'pause', 'partition', 'member'],
+    faults: ['kill', 'pause', 'partition', 'member', 'packet'],
     workloads: ['register', 'set', 'append', 'bank'],
     refusals: {
       clock: 'etcd is a Go program: libfaketime does not reach its clock reads (Go reads the vDSO directly), so clock faults would do nothing',

@@ -65,7 +65,7 @@ export const referenceAdapter: SystemAdapter = {
   },
   bugs: [...CM_SIDE, ...DATA_SIDE].map((name) => ({ name, describe: BUG_NOTES[name] ?? name })),
   capabilities: {
-    faults: ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power'],
+    faults: ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power', 'packet'],
     workloads: ['register', 'set', 'append', 'bank'],
   },
   deploy(s): Deployment {

@@ -59,6 +59,24 @@ export interface PowerLoss {
  */
 export type Grudge = Readonly<Record<string, readonly string[]>>;
 
+/**
+ * What a packet fault does to a node's outgoing packets (tc: netem, and an
+ * HTB class for the rate); every field optional, at least one set.
+ */
+export interface Netem {
+  /** Added to every packet (ms), with `jitterMs` either way. */
+  readonly delayMs?: number;
+  readonly jitterMs?: number;
+  /** Percent of packets dropped (at random). */
+  readonly lossPct?: number;
+  /** Percent of packets sent twice. */
+  readonly duplicatePct?: number;
+  /** Percent of packets sent at once, ahead of the delayed ones (needs a delay). */
+  readonly reorderPct?: number;
+  /** The node's outgoing rate, kbit/s. */
+  readonly rateKbit?: number;
+}
+
 export interface Cluster {
   readonly nodes: readonly NodeInfo[];
   /** kill -9; the node's data stays for `start`. */
@@ -82,6 +100,14 @@ export interface Cluster {
   heal(): Promise<void>;
   /** The host path of the node's data dir (RUN/nodes/NODE/data on both providers), for faults that act on files of a stopped node. */
   dataDir(node: string): string;
+  /**
+   * Delays, drops, duplicates, reorders or rate-limits the packets these
+   * nodes send (tc: netem and an HTB class), replacing any packet fault in
+   * force; the other nodes' traffic is untouched.
+   */
+  packet(nodes: readonly string[], netem: Netem): Promise<void>;
+  /** Removes this run's packet fault (every qdisc, class and filter it added); fine when there is none. */
+  clearPacket(): Promise<void>;
   /** Is the node's process running (not killed)? Paused counts as running. */
   isRunning(node: string): boolean;
   /**

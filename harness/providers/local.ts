@@ -3,7 +3,9 @@
 // picked at random per run, so runs and tests side by side do not collide),
 // its data and log under the run's folder. Faults act on the processes
 // directly: SIGKILL and a fresh spawn on the same data, SIGSTOP/SIGCONT, a
-// libfaketime offset file per process, and iptables rules on loopback. How a
+// libfaketime offset file per process, iptables rules on loopback, and tc
+// on loopback for packet faults (nemesis/packet.ts: filtered by the nodes'
+// source addresses, so the rest of the machine is untouched). How a
 // rule tells nodes apart depends on the system (`localPartitioning`): nodes
 // that bind their outgoing connections to their own address are told apart
 // by source address ("127.A.B.2 -> 127.A.B.3" cuts exactly that link); for
@@ -11,10 +13,11 @@
 // sender's owner. The harness's clients are never cut: they come from
 // 127.0.0.1 and run as the harness's user.
 //
-// Cleanup: teardown kills every process and removes the iptables chain; a
-// registry file per run (in the OS temp dir) names the harness pid and the
-// node pids, so that `cleanupLeftovers` at the next start kills what a
-// SIGKILLed harness left behind.
+// Cleanup: teardown kills every process and removes the iptables chain and
+// the run's tc class and filters; a registry file per run (in the OS temp
+// dir) names the harness pid, the node pids and the tc class, so that
+// `cleanupLeftovers` at the next start kills and removes what a SIGKILLed
+// harness left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -48,12 +51,27 @@ import {
   ownerMarks,
   removeChain,
 } from '../../nemesis/iptables.js';
+import {
+  applyPacket,
+  clearSlot,
+  hostTc,
+  installClassify,
+  leftoverClassifyChains,
+  packetSlots,
+  removeClassify,
+  removeRootIfUnused,
+  withLoopbackLock,
+  type Netem,
+  type PacketSlot,
+} from '../../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../core/provider.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
 
 /** The run's chain of connection marks (owner partitions), beside its partition chain. */
 const marksChain = (runId: string): string => chainName(`${runId}-m`);
+/** The run's mangle chain that classifies its nodes' packets by owner (packet faults of owner-partitioned systems). */
+const classifyChain = (runId: string): string => chainName(`${runId}-q`);
 /** Nodes that run as users of their own (owner partitioning) get uids from here up. */
 export const NODE_UID_BASE = 47_000;
 
@@ -62,6 +80,8 @@ interface Registry {
   runDir: string;
   chain: string;
   pids: Record<string, number>;
+  /** The run's tc class minor on lo (packet faults), from before it is added until it is removed. */
+  packetMinor?: number;
 }
 
 const alive = (pid: number) => {
@@ -141,6 +161,10 @@ class LocalCluster implements Cluster {
   private partitioned = false;
   /** The chain of connection marks owner partitions rely on, while it is installed. */
   private marks: string | null = null;
+  /** The run's tc class on lo while a packet fault is in force (or being added). */
+  private packetSlot: PacketSlot | null = null;
+  /** Packet faults being applied right now (a teardown then waits for them under the lock). */
+  private packetBusy = 0;
   private tornDown = false;
 
   constructor(
@@ -181,7 +205,13 @@ class LocalCluster implements Cluster {
   private saveRegistry(): void {
     mkdirSync(REGISTRY, { recursive: true });
     const pids = Object.fromEntries([...this.procs].filter(([, p]) => p.pid !== undefined).map(([n, p]) => [n, p.pid!]));
-    const r: Registry = { harnessPid: process.pid, runDir: this.spec.runDir, chain: this.chain, pids };
+    const r: Registry = {
+      harnessPid: process.pid,
+      runDir: this.spec.runDir,
+      chain: this.chain,
+      pids,
+      ...(this.packetSlot !== null ? { packetMinor: this.packetSlot.minor } : {}),
+    };
     writeFileSync(this.registryFile, JSON.stringify(r));
   }
 
@@ -323,6 +353,48 @@ class LocalCluster implements Cluster {
     return join(this.nodeDir(node), 'data');
   }
 
+  async packet(nodes: readonly string[], netem: Netem): Promise<void> {
+    const owner = this.spec.deployment.localPartitioning === 'owner';
+    const chosen = [...new Set(nodes)];
+    for (const n of chosen) this.info(n);
+    this.packetBusy++;
+    try {
+      await withLoopbackLock(async () => {
+        // Checked under the lock: a teardown (Ctrl-C) racing this fault either finds its class or finds none added.
+        if (this.tornDown) throw new Error('the cluster is torn down');
+        // By owner: the class is set by iptables (the nodes dial from 127.0.0.1); by address: u32 filters on the sources.
+        if (owner) await removeClassify(hostNetfilter(), classifyChain(this.spec.runId));
+        const sources = owner ? 'classified' : chosen.map((n) => this.info(n).host);
+        this.packetSlot = await applyPacket(hostTc(), 'lo', this.spec.runId, this.packetSlot, sources, netem, (slot) => {
+          // Registered before it exists: another harness's leftover cleanup must see it as this live run's.
+          this.packetSlot = slot;
+          this.saveRegistry();
+        });
+        if (owner)
+          await installClassify(
+            hostNetfilter(),
+            classifyChain(this.spec.runId),
+            chosen.map((n) => this.uid(n)!),
+            this.packetSlot,
+          );
+      });
+    } finally {
+      this.packetBusy--;
+    }
+  }
+
+  async clearPacket(): Promise<void> {
+    if (this.packetSlot === null && this.packetBusy === 0) return;
+    await withLoopbackLock(async () => {
+      const slot = this.packetSlot;
+      if (slot === null) return;
+      if (this.spec.deployment.localPartitioning === 'owner') await removeClassify(hostNetfilter(), classifyChain(this.spec.runId));
+      await clearSlot(hostTc(), slot);
+      this.packetSlot = null;
+    });
+    if (!this.tornDown) this.saveRegistry();
+  }
+
   isRunning(node: string): boolean {
     const p = this.procs.get(node);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
@@ -339,6 +411,7 @@ class LocalCluster implements Cluster {
     if (this.partitioned) await removeChain(hostNetfilter(), this.chain);
     if (this.marks !== null) await removeChain(hostNetfilter(), this.marks);
     this.marks = null;
+    await this.clearPacket();
     rmSync(this.registryFile, { force: true });
   }
 
@@ -376,6 +449,10 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
           continue;
         }
         if (alive(r.harnessPid) && r.harnessPid !== process.pid) continue;
+        if (r.packetMinor !== undefined && process.getuid?.() === 0) {
+          const slot = { dev: 'lo', minor: r.packetMinor };
+          await withLoopbackLock(() => clearSlot(hostTc(), slot)).catch(() => undefined);
+        }
         // The registry's pids, and any process naming the run's folder: a node the harness spawned
         // just before it died may have missed the registry (seen once in 100 interrupted runs).
         for (const pid of new Set([...Object.values(r.pids), ...processesOf(r.runDir)])) {
@@ -395,8 +472,29 @@ export function localProvider(o: LocalProviderOptions = {}): Provider & { lastCl
       if (process.getuid?.() === 0) {
         try {
           for (const chain of await leftoverChains(hostNetfilter())) if (!live.has(chain)) await removeChain(hostNetfilter(), chain);
+          const liveClassify = new Set(readdirSync(REGISTRY).map((f) => classifyChain(f.replace(/\.json$/, ''))));
+          for (const chain of await leftoverClassifyChains(hostNetfilter())) if (!liveClassify.has(chain)) await removeClassify(hostNetfilter(), chain);
         } catch {
           /* no iptables on this machine: nothing of ours can be there */
+        }
+        // tc classes on lo that no live run names (a registry file lost with its run), and then our root if unused.
+        try {
+          await withLoopbackLock(async () => {
+            const held = new Set(
+              readdirSync(REGISTRY).flatMap((f) => {
+                try {
+                  const m = (JSON.parse(readFileSync(join(REGISTRY, f), 'utf8')) as Registry).packetMinor;
+                  return m === undefined ? [] : [m];
+                } catch {
+                  return [];
+                }
+              }),
+            );
+            for (const slot of await packetSlots(hostTc(), 'lo')) if (!held.has(slot.minor)) await clearSlot(hostTc(), slot, { keepRoot: true });
+            await removeRootIfUnused(hostTc(), 'lo');
+          });
+        } catch {
+          /* no tc on this machine: nothing of ours can be there */
         }
       }
     },

@@ -6,6 +6,7 @@
 import type { Verdict } from '../../checkers/index.js';
 import type { RunResults } from './analysis.js';
 import { PARTITIONS } from '../../nemesis/faults.js';
+import { PACKET_KINDS } from '../../nemesis/packet.js';
 import { InputError } from '../../history/input-error.js';
 import type { Provider } from '../core/provider.js';
 import type { SystemAdapter } from '../core/system.js';
@@ -45,6 +46,7 @@ export const TEST_DEFAULTS: Omit<TestConfig, 'workload' | 'name' | 'seed'> = {
   provider: 'local',
   nemesis: [],
   partitions: [...PARTITIONS],
+  packet: [...PACKET_KINDS],
   targets: ['random', 'primary', 'leader'],
   nodes: 3,
   concurrency: 10,

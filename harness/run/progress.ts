@@ -63,6 +63,7 @@ function describeFault(op: Op): string {
   const v = op.value as Record<string, unknown> | null;
   if (v && typeof v === 'object') {
     if (typeof v.node === 'string') return `${op.f} ${v.node}`;
+    if (op.f === 'packet' && Array.isArray(v.nodes)) return `packet ${(v.nodes as string[]).join(',')} ${String(v.about ?? '')}`.trim();
     if (typeof v.about === 'string') return `partition: ${v.about}`;
     if (Array.isArray(v.nodes)) return `${op.f} ${(v.nodes as string[]).join(',')}${v.deltaMs !== undefined ? ` ${String(v.deltaMs)}ms` : ''}`;
   }

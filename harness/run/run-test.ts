@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
+import type { PacketKind } from '../../nemesis/packet.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
 import type { Client } from '../core/client.js';
@@ -37,7 +38,9 @@ export interface TestConfig extends TestSpec {
   nemesis: FaultKind[];
   /** Partition shapes the partition fault draws from. */
   partitions: PartitionShape[];
-  /** Whom kill, pause and power aim at. */
+  /** What packet faults draw from (delay, loss, duplicate, reorder, rate). */
+  packet: PacketKind[];
+  /** Whom kill, pause, power, corrupt and packet faults aim at. */
   targets: Target[];
   /** The system's nodes of its main role (the reference system's data servers, etcd's members). */
   nodes: number;
@@ -147,6 +150,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       nodes: nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
       quietMs: test.nemesisInterval * 1000,
       partitions: test.partitions,
+      packet: test.packet,
       targets: test.targets,
       memberTargets: deployment.membership?.targets,
       holdMs: test.nemesisInterval * 1000,

@@ -11,6 +11,7 @@ import { faketimeLibrary } from '../../nemesis/clock.js';
 import { ALL_TARGETS, FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { iptablesUsable } from '../../nemesis/iptables.js';
 import { cCompiler, powerShim } from '../../nemesis/power.js';
+import { hostTc, PACKET_KINDS, packetUsable, rootFree, type PacketKind } from '../../nemesis/packet.js';
 import { DEFAULT_STORE } from '../../results/store.js';
 import { WORKLOAD_NAMES } from '../../workloads/index.js';
 import type { Provider } from '../core/provider.js';
@@ -34,6 +35,8 @@ export interface TestArgs {
   workload: string;
   nemesis: string;
   partitions: string;
+  /** Packet fault kinds, a comma list (default: all). */
+  packet?: string;
   targets: string;
   provider: string;
   nodes: number;
@@ -79,6 +82,7 @@ function parseList<T extends string>(text: string, known: readonly T[], flag: st
 export const parseNemesis = (text: string): FaultKind[] =>
   text.trim() === '' || text === 'none' ? [] : parseList(text, FAULT_KINDS, 'nemesis', 'fault', ' (or none)');
 export const parsePartitions = (text: string): PartitionShape[] => parseList(text, PARTITIONS, 'partitions', 'partition');
+export const parsePacket = (text: string): PacketKind[] => parseList(text, PACKET_KINDS, 'packet', 'packet fault');
 /** `cm-leader`, the name before systems other than the reference one, is `leader`. */
 export const parseTargets = (text: string): Target[] => [...new Set(parseList(text.replace(/\bcm-leader\b/g, 'leader'), ALL_TARGETS, 'targets', 'target'))];
 
@@ -129,6 +133,7 @@ export function testConfig(a: TestArgs): TestConfig {
     provider: a.provider,
     nemesis,
     partitions: parsePartitions(a.partitions),
+    packet: parsePacket(a.packet ?? PACKET_KINDS.join(',')),
     targets: parseTargets(a.targets),
     nodes: a.nodes,
     concurrency: a.concurrency,
@@ -155,6 +160,13 @@ export async function checkMachine(test: TestConfig): Promise<void> {
   if (test.provider === 'local' && test.nemesis.includes('partition')) {
     const usable = await iptablesUsable();
     if (!usable.ok) throw new InputError(`--nemesis partition on the local provider: ${usable.why}`);
+  }
+  if (test.nemesis.includes('packet')) {
+    const usable = await packetUsable(test.packet);
+    if (!usable.ok) throw new InputError(`--nemesis packet: ${usable.why}`, {}, usable.fix);
+    const foreign = test.provider === 'local' ? await rootFree(hostTc(), 'lo') : null;
+    if (foreign !== null)
+      throw new InputError(`--nemesis packet on the local provider: ${foreign}`, {}, 'remove it (tc qdisc del dev lo root) or use --provider docker');
   }
   if (test.nemesis.includes('clock') && faketimeLibrary() === null) {
     throw new InputError('--nemesis clock needs libfaketime, which is not installed', {}, 'apt-get install -y faketime');
@@ -206,11 +218,17 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       describe:
         'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge',
     })
+    .option('packet', {
+      type: 'string',
+      default: PACKET_KINDS.join(','),
+      describe:
+        "what --nemesis packet does to the chosen nodes' outgoing packets (tc; each fault draws one or more): delay (50-500 ms with jitter), loss (5-30%), duplicate (5-30%), reorder (10-50%, with a delay), rate (a limit of 256 kbit/s to 8 Mbit/s); all but rate need the kernel's netem",
+    })
     .option('targets', {
       type: 'string',
       default: TARGETS.join(','),
       describe:
-        "whom kill, pause and power aim at: random (any node), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once; not in the default: --nemesis power --targets all is a whole cluster losing power)",
+        "whom kill, pause, power, corrupt and packet faults aim at: random (any node; packet: a random subset), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once, for power only; not in the default: --nemesis power --targets all is a whole cluster losing power)",
     })
     .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
     .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
@@ -244,6 +262,7 @@ export function testFlags(y: Argv): Argv<TestArgs> {
     .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
     .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')
     .example('$0 test --nemesis pause --bug read-without-lease', 'a seeded bug of the reference system')
+    .example('$0 test --nemesis packet --packet delay,loss', "packet faults: the chosen nodes' packets delayed and dropped (tc netem)")
     .example(
       '$0 test --system etcd --nemesis partition --partitions one --opt reads=serializable',
       "etcd's serializable reads under partitions",

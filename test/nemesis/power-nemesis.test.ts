@@ -46,6 +46,8 @@ function fakeCluster(names: string[], dataRoot = '/nonexistent') {
     async setClockOffset() {},
     async partition() {},
     async heal() {},
+    async packet() {},
+    async clearPacket() {},
     isRunning: (n) => running.has(n),
     dataDir: (n) => join(dataRoot, n),
     async startFresh() {},
