@@ -8,8 +8,9 @@ import { append } from './append.js';
 import { bank } from './bank.js';
 import { register } from './register.js';
 import { set } from './set.js';
+import { versionRegister } from './version-register.js';
 
-export const WORKLOADS: Readonly<Record<string, WorkloadDefinition>> = { register, set, append, bank };
+export const WORKLOADS: Readonly<Record<string, WorkloadDefinition>> = { register, set, append, bank, 'version-register': versionRegister };
 export const WORKLOAD_NAMES: readonly string[] = Object.keys(WORKLOADS);
 
 export function workloadNamed(name: string): WorkloadDefinition {
@@ -18,4 +19,4 @@ export function workloadNamed(name: string): WorkloadDefinition {
   return w;
 }
 
-export { register, set, append, bank };
+export { register, set, append, bank, versionRegister };

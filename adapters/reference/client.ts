@@ -9,6 +9,8 @@ import type { Client, ClientResult } from '../../harness/core/client.js';
 import type { Invocation } from '../../harness/core/generator/index.js';
 import type { Value } from '../../history/types.js';
 import { KvClient, type KvClientOptions, type KvOutcome } from '../../system-under-test/client/index.js';
+import type { GroupLayout } from '../../system-under-test/cm/state.js';
+import { CmClient, type CmRequest, type CmResponse, type GetResponse } from '../../system-under-test/runtime/client.js';
 
 /** The set workload's elements live in one list under this key. */
 export const SET_KEY = 'set';
@@ -95,6 +97,87 @@ export function referenceClient(invoke: Invoke, options: KvClientOptions): Clien
     },
     async close() {
       await kv?.close();
+    },
+  };
+}
+
+// ------------------------------------------------------------ version-register
+
+/**
+ * The version-register workload's keys are configurations the CM holds that
+ * no data server serves: each key is a group `vr-KEY` whose layout names only
+ * this server, registered with an address where nothing listens. Data servers
+ * open replicas only of groups that name them, so they never touch these; the
+ * cluster view leaves them out. The CM's version of the group is the key's
+ * version (0 while the group does not exist).
+ */
+export const UNSERVED = 'unserved';
+export const UNSERVED_ADDRESS = '0.0.0.0:1';
+const UNSERVED_LAYOUT: GroupLayout = { primary: UNSERVED, secondaries: [] };
+export const versionGroup = (key: string): string => `vr-${key}`;
+
+/**
+ * Answers the CM gives only after the request was applied and refused by the
+ * state machine, or only before it was proposed: the request certainly did
+ * not take effect. Any other failure (a timeout after sending, a connection
+ * lost with the request in flight, an error we do not know) is unknown.
+ */
+const DEFINITELY_NOT_APPLIED = new Set([
+  'version-mismatch',
+  'no-such-group',
+  'group-exists',
+  'unknown-server',
+  'bad-config',
+  'bad-request',
+  'not-leader',
+  'no-leader',
+  'leader-not-ready',
+  'unreachable',
+]);
+
+/** A CM write's answer as an op outcome: ok, fail (certainly not applied) or info (unknown). */
+export function cmOutcome(r: CmResponse, value: Value): ClientResult {
+  if (r.ok) return { type: 'ok', value };
+  if (r.unknown !== true && DEFINITELY_NOT_APPLIED.has(r.error)) return { type: 'fail', error: r.error };
+  return { type: 'info', error: r.error };
+}
+
+/** One process's version-register client: a CmClient of its own. */
+export function versionClient(options: { cm: readonly string[]; timeoutMs: number }): Client {
+  let cm: CmClient | undefined;
+  let registered = false;
+  const write = async (req: CmRequest, value: Value): Promise<ClientResult> => cmOutcome(await cm!.request(req), value);
+  return {
+    async open() {
+      cm = new CmClient(options.cm, { timeoutMs: options.timeoutMs, attemptMs: Math.min(1500, options.timeoutMs) });
+    },
+    async invoke(op) {
+      if (!cm) throw new Error('client used before open');
+      const group = versionGroup(String(op.key));
+      if (op.f === 'read') {
+        const r = await cm.request({ op: 'get', group });
+        if (!r.ok) return { type: 'fail', error: r.error }; // a read changes nothing
+        const g = (r as unknown as GetResponse).groups[group];
+        return { type: 'ok', value: g === undefined ? 0 : g.version };
+      }
+      if (op.f === 'cas') {
+        const [from, to] = op.value as [number, number];
+        if (!Number.isSafeInteger(from) || to !== from + 1 || from < 0)
+          throw new Error(`version-register: cas must be [v, v+1], got ${JSON.stringify(op.value)}`);
+        if (from > 0) return write({ op: 'reconfigure', group, expectedVersion: from, config: UNSERVED_LAYOUT }, [from, to]);
+        // Creating the key: its layout names the placeholder server, which must be known to the CM first
+        // (registering it again is harmless; until it is, the create was never sent).
+        if (!registered) {
+          const r = await cm.request({ op: 'registerServer', id: UNSERVED, address: UNSERVED_ADDRESS });
+          if (!r.ok) return { type: 'fail', error: `registerServer: ${r.error}` };
+          registered = true;
+        }
+        return write({ op: 'createGroups', groups: { [group]: UNSERVED_LAYOUT } }, [from, to]);
+      }
+      throw new Error(`version-register: unknown op ${op.f}`);
+    },
+    async close() {
+      cm?.close();
     },
   };
 }

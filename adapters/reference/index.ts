@@ -8,7 +8,7 @@
 
 import type { Deployment, ImageSpec, SystemAdapter } from '../../harness/core/system.js';
 import { InputError } from '../../history/input-error.js';
-import { invokerFor, referenceClient } from './client.js';
+import { invokerFor, referenceClient, versionClient } from './client.js';
 import { CM_SIDE, DATA_SIDE, launchArgv, nodeNames, type ReferenceLayout } from './launch.js';
 import { REFERENCE_LOG_CHECKS } from './logs.js';
 import { membership } from './membership.js';
@@ -66,7 +66,7 @@ export const referenceAdapter: SystemAdapter = {
   bugs: [...CM_SIDE, ...DATA_SIDE].map((name) => ({ name, describe: BUG_NOTES[name] ?? name })),
   capabilities: {
     faults: ['kill', 'pause', 'clock', 'partition', 'member', 'corrupt', 'power', 'packet'],
-    workloads: ['register', 'set', 'append', 'bank'],
+    workloads: ['register', 'set', 'append', 'bank', 'version-register'],
   },
   deploy(s): Deployment {
     const o = s.options;
@@ -105,6 +105,8 @@ export const referenceAdapter: SystemAdapter = {
         // Clients cache a group's configuration for seconds, as a deployment would (Chubby leases are 12 s):
         // safety must come from the primary's leases, not from clients asking the CM often.
         const options = { cm: c.nodes.filter((n) => n.role === 'cm').map((n) => n.address), timeoutMs: Math.max(500, c.opTimeoutMs - 500), configLeaseMs };
+        // The version-register workload's keys are configurations in the CM itself (see versionClient).
+        if (workload === 'version-register') return versionClient(options);
         return referenceClient(invokerFor(workload, c.workloadOptions), options);
       },
       membership: {

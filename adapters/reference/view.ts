@@ -7,6 +7,7 @@ import type { NodeInfo } from '../../harness/core/provider.js';
 import type { GroupRoles, SystemView } from '../../harness/core/system.js';
 import type { GroupConfig } from '../../system-under-test/cm/state.js';
 import { CmClient, type GetResponse, type StatusResponse } from '../../system-under-test/runtime/client.js';
+import { UNSERVED } from './client.js';
 
 export class ClusterView {
   private readonly cm: CmClient;
@@ -40,10 +41,12 @@ export class ClusterView {
     return Object.fromEntries(cms.map((n, i) => [n.name, answers[i]]));
   }
 
-  /** Every group's configuration, or null when the CM does not answer. */
+  /** Every data group's configuration, or null when the CM does not answer (the version-register workload's groups, which no data server serves, are left out). */
   async groups(): Promise<Record<string, GroupConfig> | null> {
     const r = await this.cm.request({ op: 'get' });
-    return r.ok ? (r as unknown as GetResponse).groups : null;
+    if (!r.ok) return null;
+    const groups = (r as unknown as GetResponse).groups;
+    return Object.fromEntries(Object.entries(groups).filter(([, g]) => g.primary !== UNSERVED));
   }
 
   close(): void {

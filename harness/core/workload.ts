@@ -11,6 +11,10 @@
 //   bank      transfer {value: {from, to, amount}} (fail when it would overdraw);
 //             read -> {account: balance} of every account in workloadOptions.accounts;
 //             write {key: account, value: balance} (only in setup: the opening balances)
+//   version-register  read {key} -> the key's version (0 while absent);
+//             cas {key, value: [v, v + 1]}: moves the version from v to v + 1
+//             (creating the key when v is 0); a definite fail when it is not v.
+//             Completes ok with the same [v, v + 1].
 
 import type { Checker } from '../../checkers/index.js';
 import type { GenLike, OpSpec } from './generator/index.js';

@@ -255,9 +255,13 @@ export function testFlags(y: Argv): Argv<TestArgs> {
     .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on: ${bugsHelp()}` })
     .option('test-count', { type: 'number', default: 1, describe: 'run the test this many times (a new seed each)' })
     .option('name', { type: 'string', describe: 'the run folder name (default: from the workload, faults and bugs)' })
-    .option('keys', { type: 'number', default: 4, describe: 'register/append: keys in use at a time' })
-    .option('ops-per-key', { type: 'number', default: 100, describe: 'register/append: about this many ops per key before it is retired' })
-    .option('reads', { type: 'number', default: 1 / 3, describe: 'register: the share of reads (the rest is split between write and cas)' })
+    .option('keys', { type: 'number', default: 4, describe: 'register/append/version-register: keys in use at a time' })
+    .option('ops-per-key', { type: 'number', default: 100, describe: 'register/append/version-register: about this many ops per key before it is retired' })
+    .option('reads', {
+      type: 'number',
+      default: 1 / 3,
+      describe: 'register, version-register: the share of reads (the rest is split between write and cas; version-register: all cas)',
+    })
     .option('lease-ms', { type: 'number', describe: 'reference system: lease period of the data servers (ms; --opt lease-ms=N)' })
     .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
     .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')

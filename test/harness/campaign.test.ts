@@ -364,7 +364,7 @@ describe('undertow campaign on the command line', () => {
       const bad = file('bad.yaml', 'name: x\nbudget: 1\nmatrix:\n  workload: regster\n');
       err.length = 0;
       expect(await main(['campaign', bad, '--store', dir])).toBe(254);
-      expect(err.join('')).toBe(`undertow: ${bad}:4: cell 1: unknown workload "regster" (use one of: register, set, append, bank)\n`);
+      expect(err.join('')).toBe(`undertow: ${bad}:4: cell 1: unknown workload "regster" (use one of: register, set, append, bank, version-register)\n`);
       err.length = 0;
       expect(await main(['campaign', good, '--shard', '5/4', '--list'])).toBe(254);
       expect(err.join('').trim().split('\n')).toHaveLength(1);
