@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import Docker from 'dockerode';
 import { InputError } from '../history/input-error.js';
+import { processAlive } from '../harness/core/process.js';
 
 /** Labels on every container and network we create. */
 export const LABEL = {
@@ -93,12 +94,7 @@ export function ownerAlive(token: string | undefined): boolean {
   const m = /^(\d+):(\d+|\?)$/.exec(token);
   if (m === null) return true;
   const pid = Number(m[1]);
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: the process exists but is not ours to signal.
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processAlive(pid)) return false;
   return m[2] === '?' || startTicks(pid) === m[2];
 }
 

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Netem } from '../harness/core/provider.js';
 import { leftoverChains, removeChain, type Netfilter } from './iptables.js';
+import { processAlive as alive } from '../harness/core/process.js';
 
 export const PACKET_KINDS = ['delay', 'loss', 'duplicate', 'reorder', 'rate'] as const;
 export type PacketKind = (typeof PACKET_KINDS)[number];
@@ -374,15 +375,6 @@ export async function withLoopbackLock<T>(work: () => Promise<T>): Promise<T> {
     rmSync(LOCK, { recursive: true, force: true });
   }
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Can packet faults of these kinds run here? tc installed, and the kernel's

@@ -65,6 +65,7 @@ import {
   type PacketSlot,
 } from '../../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../core/provider.js';
+import { processAlive as alive } from '../core/process.js';
 
 const REGISTRY = join(tmpdir(), 'undertow-local');
 
@@ -83,15 +84,6 @@ interface Registry {
   /** The run's tc class minor on lo (packet faults), from before it is added until it is removed. */
   packetMinor?: number;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** A process is ours if its command line names this run's folder (every node's data dir is in it). */
 function ownedBy(pid: number, runDir: string): boolean {

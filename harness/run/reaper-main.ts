@@ -1,6 +1,7 @@
 // The reaper's process (see reaper.ts): `node reaper-main.js HARNESS_PID`,
 // stdin a pipe from the harness carrying a JSON ReaperLine a run.
 
+import { processAlive as alive } from '../core/process.js';
 import { processesOf } from '../providers/local.js';
 import type { ReaperLine } from './reaper.js';
 import { PROVIDERS } from './test-flags.js';
@@ -11,15 +12,6 @@ const runDirs = new Set<string>();
 let buffered = '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function reap(): Promise<void> {
   // The pipe closes as the harness exits; its pid may linger a moment (a zombie is still "alive" to kill 0).
