@@ -11,7 +11,7 @@ const recipe = ['--workload', 'version-register', '--nemesis', 'kill,partition,p
 
 describe('version-register: the CM as compare-and-set registers', () => {
   it('is valid on the correct build under kill, partition and pause of the CM leader, with cas won and lost', async () => {
-    const r = await undertowTest([...recipe, '--time-limit', '25', '--nemesis-interval', '3', '--seed', '2']);
+    const r = await undertowTest([...recipe, '--time-limit', '18', '--nemesis-interval', '2', '--seed', '2']);
     const { results, history, nemesis } = expectCompleteRun(r, 'version-register');
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');
     expect(r.code).toBe(0);

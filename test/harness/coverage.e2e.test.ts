@@ -12,7 +12,7 @@ import { cli, expectCompleteRun, root, undertowTest } from './cli-run.js';
 
 describe('fault coverage on the local provider', () => {
   it('kill of primaries forces failovers: results.json counts primary changes, the console and the report say so, the node logs are clean', async () => {
-    const r = await undertowTest(['--nemesis', 'kill', '--targets', 'primary', '--time-limit', '30', '--seed', '3']);
+    const r = await undertowTest(['--nemesis', 'kill', '--targets', 'primary', '--time-limit', '20', '--nemesis-interval', '3', '--seed', '3']);
     const { results } = expectCompleteRun(r, 'register');
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');
     expect(results.results['node-logs'].verdict).toBe('valid');

@@ -39,7 +39,7 @@ interface NemOp {
 
 describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provider', () => {
   it('is valid on the correct build; every packet fault is recorded with its nodes and settings, healed, and leaves lo as it was', async () => {
-    const r = await undertowTest(['--nemesis', 'packet', ...kinds, '--time-limit', '20', '--nemesis-interval', '3', '--quiet', '4', '--seed', '11']);
+    const r = await undertowTest(['--nemesis', 'packet', ...kinds, '--time-limit', '14', '--nemesis-interval', '2', '--quiet', '3', '--seed', '11']);
     const { results, history, nemesis, test } = expectCompleteRun(r, 'register');
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');
     expect(r.code).toBe(0);
@@ -74,11 +74,11 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
       'packet',
       ...kinds,
       '--time-limit',
-      '20',
+      '14',
       '--nemesis-interval',
-      '3',
+      '2',
       '--quiet',
-      '4',
+      '3',
       '--seed',
       '15',
     ]);
@@ -100,11 +100,11 @@ describe.skipIf(!usable.ok)('undertow test --nemesis packet on the local provide
       ...kinds,
       '--nemesis-overlap',
       '--time-limit',
-      '20',
+      '14',
       '--nemesis-interval',
       '2',
       '--quiet',
-      '4',
+      '3',
       '--seed',
       '12',
     ]);
