@@ -46,3 +46,10 @@ export function hasDataRole(program: string): boolean {
   const r = spawnSync(process.execPath, [program, 'data'], { encoding: 'utf8', timeout: 10_000 });
   return !/unknown role data/.test(r.stderr ?? '');
 }
+
+/** Containers and networks labelled with this run's folder: empty after every run. */
+export function dockerLeftovers(run: string): string[] {
+  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
+  const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
+  return [...ps.split('\n'), ...nets.split('\n')].filter(Boolean);
+}

@@ -6,22 +6,14 @@
 // engine (the test setup starts one as root); skips only when none can be
 // had, and says why.
 
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { expectCompleteRun, undertowTest } from '../harness/cli-run.js';
 import { expectFullyReplicatedInLogs, expectJoinedOnEmptyDisk, expectMembershipChanges } from '../harness/member-checks.js';
-import { testEngine } from './engine.js';
+import { dockerLeftovers, testEngine } from './engine.js';
 
 const engine = await testEngine();
 const skip = engine.missing !== null;
 const shape = { groups: 3, replication: 3, cmNodes: ['n1', 'n2', 'n3'] };
-
-/** Containers and networks labelled with this run's folder. */
-function leftovers(run: string): string[] {
-  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
-  const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
-  return [...ps.split('\n'), ...nets.split('\n')].filter(Boolean);
-}
 
 describe.skipIf(skip)(`undertow test --provider docker --nemesis member${skip ? ` (skipped: ${engine.missing})` : ''}`, () => {
   it('register under membership changes is valid, every change happened, and the cluster ends fully replicated', async () => {
@@ -53,6 +45,6 @@ describe.skipIf(skip)(`undertow test --provider docker --nemesis member${skip ? 
     // Every CM member brought back came back on an empty disk with --join.
     expect(expectJoinedOnEmptyDisk(r.run, nemesis)).toBeGreaterThanOrEqual(done.added.cm);
     expectFullyReplicatedInLogs(r.run, shape);
-    expect(leftovers(r.run)).toEqual([]);
+    expect(dockerLeftovers(r.run)).toEqual([]);
   }, 180_000);
 });

@@ -6,19 +6,12 @@
 // Needs a Docker engine (the test setup starts one as root); skips only when
 // none can be had, and says why.
 
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { expectCompleteRun, undertowTest } from '../harness/cli-run.js';
-import { testEngine } from './engine.js';
+import { dockerLeftovers, testEngine } from './engine.js';
 
 const engine = await testEngine();
 const skip = engine.missing !== null;
-
-function leftovers(run: string): string[] {
-  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
-  const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
-  return [...ps.split('\n'), ...nets.split('\n')].filter(Boolean);
-}
 
 interface NemesisOp {
   type: string;
@@ -50,7 +43,7 @@ describe.skipIf(skip)(`undertow test --provider docker --nemesis power${skip ? `
     const r = await undertowTest(common);
     const { results, nemesis, test } = expectCompleteRun(r, 'set');
     expect(test.provider).toBe('docker');
-    expect(leftovers(r.run)).toEqual([]);
+    expect(dockerLeftovers(r.run)).toEqual([]);
     expect(results.verdict, r.err.slice(-2000)).toBe('valid');
     expect(r.code).toBe(0);
     const offs = (nemesis as NemesisOp[]).filter((op) => op.type === 'info' && op.f === 'power-off' && op.value?.node !== null);
@@ -62,7 +55,7 @@ describe.skipIf(skip)(`undertow test --provider docker --nemesis power${skip ? `
   it('catches a data plane that does not sync (--opt fsync=false) when every node loses power at once', async () => {
     const r = await undertowTest([...common, '--targets', 'all', '--opt', 'fsync=false']);
     const { results, nemesis } = expectCompleteRun(r, 'set');
-    expect(leftovers(r.run)).toEqual([]);
+    expect(dockerLeftovers(r.run)).toEqual([]);
     const first = (nemesis as NemesisOp[]).find((op) => op.type === 'info' && op.f === 'power-off')?.value as {
       dropped: Record<string, { files: string[]; undoneBytes: number }>;
     };

@@ -7,22 +7,15 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { expectCompleteRun, undertowTest, type Ran } from '../harness/cli-run.js';
-import { testEngine } from './engine.js';
+import { dockerLeftovers, testEngine } from './engine.js';
 
 const engine = await testEngine();
 const skip = engine.missing !== null;
 
-/** Containers and networks labelled with this run's folder. */
-function leftovers(run: string): string[] {
-  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
-  const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=undertow.rundir=${run}`], { encoding: 'utf8' }).stdout.trim();
-  return [...ps.split('\n'), ...nets.split('\n')].filter(Boolean);
-}
-
 function expectDockerRun(r: Ran, workload: string) {
   const run = expectCompleteRun(r, workload);
   expect(run.test.provider).toBe('docker');
-  expect(leftovers(r.run)).toEqual([]);
+  expect(dockerLeftovers(r.run)).toEqual([]);
   return run;
 }
 
