@@ -28,6 +28,9 @@ function install(): void {
     ...(existsSync('/usr/bin/etcdctl') ? [] : ['etcd-client']),
     // xmllint validates the campaigns' junit.xml against test/fixtures/junit.xsd.
     ...(has('xmllint') ? [] : ['libxml2-utils']),
+    // The power fault's shim is built with the machine's C compiler; packet faults use tc.
+    ...(has('gcc') && existsSync('/usr/include/stdio.h') ? [] : ['gcc', 'libc6-dev']),
+    ...(has('tc') ? [] : ['iproute2']),
   ];
   if (missing.length === 0 || process.getuid?.() !== 0 || !has('apt-get')) return;
   console.log(`test setup: installing ${missing.join(', ')} with apt-get`);
