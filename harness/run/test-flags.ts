@@ -122,6 +122,14 @@ export function testConfig(a: TestArgs): TestConfig {
     systemOptions[flag] = String(v);
   }
   const nemesis = parseNemesis(a.nemesis);
+  // `all` (every node at once) is for kill, pause and power; corrupt and packet faults aim at one node or a subset.
+  const allBlind = nemesis.filter((k) => k === 'corrupt' || k === 'packet');
+  if (parseTargets(a.targets).includes('all') && allBlind.length > 0)
+    throw new InputError(
+      `--targets all is for kill, pause and power; ${allBlind.join(' and ')} cannot aim at every node at once`,
+      {},
+      'aim them at random, primary or leader',
+    );
   // Every system mistake (unknown system, option, bug, a workload or fault it cannot take) is one line now, not at run time.
   deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: nemesis });
   const prefix = a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`;

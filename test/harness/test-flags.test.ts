@@ -64,6 +64,7 @@ describe('undertow test flags', () => {
     [{ opt: ['groups=2'], groups: 4 }, /--groups and --opt groups= are the same setting/],
     [{ quiet: -2 }, /--quiet must be >= 0/],
     [{ system: 'etcd', nemesis: 'kill,power' }, /system etcd cannot take --nemesis power: etcd is a Go program.*LD_PRELOAD/],
+    [{ nemesis: 'kill,corrupt', targets: 'random,all' }, /--targets all is for kill, pause and power; corrupt cannot aim at every node at once/],
   ])('refuse %j in one line', (bad, message) => {
     let error: unknown;
     try {
