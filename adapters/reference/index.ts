@@ -55,6 +55,11 @@ export const referenceAdapter: SystemAdapter = {
       default: '',
       check: (v) => (v === '' ? null : int(1)(v)),
     },
+    'election-ticks': {
+      describe: 'CM: the Raft election timeout in 50 ms ticks (drawn from [N, 2N-1]; heartbeats every N/5); lower gives more elections, more often at once',
+      default: '10',
+      check: int(2),
+    },
     'config-lease-ms': { describe: 'clients: how long a group configuration is cached (ms)', default: '5000', check: int(0) },
     fsync: {
       describe:
@@ -81,7 +86,10 @@ export const referenceAdapter: SystemAdapter = {
         ...(o['grace-ms'] ? ['--grace-ms', o['grace-ms']] : []),
         ...(o.fsync === 'false' ? ['--no-fsync'] : []),
       ],
-      cmArgs: [],
+      cmArgs:
+        o['election-ticks'] === '10'
+          ? []
+          : ['--election-ticks', o['election-ticks'], '--heartbeat-ticks', String(Math.max(1, Math.floor(Number(o['election-ticks']) / 5)))],
     };
     if (layout.data > 0 && layout.replication > layout.data)
       throw new InputError(
@@ -123,6 +131,7 @@ export const referenceAdapter: SystemAdapter = {
         groups: layout.groups,
         replication: layout.replication,
         dataArgs: [...layout.dataArgs],
+        cmArgs: [...layout.cmArgs],
         configLeaseMs,
       },
     };
