@@ -9,7 +9,7 @@
 //   power-off {random|primary|leader} / power-on   kill -9, every write the node had not made
 //                                      durable dropped (nemesis/power.ts), then restart
 //   clock-bump {nodes, deltaMs}, clock-strobe {...} / clock-reset   libfaketime offsets per node
-//   partition {halves|one|follower|primary|primary-alone|ring|bridge} / heal   iptables
+//   partition {halves|one|follower|primary|primary-alone|secondary|ring|bridge} / heal   iptables
 //   member-remove TARGET / member-add TARGET   the system's own membership changes
 //   packet {nodes|target, netem} / packet-clear   tc netem and a rate limit on the nodes' outgoing packets
 //
@@ -40,7 +40,7 @@ export type Target = 'random' | 'primary' | 'leader' | 'all';
 export const TARGETS: readonly Target[] = ['random', 'primary', 'leader'];
 /** Every target --targets takes. */
 export const ALL_TARGETS: readonly Target[] = [...TARGETS, 'all'];
-export const PARTITIONS = ['halves', 'one', 'follower', 'primary', 'primary-alone', 'ring', 'bridge'] as const;
+export const PARTITIONS = ['halves', 'one', 'follower', 'primary', 'primary-alone', 'secondary', 'ring', 'bridge'] as const;
 export type PartitionShape = (typeof PARTITIONS)[number];
 
 export interface FaultsOptions {
@@ -135,6 +135,18 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         const g = pick([...all].sort((a, b) => a.group.localeCompare(b.group)));
         const peers = shape === 'primary' ? [...g.secondaries] : names.filter((n) => n !== g.primary);
         return { grudge: isolateFromPeers(g.primary, peers), about: `primary ${g.primary} of ${g.group} cut off from ${peers.join(', ')}` };
+      }
+      case 'secondary': {
+        // One secondary of a group cut from its primary only: it still reaches the CM and the other
+        // replicas. It falls behind while its lease keeps it in the configuration, and its grace
+        // period runs from its last prepare: if the primary then fails, it is the first to ask to
+        // take over (a lagging secondary promoted: what commit-on-majority needs).
+        const groups = await view.groups().catch(() => null);
+        const all = (groups ?? []).filter((g) => g.primary !== '' && g.secondaries.length > 0);
+        if (all.length === 0) return { grudge: isolateOne(names, pick(names)), about: 'no secondary known: one node isolated' };
+        const g = pick([...all].sort((a, b) => a.group.localeCompare(b.group)));
+        const s = pick([...g.secondaries].sort());
+        return { grudge: isolateFromPeers(s, [g.primary]), about: `secondary ${s} of ${g.group} cut off from its primary ${g.primary}` };
       }
       case 'ring':
         return { grudge: majoritiesRing(names, random), about: 'majorities ring' };

@@ -224,7 +224,7 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       type: 'string',
       default: PARTITIONS.join(','),
       describe:
-        'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), ring (majorities ring), bridge',
+        'partition shapes to draw from: halves (random halves), one (one node alone), follower (one node that does not lead alone, the leader in the majority), primary (a primary cut from its secondaries), primary-alone (a primary cut from every node; clients still reach it), secondary (a secondary cut from its primary only), ring (majorities ring), bridge',
     })
     .option('packet', {
       type: 'string',
