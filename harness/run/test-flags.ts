@@ -273,7 +273,10 @@ export function testFlags(y: Argv): Argv<TestArgs> {
     .option('lease-ms', { type: 'number', describe: 'reference system: lease period of the data servers (ms; --opt lease-ms=N)' })
     .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
     .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')
-    .example('$0 test --nemesis pause --bug read-without-lease', 'a seeded bug of the reference system')
+    .example(
+      '$0 test --nemesis pause --targets primary --bug read-without-lease',
+      'a seeded bug of the reference system: a paused primary, replaced, answers reads once it resumes',
+    )
     .example('$0 test --nemesis packet --packet delay,loss', "packet faults: the chosen nodes' packets delayed and dropped (tc netem)")
     .example(
       '$0 test --system etcd --nemesis partition --partitions one --opt reads=serializable',
