@@ -9,6 +9,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantilesOf } from '../checkers/latency.js';
+import { median } from '../harness/bench/stats.js';
 import { clients, timeLimit } from '../harness/core/generator/index.js';
 import { localProvider } from '../harness/providers/local.js';
 import { Recorder } from '../harness/core/recorder.js';
@@ -28,12 +30,6 @@ interface Sample {
   p99: number;
   cpuUsPerOp: number;
 }
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
-const median = (xs: number[]) => quantile(xs, 0.5);
 
 // Many keys and a long window: the point is the client path, not contention.
 const params = { keys: 100, opsPerKey: 1_000_000, rate: 1e9 };
@@ -63,7 +59,8 @@ async function bare(cm: readonly string[]): Promise<Sample> {
     }),
   );
   const cpu = process.cpuUsage(cpu0);
-  return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
+  const [p50, p99] = quantilesOf(latencies, [0.5, 0.99]);
+  return { opsPerSec: n / SECONDS, p50, p99, cpuUsPerOp: (cpu.user + cpu.system) / n };
 }
 
 async function harness(nodes: Parameters<typeof deployment.client>[1]['nodes']): Promise<Sample> {
@@ -91,7 +88,8 @@ async function harness(nodes: Parameters<typeof deployment.client>[1]['nodes']):
   }
   rmSync(dir, { recursive: true, force: true });
   const n = summary.ok + summary.fail + summary.info;
-  return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
+  const [p50, p99] = quantilesOf(latencies, [0.5, 0.99]);
+  return { opsPerSec: n / SECONDS, p50, p99, cpuUsPerOp: (cpu.user + cpu.system) / n };
 }
 
 async function main() {
