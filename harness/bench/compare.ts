@@ -4,9 +4,12 @@
 // a floor:
 //   - the exact Mann-Whitney rank test says the two samples differ (p < alpha);
 //   - the bootstrap 95% interval of the change of the medians excludes zero;
-//   - the change of the medians is at least `threshold` (default 10%): on a
-//     shared machine, separate runs of one build drift by that much, and a
-//     smaller change is not worth an alarm.
+//   - the change of the medians is larger than the run-to-run spread of
+//     either side ((max - min) / median over its runs) and at least
+//     `threshold` (default 10%): on a shared machine separate runs of one
+//     build drift by that much, and with a dozen figures per point the rank
+//     test alone would flag one of them in a good share of same-build
+//     comparisons by chance.
 // With 3 runs a side the smallest two-sided p is 0.1 (complete separation):
 // nothing can stand out at alpha 0.05 with fewer than 4 runs a side, and the
 // comparison says so instead of guessing.
@@ -75,7 +78,9 @@ export function compareBenches(
       const relative = ma === 0 ? (median(xb) === 0 ? 0 : Infinity) : median(xb) / ma - 1;
       const [lo, hi] = bootstrapChange(xa, xb);
       const p = mannWhitneyP(xa, xb);
-      const stands = p < o.alpha && (lo > 0 || hi < 0) && Math.abs(relative) >= o.threshold;
+      const spreadOf = (xs: number[]) => (median(xs) === 0 ? 0 : (Math.max(...xs) - Math.min(...xs)) / Math.abs(median(xs)));
+      const noise = Math.max(spreadOf(xa), spreadOf(xb));
+      const stands = p < o.alpha && (lo > 0 || hi < 0) && Math.abs(relative) >= Math.max(o.threshold, noise);
       const worse = fig.better === 'higher' ? relative < 0 : relative > 0;
       rows.push({
         point: id,
@@ -107,7 +112,7 @@ export function compareBenches(
     a: { dir: where.a, label: `${a.config.name} ${a.startedAt}`, runs: ra },
     b: { dir: where.b, label: `${b.config.name} ${b.startedAt}`, runs: rb },
     rows,
-    rule: `a change stands out when the Mann-Whitney rank test gives p < ${o.alpha}, the bootstrap 95% interval of the change of the medians excludes 0, and the change is at least ${(o.threshold * 100).toFixed(0)}%`,
+    rule: `a change stands out when the Mann-Whitney rank test gives p < ${o.alpha}, the bootstrap 95% interval of the change of the medians excludes 0, and the change is at least ${(o.threshold * 100).toFixed(0)}% and larger than either side's spread over its runs`,
     notes,
   };
 }
