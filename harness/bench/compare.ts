@@ -112,7 +112,7 @@ export function compareBenches(
     a: { dir: where.a, label: `${a.config.name} ${a.startedAt}`, runs: ra },
     b: { dir: where.b, label: `${b.config.name} ${b.startedAt}`, runs: rb },
     rows,
-    rule: `a change stands out when the Mann-Whitney rank test gives p < ${o.alpha}, the bootstrap 95% interval of the change of the medians excludes 0, and the change is at least ${(o.threshold * 100).toFixed(0)}% and larger than either side's spread over its runs`,
+    rule: `a change stands out when the Mann-Whitney rank test gives p < ${o.alpha}, the bootstrap 95% interval of the change of the medians excludes 0, and the change is at least ${(o.threshold * 100).toFixed(0)}% and larger than the range of either side's runs (relative to its median)`,
     notes,
   };
 }
