@@ -6,8 +6,8 @@
 //    own CmClient (own TCP connection) and its own group, so compare-and-sets
 //    do not conflict; each reads its group's version once, then issues
 //    reconfigure(group, version, next layout) back to back for SECONDS.
-//    Latency is request to answer at the client; quantiles are exact
-//    (nearest rank over all samples, sorted).
+//    Latency is request to answer at the client; quantiles from an HDR
+//    histogram (checkers/latency.ts).
 // 2. Leader failover, ROUNDS times: find the leader, kill -9 it, and measure
 //    from the kill until (a) a surviving node reports itself leader (status
 //    polled every 5 ms) and (b) a reconfigure through a client that knows all
@@ -17,12 +17,16 @@
 //
 // Every child is killed and the temp dir removed on the way out, also on
 // error, SIGINT and SIGTERM. Total run time is about 1.5 minutes.
+//
+// It stays apart from `undertow bench`: it drives the CM's own
+// reconfigure and failover, which no workload's client ops reach.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { latencies, quantilesOf } from '../checkers/latency.js';
+import { table } from '../harness/bench/result.js';
 import { median } from '../harness/bench/stats.js';
 import type { GroupLayout } from '../system-under-test/cm/state.js';
 import { CmClient, type CmResponse, type StatusResponse } from '../system-under-test/runtime/client.js';
@@ -45,12 +49,6 @@ const ROUND_LIMIT_MS = 15_000;
 const SERVERS = ['d1', 'd2', 'd3'];
 
 // ------------------------------------------------------------ small helpers
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
-}
 
 const ms = (x: number) => (Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));

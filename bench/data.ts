@@ -17,6 +17,11 @@
 //
 // Every child is killed and the temp dir removed on the way out, also on
 // error, SIGINT and SIGTERM.
+//
+// It stays, beside `undertow bench`, as the bare baseline: the client library
+// in plain loops, no harness between. `undertow bench --concurrency 32`
+// measures the same cluster and mix through the harness's adapter and loop
+// (for any system), and README's Benchmarks section compares the two.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,18 +29,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { quantilesOf } from '../checkers/latency.js';
 import { cpuSeconds, cpuSplit, machineCpu } from '../harness/bench/machine.js';
+import { table } from '../harness/bench/result.js';
 import { groupOf, type KvClient, type KvOutcome } from '../system-under-test/client/index.js';
 import { until } from '../system-under-test/runtime/local-cluster.js';
 import { LocalKvCluster } from '../system-under-test/runtime/local-kv-cluster.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PROGRAM = path.join(here, '..', 'system-under-test', 'bin', 'undertow-node.js');
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
-}
 
 function flags(): {
   seconds: number;

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { quantilesOf } from '../checkers/latency.js';
+import { table } from '../harness/bench/result.js';
 import { median } from '../harness/bench/stats.js';
 import type { LogEntry, PersistRecord } from '../system-under-test/pacifica/types.js';
 import { scanRecords } from '../system-under-test/runtime/log-segment.js';
@@ -41,12 +42,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 let dirs = 0;
 const freshDir = () => path.join(root, `d${dirs++}`);
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
-}
 
 const num = (x: number) => (Number.isNaN(x) ? '-' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
 const say = (s: string) => process.stdout.write(s);
