@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
-import { renderBenchHtml } from '../../results/bench-html.js';
+import { renderBenchHtml } from './bench-html.js';
 import { workloadNamed } from '../../workloads/index.js';
 import type { Client } from '../core/client.js';
 import { Random } from '../core/generator/index.js';

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../history/input-error.js';
-import { renderCompareHtml } from '../../results/bench-html.js';
+import { renderCompareHtml } from '../bench/bench-html.js';
 import { DEFAULT_STORE, readJson, resolveRun } from '../../results/store.js';
 import { benchConfig, benchFlags, type BenchArgs } from '../bench/config.js';
 import { compareBenches, compareText } from '../bench/compare.js';

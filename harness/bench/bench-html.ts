@@ -4,12 +4,12 @@
 // percentile spectrum, and throughput and latency over time. And the page of
 // `undertow bench compare`: two benches figure by figure.
 
-import type { BenchResult } from '../harness/bench/result.js';
-import { pointSpectrum, pointsById, spread, valuesOf } from '../harness/bench/result.js';
-import type { Comparison } from '../harness/bench/compare.js';
-import { median } from '../harness/bench/stats.js';
+import type { BenchResult } from './result.js';
+import { pointSpectrum, pointsById, spread, valuesOf } from './result.js';
+import type { Comparison } from './compare.js';
+import { median } from './stats.js';
 import { benchClient } from './bench-client.js';
-import { escapeHtml, jsonForScript, REPORT_CSS, scriptSafe, uplotAssets } from './report.js';
+import { escapeHtml, jsonForScript, REPORT_CSS, scriptSafe, uplotAssets } from '../../results/report.js';
 
 /** What the page's script draws: columns for uPlot. */
 export interface BenchPageData {
