@@ -10,10 +10,15 @@
 // round (A B A B ...) so a slow spell of the machine hits both; each round
 // starts a fresh cluster, warms up for 2 s, then measures SECONDS.
 //
-// Per system: ops/s, latency quantiles (exact, nearest rank over every ok op),
-// cluster CPU per op (the node processes' user + system time, from /proc) and
-// client CPU per op (this process: clients, worker pool, recorder). Medians
-// over the rounds, with the range.
+// Per system: ops/s, latency quantiles (HDR, checkers/latency.ts), cluster
+// CPU per op (the node processes' user + system time, from /proc) and client
+// CPU per op (this process: clients, worker pool, recorder). Medians over the
+// rounds, with the range.
+//
+// It stays for what `undertow bench --system S` does not do: several systems
+// in one run, alternating round by round on fresh clusters, through the
+// test's worker pool and recorder (the path `undertow test` runs), where
+// `undertow bench` measures one system through its own lean loop.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
