@@ -37,11 +37,15 @@ export function benchClient(data: BenchPageData, UPlot: UPlotCtor | undefined): 
   plot(
     'spectrum',
     {
-      scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+      scales: { x: { time: false, distr: 3, range: () => [1, Math.max(2, ...s.x)] }, y: { distr: 3 } },
       axes: [
         {
           label: 'percentile',
-          values: (_u: unknown, ticks: number[]) => ticks.map((t) => (100 - 100 / t).toFixed(t >= 1000 ? 3 : t >= 100 ? 2 : 0) + '%'),
+          // A tick at every other step: 0%, 50%, 75%, 87.5%, ... (x is 1 / (1 - p)).
+          splits: () => s.x.filter((_, i) => i % 2 === 0),
+          // uPlot hands null for a tick it leaves unlabelled (too close to the last).
+          values: (_u: unknown, ticks: (number | null)[]) =>
+            ticks.map((t) => (t === null || !(t >= 1) ? '' : String(Math.round((100 - 100 / t) * 1e3) / 1e3) + '%')),
         },
         { label: 'latency, ms' },
       ],
