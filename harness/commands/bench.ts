@@ -69,7 +69,10 @@ export function benchCommand(setExit: (code: number) => void): CommandModule<obj
         .example('$0 bench --concurrency 1,4,16,64 --duration 10 --repeat 3', 'closed loops of the reference system, 3 runs of each point')
         .example('$0 bench --concurrency none --rate 1000,2000,4000 --open-clients 32', 'open loops: latency from the intended start of each op')
         .example('$0 bench --system etcd --concurrency 32 --duration 5', 'etcd through its adapter')
-        .example('$0 bench compare store/bench-register/T1 store/bench-register/T2', 'did B get slower than A beyond the noise?') as unknown as Argv<BenchArgs>,
+        .example(
+          '$0 bench compare store/bench-register/20261202T072300.446Z store/latest',
+          'did the latest bench get slower than an earlier one beyond the noise?',
+        ) as unknown as Argv<BenchArgs>,
     handler: async (args) => {
       const config = benchConfig(args);
       const provider = await PROVIDERS[config.provider]();
