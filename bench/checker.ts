@@ -23,6 +23,7 @@ import { pairOps } from '../history/pair.js';
 import { readHistoryFile } from '../history/read.js';
 import type { Operation } from '../history/types.js';
 import { knossosBenches } from './knossos-histories.js';
+import { median } from '../harness/bench/stats.js';
 
 interface ManifestEntry {
   file: string;
@@ -85,11 +86,6 @@ async function knossosSection(): Promise<string[]> {
     if (verdict !== 'valid') process.exitCode = 1;
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function pad(s: string | number, n: number, left = false): string {

@@ -6,8 +6,8 @@
 //    own CmClient (own TCP connection) and its own group, so compare-and-sets
 //    do not conflict; each reads its group's version once, then issues
 //    reconfigure(group, version, next layout) back to back for SECONDS.
-//    Latency is request to answer at the client; quantiles are exact
-//    (nearest rank over all samples, sorted).
+//    Latency is request to answer at the client; quantiles from an HDR
+//    histogram (checkers/latency.ts).
 // 2. Leader failover, ROUNDS times: find the leader, kill -9 it, and measure
 //    from the kill until (a) a surviving node reports itself leader (status
 //    polled every 5 ms) and (b) a reconfigure through a client that knows all
@@ -17,11 +17,17 @@
 //
 // Every child is killed and the temp dir removed on the way out, also on
 // error, SIGINT and SIGTERM. Total run time is about 1.5 minutes.
+//
+// It stays apart from `undertow bench`: it drives the CM's own
+// reconfigure and failover, which no workload's client ops reach.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { latencies, quantilesOf } from '../checkers/latency.js';
+import { table } from '../harness/bench/result.js';
+import { median } from '../harness/bench/stats.js';
 import type { GroupLayout } from '../system-under-test/cm/state.js';
 import { CmClient, type CmResponse, type StatusResponse } from '../system-under-test/runtime/client.js';
 import { LocalCmCluster, until } from '../system-under-test/runtime/local-cluster.js';
@@ -43,24 +49,6 @@ const ROUND_LIMIT_MS = 15_000;
 const SERVERS = ['d1', 'd2', 'd3'];
 
 // ------------------------------------------------------------ small helpers
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-function median(xs: readonly number[]): number {
-  return quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
-}
 
 const ms = (x: number) => (Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
@@ -92,8 +80,8 @@ function fsyncCost(dir: string, n = 200): { p50: number; p99: number } {
     fs.closeSync(fd);
     fs.rmSync(f, { force: true });
   }
-  times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+  const [p50, p99] = quantilesOf(times, [0.5, 0.99]);
+  return { p50, p99 };
 }
 
 // ------------------------------------------------------------ the cluster
@@ -284,15 +272,15 @@ async function main(): Promise<void> {
       rows.push(await throughputRow(cluster, k, SECONDS));
     }
     const tput = rows.map((r) => {
-      const s = [...r.latencies].sort((a, b) => a - b);
+      const l = latencies(r.latencies);
       return [
         String(r.clients),
         String(r.ops),
         Math.round(r.ops / r.seconds).toLocaleString('en-US'),
-        ms(quantile(s, 0.5)),
-        ms(quantile(s, 0.99)),
-        s.length >= 2000 ? ms(quantile(s, 0.999)) : '-',
-        ms(s[s.length - 1]),
+        ms(l.p50),
+        ms(l.p99),
+        l.count >= 2000 ? ms(l.p999) : '-',
+        ms(l.max),
         String(r.conflicts),
         String(r.errors),
       ];
@@ -313,8 +301,8 @@ async function main(): Promise<void> {
       );
     }
     const stat = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return [ms(quantile(s, 0.5)), ms(quantile(s, 0.9)), ms(s[0]), ms(s[s.length - 1])];
+      const [p50, p90] = quantilesOf(xs, [0.5, 0.9]);
+      return [ms(p50), ms(p90), ms(Math.min(...xs)), ms(Math.max(...xs))];
     };
     say('\n');
     say(

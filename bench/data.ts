@@ -9,7 +9,7 @@
 // back to back a read or a write (READ_RATIO reads) of a key drawn uniformly
 // from KEYS keys. After a warm-up, for SECONDS it counts completed
 // operations and takes every operation's latency (request to outcome at the
-// client); quantiles are exact (nearest rank over all samples, sorted). The
+// client); quantiles from an HDR histogram (checkers/latency.ts). The
 // machine's load average is printed with the table: the figures depend on
 // whatever else runs on it. With --cpu-prof DIR every cluster process runs
 // under `node --cpu-prof` and is stopped with SIGTERM at the end, so that its
@@ -17,57 +17,25 @@
 //
 // Every child is killed and the temp dir removed on the way out, also on
 // error, SIGINT and SIGTERM.
+//
+// It stays, beside `undertow bench`, as the bare baseline: the client library
+// in plain loops, no harness between. `undertow bench --concurrency 32`
+// measures the same cluster and mix through the harness's adapter and loop
+// (for any system), and README's Benchmarks section compares the two.
 
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { quantilesOf } from '../checkers/latency.js';
+import { cpuSeconds, cpuSplit, machineCpu } from '../harness/bench/machine.js';
+import { table } from '../harness/bench/result.js';
 import { groupOf, type KvClient, type KvOutcome } from '../system-under-test/client/index.js';
 import { until } from '../system-under-test/runtime/local-cluster.js';
 import { LocalKvCluster } from '../system-under-test/runtime/local-kv-cluster.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PROGRAM = path.join(here, '..', 'system-under-test', 'bin', 'undertow-node.js');
-
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
-
-/** The machine's CPU time by kind (/proc/stat's first line, in clock ticks); empty where there is none. */
-function machineCpu(): Record<string, number> {
-  try {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { user: f[0] + f[1], system: f[2], idle: f[3] + f[4], irq: f[5] + f[6], steal: f[7] ?? 0 };
-  } catch {
-    return {};
-  }
-}
-
-/** How the machine's CPU time went between two machineCpu() readings, e.g. "user 52%, system 28%, ...". */
-function cpuSplit(a: Record<string, number>, b: Record<string, number>): string {
-  const d = Object.keys(a).map((k) => [k, b[k] - a[k]] as const);
-  const total = d.reduce((n, [, v]) => n + v, 0);
-  return total > 0 ? d.map(([k, v]) => `${k} ${Math.round((100 * v) / total)}%`).join(', ') : 'unknown';
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
-}
 
 function flags(): {
   seconds: number;
@@ -193,7 +161,7 @@ async function main(): Promise<void> {
     const machine = cpuSplit(machine0, machineCpu());
     stop = true;
     await Promise.all(loops);
-    const sorted = Float64Array.from(lat).sort();
+    const [p50, p99, p999] = quantilesOf(lat, [0.5, 0.99, 0.999]);
     const fmt = (x: number) => x.toFixed(2);
     say('\n');
     say(
@@ -203,10 +171,10 @@ async function main(): Promise<void> {
           [
             `${Math.round(f.readRatio * 100)}% read / ${Math.round((1 - f.readRatio) * 100)}% write`,
             (counts.ok / elapsed).toFixed(0),
-            fmt(quantile(sorted, 0.5)),
-            fmt(quantile(sorted, 0.99)),
-            fmt(quantile(sorted, 0.999)),
-            fmt(sorted[sorted.length - 1] ?? NaN),
+            fmt(p50),
+            fmt(p99),
+            fmt(p999),
+            fmt(lat.length > 0 ? lat.reduce((m, x) => Math.max(m, x)) : NaN),
             String(counts.ok),
             String(counts.fail),
             String(counts.info),

@@ -19,6 +19,7 @@ import { imageFor } from '../docker/image.js';
 import { REFERENCE_IMAGE, referenceDeployment } from '../adapters/reference/index.js';
 import { projectRoot } from '../harness/core/project-root.js';
 import { dockerProvider, type DockerCluster } from '../docker/provider.js';
+import { median } from '../harness/bench/stats.js';
 
 const ROUNDS = 5;
 
@@ -26,11 +27,6 @@ function hasDataRole(program: string): boolean {
   const r = spawnSync(process.execPath, [program, 'data'], { encoding: 'utf8', timeout: 10_000 });
   return !/unknown role data/.test(r.stderr ?? '');
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main(): Promise<void> {
   const docker = await connectEngine();

@@ -1,18 +1,24 @@
 // The harness's overhead on a real run: the same register ops against the
-// same local cluster (3 CM + 3 data servers, fsync on), once from bare client
-// loops and once through the harness (generator, worker pool, timeouts,
-// recorder appending history.jsonl). Throughput, latency and the harness
-// process's CPU time per op, so the difference is what the harness costs.
+// same local cluster (3 CM + 3 data servers, fsync on), from bare client
+// loops, through `undertow bench`'s closed loop (harness/bench/loop.ts: the
+// adapter's client, a timeout and two histogram adds per op), and through
+// `undertow test`'s worker pool (generator, timeouts, recorder appending
+// history.jsonl), in alternation. Throughput, latency and the harness
+// process's CPU time per op, so the difference is what each path costs.
 //
 // Run: npm run build && node dist/bench/harness-overhead.js [seconds] [runs]
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantilesOf } from '../checkers/latency.js';
+import { median } from '../harness/bench/stats.js';
 import { clients, timeLimit } from '../harness/core/generator/index.js';
 import { localProvider } from '../harness/providers/local.js';
 import { Recorder } from '../harness/core/recorder.js';
 import { runWorkers } from '../harness/run/workers.js';
+import { measurePoint } from '../harness/bench/loop.js';
+import { mergeHistograms, quantileMs } from '../checkers/latency.js';
 import { invokerFor } from '../adapters/reference/client.js';
 import { referenceDeployment } from '../adapters/reference/index.js';
 import { KvClient } from '../system-under-test/client/index.js';
@@ -28,12 +34,6 @@ interface Sample {
   p99: number;
   cpuUsPerOp: number;
 }
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
-const median = (xs: number[]) => quantile(xs, 0.5);
 
 // Many keys and a long window: the point is the client path, not contention.
 const params = { keys: 100, opsPerKey: 1_000_000, rate: 1e9 };
@@ -63,7 +63,28 @@ async function bare(cm: readonly string[]): Promise<Sample> {
     }),
   );
   const cpu = process.cpuUsage(cpu0);
-  return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
+  const [p50, p99] = quantilesOf(latencies, [0.5, 0.99]);
+  return { opsPerSec: n / SECONDS, p50, p99, cpuUsPerOp: (cpu.user + cpu.system) / n };
+}
+
+/** The same ops through `undertow bench`'s closed loop, with the adapter's client as `undertow bench` builds it. */
+async function benchLoop(nodes: Parameters<typeof deployment.client>[1]['nodes']): Promise<Sample> {
+  let i = 0;
+  const m = await measurePoint({
+    mode: { kind: 'closed', concurrency: CONCURRENCY },
+    warmupS: 0,
+    durationS: SECONDS,
+    newClient: () => deployment.client('register', { nodes, opTimeoutMs: 3000, workloadOptions: {} }),
+    nodes: deployment.clientNodes(nodes),
+    nextOp: () => {
+      const n = i++;
+      const f = ['read', 'write', 'cas'][n % 3];
+      return { f, key: `r${(n * 31) % params.keys}`, value: f === 'cas' ? [n % 5, (n + 1) % 5] : f === 'write' ? n % 5 : null };
+    },
+    opTimeoutMs: 3000,
+  });
+  const h = mergeHistograms([...m.byF.values()].map((x) => x.latency));
+  return { opsPerSec: (m.ok + m.fail + m.info) / SECONDS, p50: quantileMs(h, 0.5), p99: quantileMs(h, 0.99), cpuUsPerOp: m.harnessCpuUsPerOp };
 }
 
 async function harness(nodes: Parameters<typeof deployment.client>[1]['nodes']): Promise<Sample> {
@@ -91,7 +112,8 @@ async function harness(nodes: Parameters<typeof deployment.client>[1]['nodes']):
   }
   rmSync(dir, { recursive: true, force: true });
   const n = summary.ok + summary.fail + summary.info;
-  return { opsPerSec: n / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), cpuUsPerOp: (cpu.user + cpu.system) / n };
+  const [p50, p99] = quantilesOf(latencies, [0.5, 0.99]);
+  return { opsPerSec: n / SECONDS, p50, p99, cpuUsPerOp: (cpu.user + cpu.system) / n };
 }
 
 async function main() {
@@ -101,11 +123,12 @@ async function main() {
   await provider.cleanupLeftovers();
   const cluster = await provider.up({ deployment, runDir, runId: `ovh${process.pid}` });
   const cm = deployment.clientNodes(cluster.nodes);
-  const results: Record<string, Sample[]> = { bare: [], harness: [] };
+  const results: Record<string, Sample[]> = { bare: [], bench: [], harness: [] };
   try {
     await bare(cm); // warm-up
     for (let r = 0; r < RUNS; r++) {
       results.bare.push(await bare(cm));
+      results.bench.push(await benchLoop(cluster.nodes));
       results.harness.push(await harness(cluster.nodes));
     }
   } finally {
@@ -119,14 +142,17 @@ async function main() {
       .toFixed(2)
       .padStart(6)} | ${median(s.map((x) => x.p99))
       .toFixed(2)
-      .padStart(6)} | ${median(s.map((x) => x.cpuUsPerOp))
-      .toFixed(0)
-      .padStart(10)} |`;
+      .padStart(
+        6,
+      )} | ${`${median(s.map((x) => x.cpuUsPerOp)).toFixed(0)} (${Math.min(...s.map((x) => x.cpuUsPerOp)).toFixed(0)}-${Math.max(...s.map((x) => x.cpuUsPerOp)).toFixed(0)})`.padStart(14)} |`;
   console.log(`\nregister ops against 3 CM + 3 data servers (local, fsync), concurrency ${CONCURRENCY}, ${SECONDS} s, median of ${RUNS}\n`);
-  console.log('| client path              |  ops/s | p50 ms | p99 ms | CPU µs/op |');
+  console.log('| client path              |  ops/s | p50 ms | p99 ms | CPU µs/op (range) |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(row('bare client loops', results.bare));
-  console.log(row('through the harness', results.harness));
+  console.log(row('undertow bench loop', results.bench));
+  console.log(row('undertow test workers', results.harness));
+  const ratios = results.bench.map((x, i) => x.cpuUsPerOp / results.bare[i].cpuUsPerOp);
+  console.log(`\nbench loop CPU per op / bare, run by run: ${ratios.map((x) => x.toFixed(2)).join(', ')} (target <= 1.5; median ${median(ratios).toFixed(2)})`);
   const b = median(results.bare.map((x) => x.opsPerSec));
   const h = median(results.harness.map((x) => x.opsPerSec));
   console.log(

@@ -15,6 +15,7 @@ import { clients, fromFn, mix, timeLimit } from '../harness/core/generator/index
 import { HISTORY_FILE, Recorder } from '../harness/core/recorder.js';
 import type { Client } from '../harness/core/client.js';
 import { runWorkers } from '../harness/run/workers.js';
+import { median } from '../harness/bench/stats.js';
 
 const SECONDS = 2;
 const RUNS = 3;
@@ -59,11 +60,6 @@ async function run(concurrency: number, toDisk: boolean): Promise<Run> {
   const bytes = toDisk ? statSync(join(dir, HISTORY_FILE)).size : 0;
   rmSync(dir, { recursive: true, force: true });
   return { opsPerSec: ops / seconds, bytesPerOp: bytes / ops };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');

@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { Random } from '../harness/core/generator/random.js';
 import { projectRoot } from '../harness/core/project-root.js';
 import { leftoversOf, nothingLeft } from '../harness/run/leftovers.js';
+import { median } from '../harness/bench/stats.js';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '100' }, providers: { type: 'string', default: 'local,docker' }, seed: { type: 'string', default: '1' } },
@@ -104,10 +105,6 @@ for (let i = 0; i < runs; i++) {
   );
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
-};
 console.log('| provider | signal | runs | clean within 10 s | median time to clean | slowest | history on disk | median history lines |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const provider of providers) {

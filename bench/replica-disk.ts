@@ -17,6 +17,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { quantilesOf } from '../checkers/latency.js';
+import { table } from '../harness/bench/result.js';
+import { median } from '../harness/bench/stats.js';
 import type { LogEntry, PersistRecord } from '../system-under-test/pacifica/types.js';
 import { scanRecords } from '../system-under-test/runtime/log-segment.js';
 import { applyRecord, decodeRecord, emptyImage, encodeRecord } from '../system-under-test/runtime/replica-disk-format.js';
@@ -39,24 +42,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 let dirs = 0;
 const freshDir = () => path.join(root, `d${dirs++}`);
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-function median(xs: readonly number[]): number {
-  return quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
-}
 
 const num = (x: number) => (Number.isNaN(x) ? '-' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
 const say = (s: string) => process.stdout.write(s);
@@ -130,8 +115,8 @@ async function groupCommit(): Promise<void> {
         num(m((r) => r.calls / r.seconds)),
         num(m((r) => r.syncs / r.seconds)),
         num(m((r) => r.records / Math.max(1, r.appends))),
-        num(m((r) => quantile(r.latencies, 0.5))),
-        num(m((r) => quantile(r.latencies, 0.99))),
+        num(m((r) => quantilesOf(r.latencies, [0.5])[0])),
+        num(m((r) => quantilesOf(r.latencies, [0.99])[0])),
       ]);
     }
   }
@@ -213,8 +198,8 @@ function fsyncProbe(): { p50: number; p99: number } {
   } finally {
     fs.closeSync(fd);
   }
-  times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+  const [p50, p99] = quantilesOf(times, [0.5, 0.99]);
+  return { p50, p99 };
 }
 
 async function main(): Promise<void> {

@@ -11,14 +11,10 @@ import { join } from 'node:path';
 import { renderReport } from '../results/report.js';
 import { launchChromium, loadReport } from '../test/results/browser.js';
 import { runInput } from '../test/results/fixtures.js';
+import { median } from '../harness/bench/stats.js';
 
 const RUNS = 3;
 const OPS = Number(process.env.UNDERTOW_BENCH_OPS ?? 100_000);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function main(): Promise<void> {
   const input = runInput({ ops: OPS, processes: 10, keys: 20, seed: 3 });

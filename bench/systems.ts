@@ -10,15 +10,22 @@
 // round (A B A B ...) so a slow spell of the machine hits both; each round
 // starts a fresh cluster, warms up for 2 s, then measures SECONDS.
 //
-// Per system: ops/s, latency quantiles (exact, nearest rank over every ok op),
-// cluster CPU per op (the node processes' user + system time, from /proc) and
-// client CPU per op (this process: clients, worker pool, recorder). Medians
-// over the rounds, with the range.
+// Per system: ops/s, latency quantiles (HDR, checkers/latency.ts), cluster
+// CPU per op (the node processes' user + system time, from /proc) and client
+// CPU per op (this process: clients, worker pool, recorder). Medians over the
+// rounds, with the range.
+//
+// It stays for what `undertow bench --system S` does not do: several systems
+// in one run, alternating round by round on fresh clusters, through the
+// test's worker pool and recorder (the path `undertow test` runs), where
+// `undertow bench` measures one system through its own lean loop.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { quantilesOf } from '../checkers/latency.js';
+import { median } from '../harness/bench/stats.js';
 import { fromFn, clients, timeLimit } from '../harness/core/generator/index.js';
 import { Recorder } from '../harness/core/recorder.js';
 import { localProvider } from '../harness/providers/local.js';
@@ -34,13 +41,6 @@ interface Row {
   clientUsPerOp: number;
   errors: number;
 }
-
-const quantile = (sorted: Float64Array, q: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** CPU seconds (user + system) of every process whose command line names `runDir` (the cluster's nodes). */
 function clusterCpuSeconds(runDir: string): number {
@@ -101,12 +101,12 @@ async function round(system: string, o: { seconds: number; clients: number; keys
         if (op.type === 'invoke') invoked.set(op.process, op.time);
         else if (op.type === 'ok') lat.push((op.time - invoked.get(op.process)!) / 1e6);
       }
-      const sorted = Float64Array.from(lat).sort();
+      const [p50, p99, p999] = quantilesOf(lat, [0.5, 0.99, 0.999]);
       return {
         opsPerSec: summary.ok / wall,
-        p50: quantile(sorted, 0.5),
-        p99: quantile(sorted, 0.99),
-        p999: quantile(sorted, 0.999),
+        p50,
+        p99,
+        p999,
         clusterUsPerOp: (clusterCpu * 1e6) / Math.max(1, summary.ok),
         clientUsPerOp: (cpu.user + cpu.system) / Math.max(1, summary.ok),
         errors: summary.fail + summary.info,

@@ -4,5 +4,6 @@ export type { Checker, CheckerResult, ComposedResult, Verdict } from './result.j
 export { setChecker, type SetResult } from './set.js';
 export { appendChecker, type AppendAnomaly, type AppendResult } from './append.js';
 export { bankChecker, type BankAnomaly, type BankOptions, type BankResult } from './bank.js';
-export { statsChecker, perfChecker, latencies, quantile, type Counts, type Latencies, type PerfResult, type StatsResult } from './stats.js';
+export { statsChecker, perfChecker, type Counts, type PerfResult, type StatsResult } from './stats.js';
+export { latencies, quantilesOf, type Latencies } from './latency.js';
 export { linearizable, checkLinearizable } from './linearizability/index.js';

@@ -2,7 +2,10 @@
 // or info, and how fast they were.
 
 import type { History, Operation } from '../history/types.js';
+import { latencies, type Latencies } from './latency.js';
 import { validOf, type Checker, type CheckerResult } from './result.js';
+
+export { latencies, type Latencies };
 
 export interface Counts {
   count: number;
@@ -40,17 +43,6 @@ export const statsChecker: Checker = (_history, operations: Operation[]): StatsR
   return { checker: 'stats', verdict, valid: validOf(verdict), all, byF, neverOk };
 };
 
-export interface Latencies {
-  count: number;
-  /** Milliseconds. */
-  p50: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
-
 export interface PerfResult extends CheckerResult {
   checker: 'perf';
   /** Seconds from the first to the last event. */
@@ -62,25 +54,6 @@ export interface PerfResult extends CheckerResult {
   latencyByF: Record<string, Latencies>;
   /** ok, fail and info completions per whole second of the test, for plots. */
   perSecond: { second: number; ok: number; fail: number; info: number }[];
-}
-
-/** The q-quantile of sorted values, nearest rank. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-export function latencies(ms: number[]): Latencies {
-  const s = [...ms].sort((a, b) => a - b);
-  return {
-    count: s.length,
-    p50: quantile(s, 0.5),
-    p95: quantile(s, 0.95),
-    p99: quantile(s, 0.99),
-    p999: quantile(s, 0.999),
-    max: s[s.length - 1],
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-  };
 }
 
 /** Always valid: it measures, it does not judge. Info ops have no latency (their end is unknown). */

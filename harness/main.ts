@@ -4,6 +4,7 @@
 
 import yargs from 'yargs';
 import { InputError } from '../history/input-error.js';
+import { benchCommand } from './commands/bench.js';
 import { campaignCommand } from './commands/campaign.js';
 import { analyzeCommand, reportCommand } from './commands/analyze.js';
 import { checkCommand } from './commands/check.js';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
       .scriptName('undertow')
       .usage('$0 <command> [options]')
       .command(testCommand(setExit))
+      .command(benchCommand(setExit))
       .command(campaignCommand(setExit))
       .command(checkCommand(setExit))
       .command(convertCommand())

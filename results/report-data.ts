@@ -4,7 +4,7 @@
 
 import { pairOps } from '../history/pair.js';
 import type { History, Op, Operation, Value } from '../history/types.js';
-import { quantile } from '../checkers/stats.js';
+import { quantilesOf } from '../checkers/latency.js';
 
 export interface Fault {
   /** The nemesis f that began it, e.g. "start-partition", "kill". */
@@ -250,8 +250,8 @@ function latencyPlot(ops: OpColumns, fs: string[], end: number): ReportData['lat
   const qs: { x: number; p: [number, number, number] }[] = [];
   perBucket.forEach((ms, b) => {
     if (!ms) return;
-    ms.sort((a, c) => a - c);
-    qs.push({ x: round6((b + 0.5) * bucket), p: [quantile(ms, 0.5), quantile(ms, 0.95), quantile(ms, 0.99)] });
+    const [p50, p95, p99] = quantilesOf(ms, [0.5, 0.95, 0.99]);
+    qs.push({ x: round6((b + 0.5) * bucket), p: [p50, p95, p99] });
   });
   rows.sort((a, b) => a.x - b.x);
   const n = fs.length;

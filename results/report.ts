@@ -52,12 +52,12 @@ export function escapeHtml(s: string): string {
 }
 
 /** Text safe inside a <script> element: no `</script`, no `<!--`. */
-function scriptSafe(s: string): string {
+export function scriptSafe(s: string): string {
   return s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
 /** JSON safe inside a <script> element and parseable by JSON.parse. */
-function jsonForScript(v: unknown): string {
+export function jsonForScript(v: unknown): string {
   return JSON.stringify(v)
     .replace(/</g, '\\u003c')
     .replace(/\u2028/g, '\\u2028')
@@ -415,7 +415,7 @@ function checkerHtml(name: string, r: CheckerResult, addOf: Map<string, number[]
 
 // ---------------------------------------------------------------------------
 
-const CSS = `
+export const REPORT_CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#222;background:#fff}
 main{max-width:1400px;margin:0 auto;padding:16px 24px 60px}
 h1{font-size:22px;margin:4px 0 8px} h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px} h3{font-size:16px;margin:18px 0 6px} h4{margin:10px 0 6px}
@@ -480,7 +480,7 @@ export function renderReport(input: ReportInput): string {
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}: ${escapeHtml(results.verdict)}</title>
 <style>${uplot.css}</style>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head><body><main>
 <h1>${escapeHtml(title)} <span id="overall">${badge(results.verdict)}</span></h1>
 <table class="test">${testRows}

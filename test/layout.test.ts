@@ -25,6 +25,7 @@ const ALLOWED: [string, string[]][] = [
   ['results', ['harness/core', 'history', 'checkers']],
   ['harness/run', ['harness/core', 'harness/providers', 'history', 'checkers', 'adapters', 'nemesis', 'workloads', 'docker', 'results']],
   ['harness/campaign', ['harness/core', 'harness/run', 'history', 'checkers', 'results']],
+  ['harness/bench', ['harness/core', 'harness/run', 'harness/providers', 'history', 'checkers', 'adapters', 'workloads', 'results']],
 ];
 
 const FOLDERS = ['history', 'checkers', 'harness', 'system-under-test', 'adapters', 'nemesis', 'workloads', 'docker', 'results'];

@@ -21,4 +21,10 @@ export const append: WorkloadDefinition = {
     };
   },
   checkers: () => withStatsAndPerf({ append: appendChecker }),
+  // Appended values count up, unique per run; lists grow with the run, as they do for a user's logs.
+  bench: (p) => {
+    let n = 0;
+    return (random) =>
+      random.float() < p.readFraction ? { f: 'read', key: `l${random.int(p.keys)}` } : { f: 'append', key: `l${random.int(p.keys)}`, value: n++ };
+  },
 };

@@ -30,6 +30,11 @@ export const register: WorkloadDefinition = {
       final: null,
     };
   },
+  // A benchmark's mix is reads and writes only (as etcd's and YCSB's): a cas's outcome depends on the value it meets.
+  bench: (p) => (random) =>
+    random.float() < p.readFraction
+      ? { f: 'read', key: `k${random.int(p.keys)}` }
+      : { f: 'write', key: `k${random.int(p.keys)}`, value: random.int(1_000_000) },
   // Independent cas-registers, one per key: linearizability per key.
   checkers: (test) => withStatsAndPerf({ linearizable: linearizable(casRegister, { budgetMs: (test.checkerBudget ?? 60) * 1000 }) }),
 };

@@ -17,7 +17,7 @@
 //             Completes ok with the same [v, v + 1].
 
 import type { Checker } from '../../checkers/index.js';
-import type { GenLike, OpSpec } from './generator/index.js';
+import type { GenLike, OpSpec, Random } from './generator/index.js';
 
 export interface WorkloadParams {
   /** Distinct keys in use at any time (register, append). */
@@ -55,6 +55,14 @@ export interface Workload {
   readonly setup?: readonly OpSpec[];
 }
 
+/** What `undertow bench` asks of a workload's ops. */
+export interface BenchParams {
+  /** Keys, drawn uniformly: a fixed key space, as benchmarks use (no rolling keys: nothing is checked). */
+  readonly keys: number;
+  /** The share of reads. */
+  readonly readFraction: number;
+}
+
 export interface WorkloadDefinition {
   readonly name: string;
   /** One line for `--help`. */
@@ -62,4 +70,10 @@ export interface WorkloadDefinition {
   make(p: WorkloadParams): Workload;
   /** The checkers that judge a history of it, from test.json alone (so `undertow analyze` can judge a stored run). */
   checkers(test: TestSpec): Record<string, Checker>;
+  /**
+   * Ops for `undertow bench`, one per call, as fast as clients take them: the
+   * workload's own ops over a fixed key space, drawn with `random`. A
+   * workload without it cannot be benchmarked (one line says so).
+   */
+  readonly bench?: (p: BenchParams) => (random: Random) => OpSpec;
 }

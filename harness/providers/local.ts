@@ -36,7 +36,7 @@ import {
 } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { faketimeEnv, faketimeLibrary, writeOffset } from '../../nemesis/clock.js';
 import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../../nemesis/power.js';
 import {
@@ -85,17 +85,22 @@ interface Registry {
   packetMinor?: number;
 }
 
-/** A process is ours if its command line names this run's folder (every node's data dir is in it). */
+/**
+ * A process is ours if its command line names a path under this run's nodes/
+ * folder (every node's data dir is there). Not the run folder alone: a
+ * command that reads the run (`undertow bench compare RUN ...`, `undertow
+ * analyze RUN`) right after it ended would be taken for a node by the reaper.
+ */
 function ownedBy(pid: number, runDir: string): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(runDir);
+    return cmdline.includes(join(runDir, 'nodes') + sep);
   } catch {
     return false;
   }
 }
 
-/** Processes whose command line names `runDir` (every node of the local provider does: its data dir is under it). */
+/** Processes whose command line names a path under `runDir`/nodes/ (every node of the local provider does: its data dir). */
 export function processesOf(runDir: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {

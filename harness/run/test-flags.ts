@@ -29,20 +29,28 @@ export const PROVIDERS: Record<string, () => Promise<Provider>> = {
   },
 };
 
-export interface TestArgs {
+/** The flags that say which system runs where: `undertow test`'s and `undertow bench`'s. */
+export interface SystemArgs {
   system: string;
   opt: string[];
+  provider: string;
+  nodes: number;
+  'cm-nodes'?: number;
+  groups?: number;
+  replication?: number;
+  'lease-ms'?: number;
+  'grace-ms'?: number;
+  bug: string[];
+  store: string;
+}
+
+export interface TestArgs extends SystemArgs {
   workload: string;
   nemesis: string;
   partitions: string;
   /** Packet fault kinds, a comma list (default: all). */
   packet?: string;
   targets: string;
-  provider: string;
-  nodes: number;
-  'cm-nodes'?: number;
-  groups?: number;
-  replication?: number;
   concurrency: number;
   rate: number;
   'time-limit': number;
@@ -51,21 +59,17 @@ export interface TestArgs {
   quiet: number;
   'op-timeout': number;
   seed?: number;
-  store: string;
-  bug: string[];
   'test-count': number;
   name?: string;
   keys: number;
   'ops-per-key': number;
   reads: number;
-  'lease-ms'?: number;
-  'grace-ms'?: number;
 }
 
-const positiveInt = (name: string, v: number, min = 1) => {
+export const positiveInt = (name: string, v: number, min = 1) => {
   if (!Number.isInteger(v) || v < min) throw new InputError(`--${name} must be an integer >= ${min}, got ${v}`);
 };
-const positive = (name: string, v: number) => {
+export const positive = (name: string, v: number) => {
   if (!(Number.isFinite(v) && v > 0)) throw new InputError(`--${name} must be a positive number, got ${v}`);
 };
 
@@ -92,11 +96,28 @@ export const parseTargets = (text: string): Target[] => [...new Set(parseList(te
  */
 const REFERENCE_SHORTHANDS = ['cm-nodes', 'groups', 'replication', 'lease-ms', 'grace-ms'] as const;
 
-/** Flags to a TestConfig; every mistake is one InputError line. */
-export function testConfig(a: TestArgs): TestConfig {
+/** The provider, the system and its options (shorthands folded in), checked; every mistake is one InputError line. */
+export function systemOptionsOf(a: SystemArgs): Record<string, string> {
   if (!(a.provider in PROVIDERS))
     throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
   positiveInt('nodes', a.nodes);
+  systemNamed(a.system);
+  const systemOptions = parseOpts(a.opt);
+  for (const flag of REFERENCE_SHORTHANDS) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    if (a.system !== 'reference')
+      throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`, {}, `see its options with undertow test --help`);
+    positiveInt(flag, v);
+    if (Object.hasOwn(systemOptions, flag)) throw new InputError(`--${flag} and --opt ${flag}= are the same setting: give one`);
+    systemOptions[flag] = String(v);
+  }
+  return systemOptions;
+}
+
+/** Flags to a TestConfig; every mistake is one InputError line. */
+export function testConfig(a: TestArgs): TestConfig {
+  const systemOptions = systemOptionsOf(a);
   positiveInt('concurrency', a.concurrency);
   positive('rate', a.rate);
   positive('time-limit', a['time-limit']);
@@ -110,17 +131,6 @@ export function testConfig(a: TestArgs): TestConfig {
   if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
   if (!WORKLOAD_NAMES.includes(a.workload))
     throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOAD_NAMES.join(', ')}`);
-  systemNamed(a.system);
-  const systemOptions = parseOpts(a.opt);
-  for (const flag of REFERENCE_SHORTHANDS) {
-    const v = a[flag];
-    if (v === undefined) continue;
-    if (a.system !== 'reference')
-      throw new InputError(`--${flag} is the reference system's; system ${a.system} does not take it`, {}, `see its options with undertow test --help`);
-    positiveInt(flag, v);
-    if (Object.hasOwn(systemOptions, flag)) throw new InputError(`--${flag} and --opt ${flag}= are the same setting: give one`);
-    systemOptions[flag] = String(v);
-  }
   const nemesis = parseNemesis(a.nemesis);
   // `all` (every node at once) is for kill, pause and power; corrupt and packet faults aim at one node or a subset.
   const allBlind = nemesis.filter((k) => k === 'corrupt' || k === 'packet');
@@ -213,11 +223,25 @@ const bugsHelp = () =>
     .map((s) => `${s.name}: ${s.bugs.map((b) => b.name).join(', ') || 'none'}`)
     .join('; ');
 
-/** `undertow test`'s options, with their defaults and help. */
-export function testFlags(y: Argv): Argv<TestArgs> {
+/** Which system runs where: the options `undertow test` and `undertow bench` share. */
+export function systemFlags(y: Argv): Argv<SystemArgs> {
   return y
     .option('system', { type: 'string', default: DEFAULT_SYSTEM, describe: `the system under test: ${systemsHelp()}` })
     .option('opt', { type: 'string', array: true, default: [] as string[], describe: `a system option KEY=VALUE (repeatable): ${optionsHelp()}` })
+    .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
+    .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
+    .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
+    .option('groups', { type: 'number', describe: 'reference system: replication groups (--opt groups=N; default 3)' })
+    .option('replication', { type: 'number', describe: 'reference system: replicas per group (--opt replication=N; default 3)' })
+    .option('lease-ms', { type: 'number', describe: 'reference system: lease period of the data servers (ms; --opt lease-ms=N)' })
+    .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
+    .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on: ${bugsHelp()}` })
+    .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'where runs are written (store/NAME/TIMESTAMP)' }) as unknown as Argv<SystemArgs>;
+}
+
+/** `undertow test`'s options, with their defaults and help. */
+export function testFlags(y: Argv): Argv<TestArgs> {
+  return systemFlags(y)
     .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
     .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
     .option('partitions', {
@@ -238,11 +262,6 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       describe:
         "whom kill, pause, power, corrupt and packet faults aim at: random (any node; packet: a random subset), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once, for power only; not in the default: --nemesis power --targets all is a whole cluster losing power)",
     })
-    .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
-    .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
-    .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
-    .option('groups', { type: 'number', describe: 'reference system: replication groups (--opt groups=N; default 3)' })
-    .option('replication', { type: 'number', describe: 'reference system: replicas per group (--opt replication=N; default 3)' })
     .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
     .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
     .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
@@ -259,8 +278,6 @@ export function testFlags(y: Argv): Argv<TestArgs> {
     .option('quiet', { type: 'number', default: 5, describe: 'seconds of quiet after healing, before the final reads' })
     .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
     .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })
-    .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'where runs are written (store/NAME/TIMESTAMP)' })
-    .option('bug', { type: 'string', array: true, default: [] as string[], describe: `seeded bugs to switch on: ${bugsHelp()}` })
     .option('test-count', { type: 'number', default: 1, describe: 'run the test this many times (a new seed each)' })
     .option('name', { type: 'string', describe: 'the run folder name (default: from the workload, faults and bugs)' })
     .option('keys', { type: 'number', default: 4, describe: 'register/append/version-register: keys in use at a time' })
@@ -270,8 +287,6 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       default: 1 / 3,
       describe: 'register, version-register: the share of reads (the rest is split between write and cas; version-register: all cas)',
     })
-    .option('lease-ms', { type: 'number', describe: 'reference system: lease period of the data servers (ms; --opt lease-ms=N)' })
-    .option('grace-ms', { type: 'number', describe: 'reference system: grace period of the data servers (ms, >= lease; --opt grace-ms=N)' })
     .example('$0 test --workload register --nemesis kill,pause --time-limit 30', 'a short test with faults')
     .example(
       '$0 test --nemesis pause --targets primary --bug read-without-lease',

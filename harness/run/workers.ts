@@ -181,7 +181,12 @@ export async function runWorkers(o: WorkerPoolOptions): Promise<RunSummary> {
 }
 
 /** The outcome, or `info` timed-out after `ms` (aborting `controller`); a rejection becomes `onError`'s result. */
-function withTimeout(outcome: Promise<ClientResult>, ms: number, controller: AbortController, onError: (e: unknown) => ClientResult): Promise<ClientResult> {
+export function withTimeout(
+  outcome: Promise<ClientResult>,
+  ms: number,
+  controller: AbortController,
+  onError: (e: unknown) => ClientResult,
+): Promise<ClientResult> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       controller.abort();
@@ -201,12 +206,12 @@ function withTimeout(outcome: Promise<ClientResult>, ms: number, controller: Abo
 }
 
 /** A client that answers something else than a result has a bug; we cannot tell what happened. */
-function checkResult(r: ClientResult): ClientResult {
+export function checkResult(r: ClientResult): ClientResult {
   if (r && (r.type === 'ok' || r.type === 'fail' || r.type === 'info')) return r;
   throw new Error(`the client returned ${JSON.stringify(r) ?? String(r)}, not {type: ok|fail|info}`);
 }
 
-function message(e: unknown): string {
+export function message(e: unknown): string {
   return e instanceof Error ? e.message || e.name : String(e);
 }
 

@@ -1,0 +1,139 @@
+// `undertow bench`'s flags and the bench as run (bench.json's `config`). The
+// system, provider and store flags are `undertow test`'s (systemFlags), so a
+// system is named and configured the same way for a test and a bench.
+
+import type { Argv } from 'yargs';
+import { DEFAULT_SYSTEM } from '../../adapters/index.js';
+import { InputError } from '../../history/input-error.js';
+import { WORKLOADS } from '../../workloads/index.js';
+import { deploySystem } from '../run/deploy.js';
+import { positive, positiveInt, systemFlags, systemOptionsOf, type SystemArgs } from '../run/test-flags.js';
+
+export interface BenchConfig {
+  name: string;
+  system: string;
+  systemOptions: Record<string, string>;
+  provider: string;
+  nodes: number;
+  bugs: string[];
+  workload: string;
+  /** A closed loop at full speed for each. */
+  concurrency: number[];
+  /** An open loop for each (ops per second over all clients). */
+  rates: number[];
+  /** Clients serving an open loop. */
+  openClients: number;
+  durationS: number;
+  warmupS: number;
+  repeat: number;
+  keys: number;
+  readFraction: number;
+  opTimeoutMs: number;
+  seed: number;
+  store: string;
+}
+
+export interface BenchArgs extends SystemArgs {
+  workload: string;
+  concurrency: string;
+  rate: string;
+  'open-clients': number;
+  duration: number;
+  warmup: number;
+  repeat: number;
+  keys: number;
+  reads: number;
+  'op-timeout': number;
+  seed?: number;
+  name?: string;
+}
+
+/** The workloads that can be benchmarked (they give bench ops). */
+export const BENCH_WORKLOADS = Object.values(WORKLOADS)
+  .filter((w) => w.bench !== undefined)
+  .map((w) => w.name);
+
+/** "1,4,16" to numbers, each checked; "" or "none" is no point. */
+function numberList(text: string, flag: string, integer: boolean): number[] {
+  if (text.trim() === '' || text.trim() === 'none') return [];
+  return [
+    ...new Set(
+      text.split(',').map((s) => {
+        const v = Number(s.trim());
+        if (integer) positiveInt(flag, v);
+        else positive(flag, v);
+        return v;
+      }),
+    ),
+  ];
+}
+
+export function benchConfig(a: BenchArgs): BenchConfig {
+  const systemOptions = systemOptionsOf(a);
+  if (!BENCH_WORKLOADS.includes(a.workload))
+    throw new InputError(`workload ${JSON.stringify(a.workload)} cannot be benchmarked`, {}, `use one of: ${BENCH_WORKLOADS.join(', ')}`);
+  const concurrency = numberList(a.concurrency, 'concurrency', true);
+  const rates = numberList(a.rate, 'rate', false);
+  if (concurrency.length + rates.length === 0)
+    throw new InputError('nothing to measure: --concurrency and --rate are both empty', {}, 'e.g. --concurrency 1,4,16');
+  positiveInt('open-clients', a['open-clients']);
+  positive('duration', a.duration);
+  if (!(a.warmup >= 0)) throw new InputError(`--warmup must be >= 0 seconds, got ${a.warmup}`);
+  positiveInt('repeat', a.repeat);
+  positiveInt('keys', a.keys);
+  if (!(a.reads >= 0 && a.reads <= 1)) throw new InputError(`--reads must be a fraction between 0 and 1, got ${a.reads}`);
+  positive('op-timeout', a['op-timeout']);
+  if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
+  // Unknown options, bugs, a workload the system cannot run: one line now, not after the cluster started.
+  deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: [] });
+  return {
+    name: a.name ?? `bench-${a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`}${a.workload}`,
+    system: a.system,
+    systemOptions,
+    provider: a.provider,
+    nodes: a.nodes,
+    bugs: a.bug,
+    workload: a.workload,
+    concurrency,
+    rates,
+    openClients: a['open-clients'],
+    durationS: a.duration,
+    warmupS: a.warmup,
+    repeat: a.repeat,
+    keys: a.keys,
+    readFraction: a.reads,
+    opTimeoutMs: Math.round(a['op-timeout'] * 1000),
+    seed: a.seed ?? Math.floor(Math.random() * 2 ** 31),
+    store: a.store,
+  };
+}
+
+export function benchFlags(y: Argv): Argv<BenchArgs> {
+  return systemFlags(y)
+    .option('workload', {
+      alias: 'w',
+      type: 'string',
+      default: 'register',
+      describe: `whose ops: ${BENCH_WORKLOADS.join(', ')} (reads and writes/appends over --keys keys)`,
+    })
+    .option('concurrency', {
+      alias: 'c',
+      type: 'string',
+      default: '1,4,16,64',
+      describe: 'a closed loop at full speed for each number of clients (comma list; none for no closed loops)',
+    })
+    .option('rate', {
+      type: 'string',
+      default: '',
+      describe: "an open loop for each rate, ops/s over all clients (comma list); latency counts from each op's intended start",
+    })
+    .option('open-clients', { type: 'number', default: 32, describe: 'clients serving each open loop' })
+    .option('duration', { type: 'number', default: 10, describe: 'seconds measured per point' })
+    .option('warmup', { type: 'number', default: 2, describe: 'seconds run and discarded before each point' })
+    .option('repeat', { type: 'number', default: 3, describe: 'runs of every point, interleaved (compare needs several to tell a change from noise)' })
+    .option('keys', { type: 'number', default: 1000, describe: 'keys, drawn uniformly' })
+    .option('reads', { type: 'number', default: 0.5, describe: 'the share of reads (the rest: writes, or appends)' })
+    .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is counted as unknown (info)' })
+    .option('seed', { type: 'number', describe: 'seed of the op mix (default: random, recorded in bench.json)' })
+    .option('name', { type: 'string', describe: 'the run folder name (default: bench-WORKLOAD)' }) as unknown as Argv<BenchArgs>;
+}

@@ -1,0 +1,149 @@
+// One bench, start to files: make the run's folder, start the cluster through
+// the provider, wait until the system serves, measure every point (each
+// repeat of the whole list in turn, so that a drift of the machine spreads
+// over all points instead of landing on the last ones), tear the cluster
+// down, and write bench.json and bench.html. The cluster is torn down in
+// `finally`, on process exit, and by the reaper if this process is killed,
+// as for a test run.
+
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { createRun, writeJson, type RunPaths } from '../../results/store.js';
+import { renderBenchHtml } from './bench-html.js';
+import { workloadNamed } from '../../workloads/index.js';
+import type { Client } from '../core/client.js';
+import { Random } from '../core/generator/index.js';
+import { undertowVersion } from '../core/project-root.js';
+import type { Cluster, Provider } from '../core/provider.js';
+import { processesOf } from '../providers/local.js';
+import { deploySystem } from '../run/deploy.js';
+import { watchOver } from '../run/reaper.js';
+import type { BenchConfig } from './config.js';
+import { measurePoint, type LoopMode, type PointMeasurement } from './loop.js';
+import { cpuSeconds, cpuShares, machineCpu, machineFacts } from './machine.js';
+import { benchText, pointRecord, type BenchResult } from './result.js';
+
+export const BENCH_JSON = 'bench.json';
+export const BENCH_HTML = 'bench.html';
+
+export interface BenchOutcome {
+  dir: string;
+  result: BenchResult;
+}
+
+/** Seconds the system gets to serve every key's group before the bench gives up. */
+const SETTLE_S = 60;
+
+export async function runBench(c: BenchConfig, provider: Provider, stop: AbortSignal, out: NodeJS.WritableStream = process.stderr): Promise<BenchOutcome> {
+  const startedAt = new Date();
+  const paths: RunPaths = createRun(c.store, c.name, startedAt);
+  const runDir = resolve(paths.dir);
+  const runId = `b${startedAt.getTime().toString(36)}${process.pid.toString(36)}`.slice(-10);
+  const workload = workloadNamed(c.workload);
+  const made = workload.make({ keys: c.keys, opsPerKey: 1e9, rate: 1e9, readFraction: c.readFraction });
+  const { deployment, options } = deploySystem({ system: c.system, nodes: c.nodes, options: c.systemOptions, bugs: c.bugs, workload: c.workload, faults: [] });
+  const log = pino({ base: { run: runId } }, pino.destination({ dest: paths.harnessLog, sync: true }));
+  const result: BenchResult = {
+    kind: 'undertow-bench',
+    config: c,
+    startedAt: startedAt.toISOString(),
+    endedAt: null,
+    interrupted: false,
+    failure: null,
+    versions: { undertow: undertowVersion(), node: process.version },
+    machine: { ...machineFacts(), loadAfter: null },
+    system: { options, settings: deployment.settings },
+    points: [],
+  };
+  // test.json too, so that the store's tools (the reaper's leftovers check, the runs page) know the run.
+  writeJson(paths.test, { name: c.name, kind: 'bench', system: c.system, provider: c.provider, workload: c.workload, runId, startedAt: result.startedAt });
+  const save = () => writeJson(join(paths.dir, BENCH_JSON), result);
+  save();
+  out.write(`undertow bench: ${c.name} (${c.system}; ${c.workload}; ${c.provider}) in ${paths.dir}\n`);
+  log.info({ config: c }, 'bench starting');
+
+  let cluster: Cluster | undefined;
+  const onExit = () => (cluster as { teardownSync?: () => void } | undefined)?.teardownSync?.();
+  process.once('exit', onExit);
+  const t0 = performance.now();
+  try {
+    watchOver(provider.name, runDir);
+    await provider.cleanupLeftovers();
+    cluster = await provider.up({ deployment, runDir, runId }, stop);
+    const nodes = cluster.nodes;
+    log.info({ nodes, ms: Math.round(performance.now() - t0) }, 'cluster up');
+    const clientNodes = deployment.clientNodes(nodes);
+    const newClient = (): Client => deployment.client(c.workload, { nodes, opTimeoutMs: c.opTimeoutMs, workloadOptions: made.options });
+    const random = Random.seeded(c.seed);
+    const draw = workload.bench!({ keys: c.keys, readFraction: c.readFraction });
+    const nextOp = () => draw(random);
+    // The cluster's CPU seconds: its processes on this machine (the local provider); NaN elsewhere.
+    const clusterCpu = () =>
+      provider.name === 'local' ? processesOf(runDir).reduce((s, pid) => s + (Number.isNaN(cpuSeconds(pid)) ? 0 : cpuSeconds(pid)), 0) : NaN;
+    const point = (mode: LoopMode, warmupS: number, durationS: number): Promise<PointMeasurement> =>
+      measurePoint({ mode, warmupS, durationS, newClient, nodes: clientNodes, nextOp, opTimeoutMs: c.opTimeoutMs, stop, probe: clusterCpu });
+
+    // Serving: a short closed loop until every op of one comes back ok (each group has a primary the clients found).
+    const settleEnd = performance.now() + SETTLE_S * 1000;
+    for (;;) {
+      if (stop.aborted) break;
+      const m = await point({ kind: 'closed', concurrency: 8 }, 0, 0.5);
+      if (m.ok > 0 && m.fail + m.info === 0) break;
+      if (performance.now() > settleEnd)
+        throw new Error(`the system did not serve every op within ${SETTLE_S} s of starting (last try: ${m.ok} ok, ${m.fail} fail, ${m.info} info)`);
+    }
+    log.info({ ms: Math.round(performance.now() - t0) }, 'serving');
+
+    const modes: LoopMode[] = [
+      ...c.concurrency.map((n): LoopMode => ({ kind: 'closed', concurrency: n })),
+      ...c.rates.map((r): LoopMode => ({ kind: 'open', rate: r, clients: c.openClients })),
+    ];
+    const total = modes.length * c.repeat;
+    for (let r = 0; r < c.repeat && !stop.aborted; r++) {
+      for (const mode of modes) {
+        if (stop.aborted) break;
+        const at = (performance.now() - t0) / 1000 + c.warmupS;
+        const machine0 = machineCpu();
+        const m = await point(mode, c.warmupS, c.durationS);
+        if (stop.aborted) break; // a point cut short measures nothing
+        const rec = pointRecord(m, { repeat: r, at, durationS: c.durationS, machine: cpuShares(machine0, machineCpu()), clusterCpuS: m.probed });
+        result.points.push(rec);
+        save();
+        log.info({ point: { ...rec, histograms: undefined, seconds: undefined } }, 'point done');
+        out.write(
+          `  [${result.points.length}/${total}] ${rec.id}: ${rec.throughput.toFixed(0)} ops/s, p50 ${rec.latency.p50.toFixed(2)} ms, p99 ${rec.latency.p99.toFixed(2)} ms${rec.fail + rec.info > 0 ? `, ${rec.fail} fail, ${rec.info} info` : ''}${rec.unsent > 0 ? `, ${rec.unsent} unsent (beyond what the system serves)` : ''}\n`,
+        );
+      }
+    }
+  } catch (e) {
+    if (!stop.aborted) result.failure = e instanceof Error ? e.message : String(e);
+    log.error({ err: e }, stop.aborted ? 'interrupted' : 'the bench failed');
+  } finally {
+    if (cluster) {
+      await cluster.teardown().catch((e: unknown) => {
+        result.failure ??= `teardown: ${e instanceof Error ? e.message : String(e)}`;
+        log.error({ err: e }, 'teardown failed');
+      });
+    }
+    process.removeListener('exit', onExit);
+  }
+  result.interrupted = stop.aborted;
+  result.endedAt = new Date().toISOString();
+  result.machine.loadAfter = machineFacts().loadavg;
+  save();
+  writeFileSync(join(paths.dir, BENCH_HTML), renderBenchHtml(result));
+  writeJson(paths.test, {
+    name: c.name,
+    kind: 'bench',
+    system: c.system,
+    provider: c.provider,
+    workload: c.workload,
+    runId,
+    startedAt: result.startedAt,
+    endedAt: result.endedAt,
+  });
+  log.info({ failure: result.failure }, 'bench done');
+  if (result.points.length > 0) out.write(`\n${benchText(result)}`);
+  return { dir: paths.dir, result };
+}
