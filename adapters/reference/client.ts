@@ -29,7 +29,10 @@ export function completion(o: KvOutcome, value?: (v: unknown) => Value): ClientR
 /** A list read: an absent key is the empty list. */
 export const asList = (v: unknown): Value => (v === null || v === undefined ? [] : (v as Value));
 
-type Invoke = (kv: KvClient, op: Invocation, signal: AbortSignal) => Promise<ClientResult>;
+/** What the invokers use of the client library (the real one, or its logic in the simulated world). */
+export type KvApi = Pick<KvClient, 'read' | 'write' | 'cas' | 'append' | 'transfer' | 'readMany'>;
+
+type Invoke = (kv: KvApi, op: Invocation, signal: AbortSignal) => Promise<ClientResult>;
 
 const unknownOp = (workload: string, op: Invocation): never => {
   throw new Error(`${workload}: unknown op ${op.f}`);

@@ -12,6 +12,7 @@ import { invokerFor, referenceClient, versionClient } from './client.js';
 import { CM_SIDE, DATA_SIDE, launchArgv, nodeNames, type ReferenceLayout } from './launch.js';
 import { REFERENCE_LOG_CHECKS } from './logs.js';
 import { membership } from './membership.js';
+import { simulateReference } from './sim.js';
 import { MEMBER_TARGETS } from './membership-plan.js';
 import { ClusterView, referenceView } from './view.js';
 
@@ -117,6 +118,16 @@ export const referenceAdapter: SystemAdapter = {
           return membership({ cluster: ctx.cluster, view, layout, pick: ctx.pick, busy: ctx.busy });
         },
       },
+      simulate: (spec) =>
+        simulateReference(
+          layout,
+          {
+            configLeaseMs,
+            ...(o['lease-ms'] ? { leaseMs: Number(o['lease-ms']) } : {}),
+            ...(o['grace-ms'] ? { graceMs: Number(o['grace-ms']) } : {}),
+          },
+          spec,
+        ),
       settings: {
         cmNodes: layout.cm,
         dataNodes: layout.data,

@@ -7,8 +7,9 @@
 import { onInterrupt } from '../run/interrupt.js';
 import type { CommandModule } from 'yargs';
 import { describeRun } from '../run/analysis.js';
-import { runTest } from '../run/run-test.js';
-import { checkMachine, PROVIDERS, testConfig, testFlags, type TestArgs } from '../run/test-flags.js';
+import { runTest, type RunOutcome } from '../run/run-test.js';
+import { replayConfig, runSimTest } from '../run/run-sim.js';
+import { checkMachine, PROVIDERS, SIM_PROVIDER, testConfig, testFlags, type TestArgs } from '../run/test-flags.js';
 
 const RANK = { valid: 0, unknown: 1, invalid: 2 } as const;
 
@@ -18,8 +19,25 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
     describe: 'Run a test: start a cluster, run a workload under faults, check the history, write results and a report',
     builder: (y) => testFlags(y),
     handler: async (args) => {
+      if (args.replay !== undefined) {
+        const { test, historySha256 } = replayConfig(args.replay, args.store);
+        const outcome = await runSimTest(test);
+        if (outcome.results) process.stdout.write(`${describeRun(outcome.paths, test, outcome.results)}\n`);
+        const same = outcome.historySha256 === historySha256;
+        process.stdout.write(
+          same
+            ? `replay: the same history as ${args.replay} (sha256 ${historySha256.slice(0, 16)})\n`
+            : `replay: the history DIFFERS from ${args.replay} (${historySha256.slice(0, 16)} then, ${outcome.historySha256.slice(0, 16)} now): a different build, or nondeterminism\n`,
+        );
+        setExit(!same || outcome.failure ? 255 : outcome.results ? { valid: 0, unknown: 2, invalid: 1 }[outcome.results.verdict] : 255);
+        return;
+      }
       const first = testConfig(args);
       await checkMachine(first);
+      if (first.provider === SIM_PROVIDER) {
+        setExit(await runSimSeeds(first, args['test-count']));
+        return;
+      }
       const provider = await PROVIDERS[first.provider]();
       const { stop, release } = onInterrupt('stopping the clients, tearing the cluster down, checking what was recorded');
       let worst = -1;
@@ -27,7 +45,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
       try {
         for (let i = 0; i < args['test-count'] && !stop.signal.aborted; i++) {
           const test = i === 0 ? first : { ...first, seed: first.seed + i };
-          const outcome = await runTest(test, provider, stop.signal);
+          const outcome: RunOutcome = await runTest(test, provider, stop.signal);
           if (outcome.results) process.stdout.write(`${describeRun(outcome.paths, test, outcome.results)}\n`);
           if (outcome.failure) {
             process.stderr.write(`undertow: the run failed: ${outcome.failure} (details in ${outcome.paths.harnessLog})\n`);
@@ -43,4 +61,26 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
       setExit(code);
     },
   };
+}
+
+/** --provider sim over `count` seeds from the first's: one line per seed, and the worst verdict's exit code. */
+async function runSimSeeds(first: Parameters<typeof runSimTest>[0], count: number): Promise<number> {
+  let worst = -1;
+  let code = 0;
+  for (let i = 0; i < count; i++) {
+    const test = i === 0 ? first : { ...first, seed: first.seed + i };
+    const outcome = await runSimTest(test, { quiet: count > 1 });
+    if (count === 1 && outcome.results) process.stdout.write(`${describeRun(outcome.paths, test, outcome.results)}\n`);
+    const speed = `${outcome.virtualSeconds.toFixed(1)} virtual s in ${outcome.wallSeconds.toFixed(2)} s`;
+    if (count > 1) process.stdout.write(`seed ${test.seed}: ${outcome.results?.verdict ?? 'failed'} (${speed}) ${outcome.paths.dir}\n`);
+    else process.stdout.write(`sim: seed ${test.seed}, ${speed}; replay: undertow test --provider sim --replay ${outcome.paths.dir}\n`);
+    if (outcome.failure) {
+      process.stderr.write(`undertow: the run failed: ${outcome.failure}\n`);
+      code = 255;
+    } else if (outcome.results && RANK[outcome.results.verdict] > worst) {
+      worst = RANK[outcome.results.verdict];
+      if (code !== 255) code = { valid: 0, unknown: 2, invalid: 1 }[outcome.results.verdict];
+    }
+  }
+  return code;
 }

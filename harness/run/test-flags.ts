@@ -29,6 +29,9 @@ export const PROVIDERS: Record<string, () => Promise<Provider>> = {
   },
 };
 
+/** The provider that runs the system's own simulation in virtual time (harness/run/run-sim.ts), not a Provider of nodes. */
+export const SIM_PROVIDER = 'sim';
+
 export interface TestArgs {
   system: string;
   opt: string[];
@@ -60,6 +63,8 @@ export interface TestArgs {
   reads: number;
   'lease-ms'?: number;
   'grace-ms'?: number;
+  /** --provider sim: run again the test stored in this run folder. */
+  replay?: string;
 }
 
 const positiveInt = (name: string, v: number, min = 1) => {
@@ -94,8 +99,8 @@ const REFERENCE_SHORTHANDS = ['cm-nodes', 'groups', 'replication', 'lease-ms', '
 
 /** Flags to a TestConfig; every mistake is one InputError line. */
 export function testConfig(a: TestArgs): TestConfig {
-  if (!(a.provider in PROVIDERS))
-    throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
+  if (!(a.provider in PROVIDERS) && a.provider !== SIM_PROVIDER)
+    throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${[...Object.keys(PROVIDERS), SIM_PROVIDER].join(', ')}`);
   positiveInt('nodes', a.nodes);
   positiveInt('concurrency', a.concurrency);
   positive('rate', a.rate);
@@ -165,6 +170,8 @@ export function testConfig(a: TestArgs): TestConfig {
  * missing piece is one line and exit 254, not a failed fault in the middle of a run.
  */
 export async function checkMachine(test: TestConfig): Promise<void> {
+  // The simulation needs nothing of the machine: its faults are simulated.
+  if (test.provider === SIM_PROVIDER) return;
   if (test.provider === 'local' && test.nemesis.includes('partition')) {
     const usable = await iptablesUsable();
     if (!usable.ok) throw new InputError(`--nemesis partition on the local provider: ${usable.why}`);
@@ -238,7 +245,13 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       describe:
         "whom kill, pause, power, corrupt and packet faults aim at: random (any node; packet: a random subset), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once, for power only; not in the default: --nemesis power --targets all is a whole cluster losing power)",
     })
-    .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
+    .option('provider', {
+      type: 'string',
+      default: 'local',
+      describe:
+        'where the cluster runs: local (processes on 127.0.0.x), docker, or sim (the system simulated in one process, in virtual time; exact replay by seed)',
+    })
+    .option('replay', { type: 'string', describe: '--provider sim: run the test of this run folder again (its test.json) and compare the histories' })
     .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
     .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
     .option('groups', { type: 'number', describe: 'reference system: replication groups (--opt groups=N; default 3)' })
