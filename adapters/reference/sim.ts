@@ -106,6 +106,7 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
       };
     },
     trace: () => world.trace(),
+    fatals: () => world.fatals.map((f) => ({ node: f.node, atNs: f.at * NS_PER_MS, message: f.message })),
     stats: () => ({ ...world.stats, virtualMs: world.now }),
   };
 }

@@ -272,6 +272,8 @@ export interface SimulatedCluster {
   newClient(): Client;
   /** A digest of everything that happened in the world (equal seeds, equal digests). */
   trace(): string;
+  /** The nodes that stopped on a failed protocol invariant (fail-stop): a run with any is invalid. */
+  fatals(): readonly { readonly node: string; readonly atNs: number; readonly message: string }[];
   /** Counters for the run's record. */
   stats(): Readonly<Record<string, number>>;
 }

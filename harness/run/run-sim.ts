@@ -23,7 +23,9 @@ import type { Client, ClientResult } from '../core/client.js';
 import { Scheduler, type Invocation } from '../core/generator/index.js';
 import { undertowVersion } from '../core/project-root.js';
 import { Recorder, type EventFields } from '../core/recorder.js';
+import { validOf } from '../../checkers/index.js';
 import { analyzeRun, type RunResults } from './analysis.js';
+import { COVERAGE_FILE, storedCoverage, type NodeLogsResult } from './coverage.js';
 import { deploySystem } from './deploy.js';
 import { testGenerator, type RunOutcome, type TestConfig } from './run-test.js';
 import { TIMED_OUT } from './workers.js';
@@ -89,6 +91,8 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
       recorder.close();
     }
   }
+  // A node that stopped on a failed invariant makes the run invalid, as its fatal log line does on a real provider.
+  writeJson(resolve(paths.dir, COVERAGE_FILE), storedCoverage([], { result: fatalsResult(sim.fatals()), counts: { ...sim.stats() } }));
   let results: RunResults | null = null;
   if (recorder !== null && recorder.history.length > 0) results = await analyzeRun(paths, asRun);
   const historySha256 = recorder === null ? '' : createHash('sha256').update(readFileSync(paths.history)).digest('hex');
@@ -139,6 +143,22 @@ export function replayConfig(runDir: string, store: string): { test: TestConfig;
   ];
   const test = Object.fromEntries(keys.map((k) => [k, stored[k]])) as unknown as TestConfig;
   return { test: { ...test, name: `${stored.name}-replay`, store }, historySha256: stored.sim.historySha256 };
+}
+
+function fatalsResult(fatals: ReturnType<Sim['fatals']>): NodeLogsResult {
+  const verdict = fatals.length > 0 ? 'invalid' : 'valid';
+  return {
+    checker: 'node-logs',
+    verdict,
+    valid: validOf(verdict),
+    matches: fatals
+      .slice(0, 50)
+      .map((f, i) => ({ node: f.node, line: i + 1, text: `${(f.atNs / 1e9).toFixed(3)} s: ${f.message}`, what: 'fatal: invariant violated' })),
+    matchCount: fatals.length,
+    anomalies: [],
+    notes: ['simulated: each match is a protocol invariant failure that stopped its node'],
+    lines: {},
+  };
 }
 
 type Deployment = ReturnType<typeof deploySystem>['deployment'];

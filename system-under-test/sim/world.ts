@@ -24,9 +24,10 @@ import { CmReplica } from '../cm/replica.js';
 import type { CmCommand, CmResult, GroupConfig, GroupLayout } from '../cm/state.js';
 import { initialLayout } from '../pacifica/placement.js';
 import { PacificaReplica } from '../pacifica/replica.js';
-import type { Envelope, Now, Output, PMessage } from '../pacifica/types.js';
+import type { Envelope, Now, Output } from '../pacifica/types.js';
 import { initialState } from '../raft/node.js';
 import type { Message } from '../raft/types.js';
+import { InvariantError } from '../util/invariant.js';
 import { mulberry32, type Prng } from '../util/prng.js';
 import { SimDisk } from './disk.js';
 import { SimNetwork } from './network.js';
@@ -150,6 +151,8 @@ export class World {
   private readonly endpoints = new Map<string, (w: Wire) => void>();
   private readonly timers = new Map<number, (() => void)[]>();
   private strobeGeneration = 0;
+  /** Protocol invariant failures: each stopped its node (fail-stop, as the runtime's guard does). */
+  readonly fatals: { node: string; at: number; message: string }[] = [];
   /** Client operations finished so far (the driver then lets their promises settle). */
   clientOutcomes = 0;
   readonly stats: WorldStats = { messages: 0, dropped: 0, kills: 0, restarts: 0, lostWrites: 0 };
@@ -224,9 +227,21 @@ export class World {
     const run = (): void => {
       if (!p.up || p.incarnation !== inc) return;
       if (p.paused) p.deferred.push(run);
-      else f();
+      else this.guard(p, f);
     };
     this.at(t, run);
+  }
+
+  /** Run an input handler of `p`; a protocol invariant failure stops the node, as runtime/*-server.ts's guard does. */
+  private guard(p: Proc, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof InvariantError)) throw e;
+      this.fatals.push({ node: p.id, at: this.now, message: e.message });
+      this.note(`fatal ${p.id} ${e.message}`);
+      this.kill(p.id);
+    }
   }
 
   /** One millisecond: timers due now, then messages due now. */
@@ -284,8 +299,7 @@ export class World {
       return;
     }
     this.hash.add(`${this.now} ${w.from}>${w.to} ${w.kind === 'raft' ? w.m.type : w.kind === 'p' ? w.env.msg.kind : w.kind}`);
-    if (p.role === 'cm') this.cmInput(p, w);
-    else this.dataInput(p, w);
+    this.guard(p, () => (p.role === 'cm' ? this.cmInput(p, w) : this.dataInput(p, w)));
   }
 
   // ------------------------------------------------------------ processes and faults
@@ -335,8 +349,7 @@ export class World {
     p.up = true;
     if (this.now > 0) this.stats.restarts++;
     this.note(`start ${id}`);
-    if (p.role === 'cm') this.startCm(p);
-    else this.startData(p);
+    this.guard(p, () => (p.role === 'cm' ? this.startCm(p) : this.startData(p)));
   }
 
   pause(id: string): void {
