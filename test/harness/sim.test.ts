@@ -88,6 +88,21 @@ describe('--provider sim', () => {
     expect(r.err).toContain('--provider sim cannot simulate --nemesis power');
   }, 30_000);
 
+  it('catches read-without-lease on seed 1, and --replay of the failing run gives the same counterexample', async () => {
+    // A primary cut off from every node while clients still reach it; a client timeout
+    // (1 s) shorter than the config cache, so some clients still read from the deposed primary.
+    const flags = ['--provider', 'sim', '--seed', '1', '--time-limit', '20', '--nemesis', 'partition', '--partitions', 'primary-alone'];
+    const r = await undertowTest([...flags, '--nemesis-interval', '8', '--reads', '0.9', '--groups', '1', '--op-timeout', '1', '--bug', 'read-without-lease']);
+    expect(r.code, r.err).toBe(1);
+    const results = JSON.parse(readFileSync(join(r.run, 'results.json'), 'utf8'));
+    expect(results.results.linearizable.verdict).toBe('invalid');
+    const again = await undertowTest(['--provider', 'sim', '--replay', r.run]);
+    expect(again.code, again.err).toBe(1);
+    expect(again.out).toContain('replay: the same history');
+    const replayed = JSON.parse(readFileSync(join(again.run, 'results.json'), 'utf8'));
+    expect(replayed.results.linearizable.failures).toEqual(results.results.linearizable.failures);
+  }, 60_000);
+
   it('catches commit-on-majority on a known seed: an acknowledged write lost, in the history', async () => {
     const o = await runSimTest(
       simTest({
