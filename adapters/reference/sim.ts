@@ -15,7 +15,7 @@ import { invokerFor } from './client.js';
 import { nodeNames, type ReferenceLayout } from './launch.js';
 
 /** Fault kinds the simulated world models; the others are refused before the run. */
-export const SIM_FAULTS: readonly string[] = ['kill', 'pause', 'clock', 'partition'];
+export const SIM_FAULTS: readonly string[] = ['kill', 'pause', 'clock', 'partition', 'packet'];
 
 export interface SimSettings {
   readonly leaseMs?: number;
@@ -28,6 +28,8 @@ const NS_PER_MS = 1_000_000;
 export function simulateReference(layout: ReferenceLayout, settings: SimSettings, spec: SimulationSpec): SimulatedCluster {
   const refused = spec.faults.filter((f) => !SIM_FAULTS.includes(f));
   if (refused.length > 0) throw new InputError(`--provider sim cannot simulate --nemesis ${refused.join(',')} yet`, {}, `its faults: ${SIM_FAULTS.join(', ')}`);
+  if (spec.faults.includes('packet') && spec.packet.includes('rate'))
+    throw new InputError('--provider sim does not simulate rate limits (--packet rate)', {}, 'use --packet delay,loss,duplicate,reorder');
   if (!['register', 'set', 'append', 'bank'].includes(spec.workload))
     throw new InputError(`--provider sim cannot run workload ${spec.workload} yet`, {}, 'use register, set, append or bank');
   const world = new World({
@@ -60,8 +62,15 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
     isRunning: (n) => world.isRunning(n),
     powerFail: notSimulated('power failures'),
     dataDir: notSimulated('data folders'),
-    packet: notSimulated('packet faults'),
-    clearPacket: async () => undefined,
+    packet: async (ns, n) =>
+      world.packet(ns, {
+        delay: n.delayMs ?? 0,
+        jitter: n.jitterMs ?? 0,
+        loss: (n.lossPct ?? 0) / 100,
+        duplicate: (n.duplicatePct ?? 0) / 100,
+        reorder: (n.reorderPct ?? 0) / 100,
+      }),
+    clearPacket: async () => world.clearPacket(),
     startFresh: notSimulated('fresh servers'),
     teardown: async () => undefined,
   };

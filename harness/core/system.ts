@@ -252,6 +252,8 @@ export interface SimulationSpec {
   readonly opTimeoutMs: number;
   /** The fault kinds the test uses (a simulation refuses those it cannot model). */
   readonly faults: readonly string[];
+  /** What packet faults may draw (--packet). */
+  readonly packet: readonly string[];
 }
 
 /**

@@ -63,6 +63,7 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
     workloadOptions: workload.options,
     opTimeoutMs: test.opTimeoutMs,
     faults: test.nemesis,
+    packet: test.packet,
   });
   const paths = createRun(test.store, test.name, startedAt);
   const asRun = {

@@ -5,7 +5,8 @@
 // separates the two ends. A partition is either sides (the CM simulator's
 // splits) or a grudge (the harness's shapes: each node drops what the nodes
 // it holds a grudge against send it), so the simulated world takes the very
-// partitions the real providers take.
+// partitions the real providers take. A packet fault adds delay, jitter,
+// loss, duplication and reordering to what chosen nodes send, as tc netem does.
 
 import type { Prng } from '../util/prng.js';
 
@@ -17,6 +18,16 @@ export interface NetworkFaults {
   /** Delays are drawn uniformly from [minDelay, maxDelay] ticks. */
   readonly maxDelay: number;
   readonly minDelay?: number;
+}
+
+/** What a packet fault does to one node's outgoing messages (delays in ticks, the rest probabilities). */
+export interface LinkFault {
+  readonly delay: number;
+  readonly jitter: number;
+  readonly loss: number;
+  readonly duplicate: number;
+  /** Sent at once, ahead of the delayed ones. */
+  readonly reorder: number;
 }
 
 export interface Addressed {
@@ -35,6 +46,7 @@ export class SimNetwork<M extends Addressed> {
   private side = new Map<string, number>();
   /** Per receiving node, the senders it drops. */
   private grudge = new Map<string, ReadonlySet<string>>();
+  private readonly links = new Map<string, LinkFault>();
   sent = 0;
   dropped = 0;
 
@@ -45,12 +57,18 @@ export class SimNetwork<M extends Addressed> {
 
   send(now: number, msg: M): void {
     this.sent++;
-    if (this.rng.chance(this.faults.loss)) {
+    const link = this.links.get(msg.from);
+    // Without a packet fault on the sender, the draws are exactly those of a network without any.
+    if (this.rng.chance(this.faults.loss) || (link !== undefined && this.rng.chance(link.loss))) {
       this.dropped++;
       return;
     }
-    const copies = this.rng.chance(this.faults.duplicate) ? 2 : 1;
-    for (let i = 0; i < copies; i++) this.inFlight.push({ at: now + this.rng.int(this.faults.minDelay ?? 0, this.faults.maxDelay), msg });
+    const copies = this.rng.chance(this.faults.duplicate) || (link !== undefined && this.rng.chance(link.duplicate)) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      let at = now + this.rng.int(this.faults.minDelay ?? 0, this.faults.maxDelay);
+      if (link !== undefined && !this.rng.chance(link.reorder)) at += Math.max(0, link.delay + this.rng.int(-link.jitter, link.jitter));
+      this.inFlight.push({ at, msg });
+    }
   }
 
   /** Messages due by `now`, in a random order, minus those a partition blocks. */
@@ -97,6 +115,16 @@ export class SimNetwork<M extends Addressed> {
 
   partitioned(): boolean {
     return this.side.size > 0 || this.grudge.size > 0;
+  }
+
+  /** Replaces any packet fault in force: `fault` on what each of `nodes` sends. */
+  setLinkFault(nodes: readonly string[], fault: LinkFault): void {
+    this.links.clear();
+    for (const n of nodes) this.links.set(n, fault);
+  }
+
+  clearLinkFaults(): void {
+    this.links.clear();
   }
 
   pending(): number {

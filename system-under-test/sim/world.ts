@@ -9,7 +9,7 @@
 //
 // Only the world is simulated, and all of it is driven by ONE seeded PRNG:
 // - network: SimNetwork (delay, jitter hence reordering, loss, duplication,
-//   partitions as grudges);
+//   partitions as grudges, packet faults on chosen nodes' outgoing messages);
 // - clocks: per node a monotonic clock and a wall clock that the clock fault
 //   moves (leases must not notice);
 // - disks: a data server's records become durable only when its write
@@ -30,7 +30,7 @@ import type { Message } from '../raft/types.js';
 import { InvariantError } from '../util/invariant.js';
 import { mulberry32, type Prng } from '../util/prng.js';
 import { SimDisk } from './disk.js';
-import { SimNetwork } from './network.js';
+import { SimNetwork, type LinkFault } from './network.js';
 import { PacificaDisk } from './pacifica-disk.js';
 import { TraceHash } from './trace.js';
 
@@ -403,6 +403,16 @@ export class World {
   heal(): void {
     this.net.heal();
     this.note('heal');
+  }
+
+  packet(ids: readonly string[], fault: LinkFault): void {
+    this.net.setLinkFault(ids, fault);
+    this.note(`packet ${ids.join(',')} ${JSON.stringify(fault)}`);
+  }
+
+  clearPacket(): void {
+    this.net.clearLinkFaults();
+    this.note('packet-clear');
   }
 
   // ------------------------------------------------------------ what the harness's view asks
