@@ -9,6 +9,9 @@ import type { CommandModule } from 'yargs';
 import { describeRun } from '../run/analysis.js';
 import { runTest, type RunOutcome } from '../run/run-test.js';
 import { replayConfig, runSimTest } from '../run/run-sim.js';
+import { shrinkSimRun } from '../run/shrink.js';
+import { readHistoryFile } from '../../history/read.js';
+import { InputError } from '../../history/input-error.js';
 import { checkMachine, PROVIDERS, SIM_PROVIDER, testConfig, testFlags, type TestArgs } from '../run/test-flags.js';
 
 const RANK = { valid: 0, unknown: 1, invalid: 2 } as const;
@@ -35,7 +38,8 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
       const first = testConfig(args);
       await checkMachine(first);
       if (first.provider === SIM_PROVIDER) {
-        setExit(await runSimSeeds(first, args['test-count']));
+        if (!(args['shrink-budget'] >= 0)) throw new InputError(`--shrink-budget must be >= 0 seconds, got ${args['shrink-budget']}`);
+        setExit(await runSimSeeds(first, args['test-count'], args['shrink-budget']));
         return;
       }
       const provider = await PROVIDERS[first.provider]();
@@ -64,7 +68,7 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
 }
 
 /** --provider sim over `count` seeds from the first's: one line per seed, and the worst verdict's exit code. */
-async function runSimSeeds(first: Parameters<typeof runSimTest>[0], count: number): Promise<number> {
+async function runSimSeeds(first: Parameters<typeof runSimTest>[0], count: number, shrinkBudgetS: number): Promise<number> {
   let worst = -1;
   let code = 0;
   for (let i = 0; i < count; i++) {
@@ -74,6 +78,18 @@ async function runSimSeeds(first: Parameters<typeof runSimTest>[0], count: numbe
     const speed = `${outcome.virtualSeconds.toFixed(1)} virtual s in ${outcome.wallSeconds.toFixed(2)} s`;
     if (count > 1) process.stdout.write(`seed ${test.seed}: ${outcome.results?.verdict ?? 'failed'} (${speed}) ${outcome.paths.dir}\n`);
     else process.stdout.write(`sim: seed ${test.seed}, ${speed}; replay: undertow test --provider sim --replay ${outcome.paths.dir}\n`);
+    if (count === 1 && shrinkBudgetS > 0 && outcome.results?.verdict === 'invalid') {
+      process.stdout.write(`shrinking (up to ${shrinkBudgetS} s)...\n`);
+      const history = (await readHistoryFile(outcome.paths.history)).ops;
+      const s = await shrinkSimRun(test, outcome, history, shrinkBudgetS * 1000);
+      const { before: b, after: a } = s;
+      process.stdout.write(
+        s.dir === null
+          ? `shrink: no smaller failing run found in ${s.tries} tries\n`
+          : `shrunk in ${s.tries} tries (still invalid by ${s.checkers.join(', ')}): faults ${b.faults} -> ${a.faults}, client ops ${b.ops} -> ${a.ops}, virtual s ${b.virtualSeconds.toFixed(1)} -> ${a.virtualSeconds.toFixed(1)}\n` +
+              `replay it: undertow test --provider sim --replay ${s.dir}\n`,
+      );
+    }
     if (outcome.failure) {
       process.stderr.write(`undertow: the run failed: ${outcome.failure}\n`);
       code = 255;

@@ -143,6 +143,7 @@ export function replayConfig(runDir: string, store: string): { test: TestConfig;
     'readFraction',
   ];
   const test = Object.fromEntries(keys.map((k) => [k, stored[k]])) as unknown as TestConfig;
+  if (stored.faultScript !== undefined) test.faultScript = stored.faultScript;
   return { test: { ...test, name: `${stored.name}-replay`, store }, historySha256: stored.sim.historySha256 };
 }
 

@@ -65,6 +65,8 @@ export interface TestArgs {
   'grace-ms'?: number;
   /** --provider sim: run again the test stored in this run folder. */
   replay?: string;
+  /** --provider sim: seconds to search for a smaller failing run when a run is invalid (0: none). */
+  'shrink-budget': number;
 }
 
 const positiveInt = (name: string, v: number, min = 1) => {
@@ -250,6 +252,12 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       default: 'local',
       describe:
         'where the cluster runs: local (processes on 127.0.0.x), docker, or sim (the system simulated in one process, in virtual time; exact replay by seed)',
+    })
+    .option('shrink-budget', {
+      type: 'number',
+      default: 60,
+      describe:
+        '--provider sim: when the run is invalid, seconds to search for a smaller failing run, written to RUN_DIR/shrunk (0: no search; not with --test-count above 1)',
     })
     .option('replay', { type: 'string', describe: '--provider sim: run the test of this run folder again (its test.json) and compare the histories' })
     .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
