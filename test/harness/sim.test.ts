@@ -92,7 +92,21 @@ describe('--provider sim', () => {
     // A primary cut off from every node while clients still reach it; a client timeout
     // (1 s) shorter than the config cache, so some clients still read from the deposed primary.
     const flags = ['--provider', 'sim', '--seed', '1', '--time-limit', '20', '--nemesis', 'partition', '--partitions', 'primary-alone'];
-    const r = await undertowTest([...flags, '--nemesis-interval', '8', '--reads', '0.9', '--groups', '1', '--op-timeout', '1', '--bug', 'read-without-lease']);
+    const r = await undertowTest([
+      ...flags,
+      '--nemesis-interval',
+      '8',
+      '--reads',
+      '0.9',
+      '--groups',
+      '1',
+      '--op-timeout',
+      '1',
+      '--bug',
+      'read-without-lease',
+      '--shrink-budget',
+      '0',
+    ]);
     expect(r.code, r.err).toBe(1);
     const results = JSON.parse(readFileSync(join(r.run, 'results.json'), 'utf8'));
     expect(results.results.linearizable.verdict).toBe('invalid');
@@ -102,6 +116,25 @@ describe('--provider sim', () => {
     const replayed = JSON.parse(readFileSync(join(again.run, 'results.json'), 'utf8'));
     expect(replayed.results.linearizable.failures).toEqual(results.results.linearizable.failures);
   }, 60_000);
+
+  it('shrinks an invalid run into RUN_DIR/shrunk: still invalid by the same checker, replayable, at least 5x fewer ops', async () => {
+    const r = await undertowTest([
+      ...['--provider', 'sim', '--seed', '1', '--time-limit', '20', '--nemesis', 'partition', '--partitions', 'primary-alone', '--nemesis-interval', '8'],
+      ...['--reads', '0.9', '--groups', '1', '--op-timeout', '1', '--bug', 'read-without-lease', '--shrink-budget', '30'],
+    ]);
+    expect(r.code, r.err).toBe(1);
+    const shrunk = join(r.run, 'shrunk');
+    for (const f of ['test.json', 'history.jsonl', 'nemesis.jsonl', 'results.json', 'report.html']) expect(existsSync(join(shrunk, f)), f).toBe(true);
+    const results = JSON.parse(readFileSync(join(shrunk, 'results.json'), 'utf8'));
+    expect(results.results.linearizable.verdict).toBe('invalid');
+    const count = (dir: string) => lines(join(dir, 'history.jsonl')).filter((e) => e.type === 'invoke' && e.process !== 'nemesis').length;
+    expect(count(shrunk) * 5).toBeLessThanOrEqual(count(r.run));
+    expect(r.out).toMatch(/shrunk in \d+ tries \(still invalid by linearizable\)/);
+    expect(r.out).toContain(`--replay ${shrunk}`);
+    const again = await undertowTest(['--provider', 'sim', '--replay', shrunk]);
+    expect(again.code, again.err).toBe(1);
+    expect(again.out).toContain('replay: the same history');
+  }, 90_000);
 
   it('catches commit-on-majority on a known seed: an acknowledged write lost, in the history', async () => {
     const o = await runSimTest(
