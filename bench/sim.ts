@@ -1,6 +1,6 @@
 // The simulation's speed and the correct build's validity over many seeds:
 // `--provider sim` runs of the register workload with every simulated fault
-// kind overlapping (kill, pause, partition, clock), one seed after another in
+// kind overlapping (kill, pause, partition, clock, packet without rate limits), one seed after another in
 // this process. Prints one line per seed and a table of medians: virtual
 // seconds simulated per wall second, seeds per minute, and the verdicts
 // (any invalid or unknown seed of the correct build is a false alarm to hunt).
@@ -36,9 +36,9 @@ for (let seed = first; seed < first + seeds; seed++) {
       systemOptions: {},
       workload: 'register',
       provider: 'sim',
-      nemesis: ['kill', 'pause', 'partition', 'clock'],
+      nemesis: ['kill', 'pause', 'partition', 'clock', 'packet'],
       partitions: [...PARTITIONS],
-      packet: [],
+      packet: ['delay', 'loss', 'duplicate', 'reorder'],
       targets: ['random', 'primary', 'leader'],
       nodes: 3,
       concurrency: 10,

@@ -67,6 +67,8 @@ export interface TestArgs {
   replay?: string;
   /** --provider sim: seconds to search for a smaller failing run when a run is invalid (0: none). */
   'shrink-budget': number;
+  /** --provider sim with --test-count above 1: worker threads (default: every core). */
+  threads?: number;
 }
 
 const positiveInt = (name: string, v: number, min = 1) => {
@@ -259,6 +261,7 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       describe:
         '--provider sim: when the run is invalid, seconds to search for a smaller failing run, written to RUN_DIR/shrunk (0: no search; not with --test-count above 1)',
     })
+    .option('threads', { type: 'number', describe: '--provider sim with --test-count above 1: seeds run on this many worker threads (default: every core)' })
     .option('replay', { type: 'string', describe: '--provider sim: run the test of this run folder again (its test.json) and compare the histories' })
     .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
     .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })

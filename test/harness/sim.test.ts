@@ -80,6 +80,28 @@ describe('--provider sim', () => {
     const again = await undertowTest(['--provider', 'sim', '--replay', r.run]);
     expect(again.code, again.err).toBe(0);
     expect(again.out).toContain('replay: the same history');
+    // Seeds 5 and 6 on two worker threads: seed 5's history is the one above, byte for byte.
+    const many = await undertowTest([
+      '--provider',
+      'sim',
+      '--time-limit',
+      '8',
+      '--seed',
+      '5',
+      '--nemesis',
+      'kill,partition',
+      '--nemesis-interval',
+      '2',
+      '--test-count',
+      '2',
+      '--threads',
+      '2',
+    ]);
+    expect(many.code, many.err).toBe(0);
+    expect(many.out).toContain('2 seeds in');
+    expect(many.out).toContain('on 2 threads: 2 valid, 0 invalid, 0 unknown, 0 failed');
+    const dir5 = /seed 5: valid \([^)]*\) (\S+)/.exec(many.out)?.[1] ?? '';
+    expect(JSON.parse(readFileSync(join(dir5, 'test.json'), 'utf8')).sim.historySha256).toBe(test.sim.historySha256);
   }, 60_000);
 
   it('refuses faults it cannot simulate, in one line', async () => {
