@@ -39,10 +39,11 @@ export function testCommand(setExit: (code: number) => void): CommandModule<obje
       const first = testConfig(args);
       await checkMachine(first);
       if (first.provider === SIM_PROVIDER) {
-        if (!(args['shrink-budget'] >= 0)) throw new InputError(`--shrink-budget must be >= 0 seconds, got ${args['shrink-budget']}`);
+        const shrinkBudget = args['shrink-budget'] ?? 60;
+        if (!(shrinkBudget >= 0)) throw new InputError(`--shrink-budget must be >= 0 seconds, got ${shrinkBudget}`);
         const threads = args.threads ?? defaultThreads();
         if (!(Number.isInteger(threads) && threads >= 1)) throw new InputError(`--threads must be an integer >= 1, got ${threads}`);
-        setExit(await runSimSeeds(first, args['test-count'], args['shrink-budget'], threads));
+        setExit(await runSimSeeds(first, args['test-count'], shrinkBudget, threads));
         return;
       }
       const provider = await PROVIDERS[first.provider]();

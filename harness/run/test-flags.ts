@@ -66,7 +66,7 @@ export interface TestArgs {
   /** --provider sim: run again the test stored in this run folder. */
   replay?: string;
   /** --provider sim: seconds to search for a smaller failing run when a run is invalid (0: none). */
-  'shrink-budget': number;
+  'shrink-budget'?: number;
   /** --provider sim with --test-count above 1: worker threads (default: every core). */
   threads?: number;
 }
