@@ -23,6 +23,8 @@ import type { Client, ClientResult } from '../core/client.js';
 import { Scheduler, type Invocation } from '../core/generator/index.js';
 import { undertowVersion } from '../core/project-root.js';
 import { Recorder, type EventFields } from '../core/recorder.js';
+import type { Deployment, SimulatedCluster } from '../core/system.js';
+import type { Workload } from '../core/workload.js';
 import { validOf } from '../../checkers/index.js';
 import { analyzeRun, type RunResults } from './analysis.js';
 import { COVERAGE_FILE, storedCoverage, type NodeLogsResult } from './coverage.js';
@@ -147,7 +149,7 @@ export function replayConfig(runDir: string, store: string): { test: TestConfig;
   return { test: { ...test, name: `${stored.name}-replay`, store }, historySha256: stored.sim.historySha256 };
 }
 
-function fatalsResult(fatals: ReturnType<Sim['fatals']>): NodeLogsResult {
+function fatalsResult(fatals: ReturnType<SimulatedCluster['fatals']>): NodeLogsResult {
   const verdict = fatals.length > 0 ? 'invalid' : 'valid';
   return {
     checker: 'node-logs',
@@ -163,9 +165,6 @@ function fatalsResult(fatals: ReturnType<Sim['fatals']>): NodeLogsResult {
   };
 }
 
-type Deployment = ReturnType<typeof deploySystem>['deployment'];
-type Sim = ReturnType<NonNullable<Deployment['simulate']>>;
-
 interface Running {
   readonly op: Invocation;
   readonly controller: AbortController;
@@ -173,13 +172,7 @@ interface Running {
 }
 
 /** The loop: ask the scheduler, invoke, move virtual time a millisecond, record what finished. */
-async function drive(
-  test: TestConfig,
-  workload: ReturnType<ReturnType<typeof workloadNamed>['make']>,
-  deployment: Deployment,
-  sim: Sim,
-  recorder: Recorder,
-): Promise<void> {
+async function drive(test: TestConfig, workload: Workload, deployment: Deployment, sim: SimulatedCluster, recorder: Recorder): Promise<void> {
   if (workload.setup !== undefined) throw new InputError(`--provider sim does not run workload setups yet (workload ${test.workload})`);
   const cluster = sim.cluster;
   const nemesis = faultsNemesis({ cluster, view: sim.view, faultRoles: deployment.faultRoles, seed: test.seed + 1 });
