@@ -57,6 +57,11 @@ export const referenceAdapter: SystemAdapter = {
       check: (v) => (v === '' ? null : int(1)(v)),
     },
     'config-lease-ms': { describe: 'clients: how long a group configuration is cached (ms)', default: '5000', check: int(0) },
+    'sim-disk-ms': {
+      describe: '--provider sim: the longest a data server write takes to become durable (ms; a kill loses writes not yet durable)',
+      default: '3',
+      check: int(0),
+    },
     fsync: {
       describe:
         'data servers: make their log durable (O_DSYNC appends, fsynced checkpoints); false is undertow-node --no-fsync, page-cache writes that a power failure (--nemesis power) drops',
@@ -123,6 +128,7 @@ export const referenceAdapter: SystemAdapter = {
           layout,
           {
             configLeaseMs,
+            maxDiskMs: Number(o['sim-disk-ms']),
             ...(o['lease-ms'] ? { leaseMs: Number(o['lease-ms']) } : {}),
             ...(o['grace-ms'] ? { graceMs: Number(o['grace-ms']) } : {}),
           },

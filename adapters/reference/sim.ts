@@ -21,6 +21,7 @@ export interface SimSettings {
   readonly leaseMs?: number;
   readonly graceMs?: number;
   readonly configLeaseMs: number;
+  readonly maxDiskMs: number;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -39,6 +40,7 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
     groups: layout.groups,
     replication: layout.replication,
     bugs: new Set(layout.bugs),
+    maxDiskMs: settings.maxDiskMs,
     ...(settings.leaseMs !== undefined ? { leaseMs: settings.leaseMs } : {}),
     ...(settings.graceMs !== undefined ? { graceMs: settings.graceMs } : {}),
   });
