@@ -10,6 +10,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantile } from '../checkers/stats.js';
 import { runSimTest } from '../harness/run/run-sim.js';
 import { PARTITIONS } from '../nemesis/faults.js';
 
@@ -19,10 +20,8 @@ const bugs = bugAt >= 0 ? [args.splice(bugAt, 2)[1]] : [];
 const [seeds = 50, timeLimit = 30, first = 1000] = args.map(Number);
 const store = mkdtempSync(join(tmpdir(), 'undertow-bench-sim-'));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+/** The median (nearest rank), with the stats checker's quantile. */
+const median = (xs: readonly number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
 
 const speeds: number[] = [];
 const walls: number[] = [];
