@@ -21,7 +21,11 @@ const [seeds = 50, timeLimit = 30, first = 1000] = args.map(Number);
 const store = mkdtempSync(join(tmpdir(), 'undertow-bench-sim-'));
 
 /** The median (nearest rank), with the stats checker's quantile. */
-const median = (xs: readonly number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs: readonly number[]): number =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 
 const speeds: number[] = [];
 const walls: number[] = [];
