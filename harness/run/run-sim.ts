@@ -27,7 +27,8 @@ import type { Deployment, SimulatedCluster } from '../core/system.js';
 import type { Workload } from '../core/workload.js';
 import { validOf } from '../../checkers/index.js';
 import { analyzeRun, type RunResults } from './analysis.js';
-import { COVERAGE_FILE, storedCoverage, type NodeLogsResult } from './coverage.js';
+import { COVERAGE_FILE, SAMPLE_EVERY_MS, storedCoverage, type NodeLogsResult } from './coverage.js';
+import type { ViewSample } from '../core/coverage.js';
 import { deploySystem } from './deploy.js';
 import { testGenerator, type RunOutcome, type TestConfig } from './run-test.js';
 import { TIMED_OUT } from './workers.js';
@@ -83,11 +84,12 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
     );
 
   let failure: string | null = null;
+  const samples: ViewSample[] = [];
   const recorder = sim.boot(BOOT_LIMIT_NS) ? new Recorder({ dir: paths.dir, clock: () => BigInt(sim.now()) }) : null;
   if (recorder === null) failure = `the simulated cluster was not ready after ${BOOT_LIMIT_NS / 1e9} virtual seconds`;
   else {
     try {
-      await drive(test, workload, deployment, sim, recorder);
+      await drive(test, workload, deployment, sim, recorder, samples);
     } catch (e) {
       failure = e instanceof Error ? e.message : String(e);
     } finally {
@@ -95,7 +97,7 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
     }
   }
   // A node that stopped on a failed invariant makes the run invalid, as its fatal log line does on a real provider.
-  writeJson(resolve(paths.dir, COVERAGE_FILE), storedCoverage([], { result: fatalsResult(sim.fatals()), counts: { ...sim.stats() } }));
+  writeJson(resolve(paths.dir, COVERAGE_FILE), storedCoverage(samples, { result: fatalsResult(sim.fatals()), counts: { ...sim.stats() } }));
   let results: RunResults | null = null;
   if (recorder !== null && recorder.history.length > 0) results = await analyzeRun(paths, asRun);
   const historySha256 = recorder === null ? '' : createHash('sha256').update(readFileSync(paths.history)).digest('hex');
@@ -172,7 +174,14 @@ interface Running {
 }
 
 /** The loop: ask the scheduler, invoke, move virtual time a millisecond, record what finished. */
-async function drive(test: TestConfig, workload: Workload, deployment: Deployment, sim: SimulatedCluster, recorder: Recorder): Promise<void> {
+async function drive(
+  test: TestConfig,
+  workload: Workload,
+  deployment: Deployment,
+  sim: SimulatedCluster,
+  recorder: Recorder,
+  samples: ViewSample[],
+): Promise<void> {
   if (workload.setup !== undefined) throw new InputError(`--provider sim does not run workload setups yet (workload ${test.workload})`);
   const cluster = sim.cluster;
   const nemesis = faultsNemesis({ cluster, view: sim.view, faultRoles: deployment.faultRoles, seed: test.seed + 1 });
@@ -206,7 +215,14 @@ async function drive(test: TestConfig, workload: Workload, deployment: Deploymen
 
   let exhausted = false;
   let wakeAt = 0;
+  let sampleAt = 0;
   for (;;) {
+    // Who leads and who serves, every SAMPLE_EVERY_MS of virtual time: the run's fault coverage, as the ViewSampler takes it.
+    if (recorder.now() >= sampleAt) {
+      sampleAt = recorder.now() + SAMPLE_EVERY_MS * 1e6;
+      const [leader, groups] = await Promise.all([sim.view.leader(), sim.view.groups()]);
+      samples.push({ t: recorder.now(), leader, groups });
+    }
     // What finished, then what timed out, in a fixed order. Either wakes the scheduler (the
     // generator may react to a completion), as the worker pool's waker does.
     for (const { process, r } of finished.splice(0)) {
