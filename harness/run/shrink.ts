@@ -90,11 +90,12 @@ export async function shrinkSimRun(test: TestConfig, first: SimOutcome, history:
       if (!removed) chunk = Math.floor(chunk / 2);
     }
     // Earlier: the faults moved towards the start (the history before the first fault shrinks).
-    while (performance.now() < deadline) {
+    const earlier = async (factor: number): Promise<boolean> => {
       const faults = current.faultScript ?? [];
-      if (faults.length === 0 || faults[0].atNs < 1e9) break;
-      if (!(await attempt({ ...current, faultScript: faults.map((f) => ({ ...f, atNs: Math.round(f.atNs / 2) })) }))) break;
-    }
+      if (faults.length === 0 || faults[0].atNs < 1e9) return false;
+      return attempt({ ...current, faultScript: faults.map((f) => ({ ...f, atNs: Math.round(f.atNs * factor) })) });
+    };
+    while (performance.now() < deadline && ((await earlier(0.5)) || (await earlier(0.75))));
     for (let round = 0; round < 2; round++) {
       // Shorter: just past the last fault, then halves of the time limit; no quiet phase.
       const lastFault = Math.max(0, ...(current.faultScript ?? []).map((f) => f.atNs)) / 1e9;
@@ -105,7 +106,7 @@ export async function shrinkSimRun(test: TestConfig, first: SimOutcome, history:
       // Fewer clients, fewer ops.
       for (const c of [1, 2, Math.floor(current.concurrency / 2)])
         if (c >= 1 && c < current.concurrency && (await attempt({ ...current, concurrency: c }))) break;
-      for (const r of [current.rate / 4, current.rate / 2]) if (await attempt({ ...current, rate: r })) break;
+      for (const r of [current.rate / 4, current.rate / 2, (current.rate * 3) / 4]) if (await attempt({ ...current, rate: r })) break;
     }
   }
 
