@@ -14,9 +14,42 @@ import { DEFINITE_FAILURES, READ_ATTEMPT_MS, type KvOutcome } from '../client/kv
 import { isUpdate, keysOf } from '../pacifica/kv.js';
 import { groupOf } from '../pacifica/placement.js';
 import type { ClientOp, KvValue, PMessage } from '../pacifica/types.js';
-import { CmCaller, type Wire, type World } from './world.js';
+import { CmCaller, type CmAnswer, type CmRequest, type Wire, type World } from './world.js';
 
 type Reply = Extract<PMessage, { kind: 'reply' }>;
+
+/**
+ * A CM client in the simulated world (runtime/client.ts's CmClient: leader
+ * hunting, a timeout): requests of the CM's own API, as the version-register
+ * client makes them. No answer in time is an unknown outcome.
+ */
+export class SimCmClient {
+  private readonly caller: CmCaller;
+
+  constructor(
+    private readonly world: World,
+    private readonly id: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.caller = new CmCaller(world, id, world.cmIds, (t, f) => world.at(t, f));
+    world.endpoint(id, (w: Wire) => {
+      if (w.kind === 'cm-ans') this.caller.answer(w.rid, w.ans);
+    });
+  }
+
+  request(req: CmRequest): Promise<CmAnswer | { readonly ok: false; readonly error: string; readonly unknown: true }> {
+    return new Promise((resolve) =>
+      this.caller.request(req, this.timeoutMs, (a) => {
+        this.world.clientOutcomes++;
+        resolve(a ?? { ok: false, error: 'timeout', unknown: true });
+      }),
+    );
+  }
+
+  close(): void {
+    this.world.dropEndpoint(this.id);
+  }
+}
 
 export interface SimKvClientOptions {
   /** Give up after this long: `fail` if nothing could have happened, else `info`. */

@@ -55,7 +55,11 @@ export class SimNetwork<M extends Addressed> {
     private readonly faults: NetworkFaults,
   ) {}
 
-  send(now: number, msg: M): void {
+  /**
+   * `mayDuplicate` false: a request or its answer, which real transports (TCP) never deliver
+   * twice; the draw is made all the same, so the stream of draws does not depend on it.
+   */
+  send(now: number, msg: M, mayDuplicate = true): void {
     this.sent++;
     const link = this.links.get(msg.from);
     // Without a packet fault on the sender, the draws are exactly those of a network without any.
@@ -63,7 +67,8 @@ export class SimNetwork<M extends Addressed> {
       this.dropped++;
       return;
     }
-    const copies = this.rng.chance(this.faults.duplicate) || (link !== undefined && this.rng.chance(link.duplicate)) ? 2 : 1;
+    const twice = this.rng.chance(this.faults.duplicate) || (link !== undefined && this.rng.chance(link.duplicate));
+    const copies = twice && mayDuplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       let at = now + this.rng.int(this.faults.minDelay ?? 0, this.faults.maxDelay);
       if (link !== undefined && !this.rng.chance(link.reorder)) at += Math.max(0, link.delay + this.rng.int(-link.jitter, link.jitter));

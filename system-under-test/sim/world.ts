@@ -272,7 +272,11 @@ export class World {
 
   send(w: Wire): void {
     this.stats.messages++;
-    this.net.send(this.now, w);
+    // Requests and answers (clients', the CM's) ride on TCP in the runtime: never delivered twice, or an
+    // operation could apply twice and be answered by its second, refused copy (a false alarm). Peer traffic
+    // may be, as the protocols must take it (and the PacificA simulation does the same).
+    const rpc = w.kind === 'cm-req' || w.kind === 'cm-ans' || (w.kind === 'p' && (w.env.msg.kind === 'request' || w.env.msg.kind === 'reply'));
+    this.net.send(this.now, w, !rpc);
   }
 
   /** Messages to `id` (a client) go to `handler`. */
@@ -693,8 +697,11 @@ function answerOf(r: CmResult): CmAnswer {
 
 /**
  * A CM client as runtime/client.ts's CmClient behaves: ask the node believed to
- * lead; on not-leader follow the hint (or try the next node); an attempt that
- * gets no answer in 700 ms moves to the next node; give up at the timeout.
+ * lead; on not-leader follow the hint (or try the next node), on
+ * leader-not-ready ask again a little later: neither was proposed anywhere. An
+ * attempt with no answer in 700 ms may have been proposed: a get (idempotent)
+ * moves to the next node, any other request ends unknown (null), never sent
+ * twice. At the timeout with only refusals so far: no-leader, definitely not applied.
  */
 export class CmCaller {
   private guess = 0;
@@ -708,9 +715,11 @@ export class CmCaller {
     private readonly timer: (t: number, f: () => void) => void,
   ) {}
 
-  /** `done` gets the answer, or null when none came in `timeoutMs`. */
+  /** `done` gets the answer, or null when the outcome is unknown (no answer in `timeoutMs`). */
   request(req: CmRequest, timeoutMs: number, done: (a: CmAnswer | null) => void): void {
     const deadline = this.world.now + timeoutMs;
+    const idempotent = req.op === 'get';
+    let refused: CmAnswer | null = null;
     let finished = false;
     const finish = (a: CmAnswer | null): void => {
       if (finished) return;
@@ -719,16 +728,17 @@ export class CmCaller {
     };
     const attempt = (): void => {
       if (finished) return;
-      if (this.world.now >= deadline) return finish(null);
+      if (this.world.now >= deadline) return finish(refused === null ? null : { ok: false, error: 'no-leader' });
       const rid = this.nextRid++;
       const to = this.cm[this.guess % this.cm.length];
       let answered = false;
       this.waiting.set(rid, (a) => {
         answered = true;
-        if (!a.ok && a.error === 'not-leader') {
-          const hint = a.leader !== undefined && a.leader !== null ? this.cm.indexOf(a.leader) : -1;
+        if (!a.ok && (a.error === 'not-leader' || a.error === 'leader-not-ready')) {
+          refused = a;
+          const hint = a.error === 'not-leader' && a.leader !== undefined && a.leader !== null ? this.cm.indexOf(a.leader) : -1;
           if (hint >= 0 && hint !== this.guess % this.cm.length) this.guess = hint;
-          else this.guess++;
+          else if (a.error === 'not-leader') this.guess++;
           this.timer(this.world.now + (hint >= 0 ? 1 : 50), attempt);
           return;
         }
@@ -738,8 +748,9 @@ export class CmCaller {
       this.timer(Math.min(deadline, this.world.now + 700), () => {
         this.waiting.delete(rid);
         if (answered || finished) return;
+        if (!idempotent) return finish(null);
         this.guess++;
-        attempt();
+        this.timer(this.world.now + 50, attempt);
       });
     };
     attempt();
