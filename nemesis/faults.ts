@@ -271,6 +271,10 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'clock-strobe': {
         const { nodes, deltaMs, periodMs, durationMs } = op.value as { nodes: string[]; deltaMs: number; periodMs: number; durationMs: number };
         for (const n of nodes) skewed.add(n);
+        if (cluster.strobeClock) {
+          cluster.strobeClock(nodes, deltaMs, periodMs, durationMs);
+          return { nodes, deltaMs, periodMs, durationMs };
+        }
         const controller = new AbortController();
         strobing = controller;
         // Flip between +delta and 0 every period, in the background until the duration or a reset.

@@ -4,6 +4,7 @@
 
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { InputError } from '../history/input-error.js';
 
 export const DEFAULT_STORE = 'store';
@@ -50,7 +51,8 @@ export function createRun(store: string, name: string, at: Date = new Date()): R
 /** store/latest -> the run (a relative link, so the store can move), replaced atomically. */
 function pointLatest(store: string, dir: string): void {
   const latest = join(store, 'latest');
-  const tmp = `${latest}.${process.pid}`;
+  // Per thread too: --provider sim runs seeds in worker threads of one process.
+  const tmp = `${latest}.${process.pid}.${threadId}`;
   if (existsSync(tmp)) unlinkSync(tmp);
   symlinkSync(relative(store, dir), tmp);
   renameSync(tmp, latest);

@@ -29,7 +29,10 @@ export function completion(o: KvOutcome, value?: (v: unknown) => Value): ClientR
 /** A list read: an absent key is the empty list. */
 export const asList = (v: unknown): Value => (v === null || v === undefined ? [] : (v as Value));
 
-type Invoke = (kv: KvClient, op: Invocation, signal: AbortSignal) => Promise<ClientResult>;
+/** What the invokers use of the client library (the real one, or its logic in the simulated world). */
+export type KvApi = Pick<KvClient, 'read' | 'write' | 'cas' | 'append' | 'transfer' | 'readMany'>;
+
+type Invoke = (kv: KvApi, op: Invocation, signal: AbortSignal) => Promise<ClientResult>;
 
 const unknownOp = (workload: string, op: Invocation): never => {
   throw new Error(`${workload}: unknown op ${op.f}`);
@@ -142,14 +145,23 @@ export function cmOutcome(r: CmResponse, value: Value): ClientResult {
   return { type: 'info', error: r.error };
 }
 
-/** One process's version-register client: a CmClient of its own. */
-export function versionClient(options: { cm: readonly string[]; timeoutMs: number }): Client {
-  let cm: CmClient | undefined;
+/** What the version-register client asks of a CM client (the real one, or the simulated world's). */
+export interface CmApi {
+  request(req: CmRequest): Promise<CmResponse>;
+  close(): void;
+}
+
+/** One process's version-register client: a CM client of its own (a CmClient unless `connect` makes another). */
+export function versionClient(
+  options: { cm: readonly string[]; timeoutMs: number },
+  connect: () => CmApi = () => new CmClient(options.cm, { timeoutMs: options.timeoutMs, attemptMs: Math.min(1500, options.timeoutMs) }),
+): Client {
+  let cm: CmApi | undefined;
   let registered = false;
   const write = async (req: CmRequest, value: Value): Promise<ClientResult> => cmOutcome(await cm!.request(req), value);
   return {
     async open() {
-      cm = new CmClient(options.cm, { timeoutMs: options.timeoutMs, attemptMs: Math.min(1500, options.timeoutMs) });
+      cm = connect();
     },
     async invoke(op) {
       if (!cm) throw new Error('client used before open');

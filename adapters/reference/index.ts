@@ -12,6 +12,7 @@ import { invokerFor, referenceClient, versionClient } from './client.js';
 import { CM_SIDE, DATA_SIDE, launchArgv, nodeNames, type ReferenceLayout } from './launch.js';
 import { REFERENCE_LOG_CHECKS } from './logs.js';
 import { membership } from './membership.js';
+import { simulateReference } from './sim.js';
 import { MEMBER_TARGETS } from './membership-plan.js';
 import { ClusterView, referenceView } from './view.js';
 
@@ -61,6 +62,11 @@ export const referenceAdapter: SystemAdapter = {
       check: int(2),
     },
     'config-lease-ms': { describe: 'clients: how long a group configuration is cached (ms)', default: '5000', check: int(0) },
+    'sim-disk-ms': {
+      describe: '--provider sim: the longest a data server write takes to become durable (ms; a kill loses writes not yet durable)',
+      default: '3',
+      check: int(0),
+    },
     fsync: {
       describe:
         'data servers: make their log durable (O_DSYNC appends, fsynced checkpoints); false is undertow-node --no-fsync, page-cache writes that a power failure (--nemesis power) drops',
@@ -125,6 +131,17 @@ export const referenceAdapter: SystemAdapter = {
           return membership({ cluster: ctx.cluster, view, layout, pick: ctx.pick, busy: ctx.busy });
         },
       },
+      simulate: (spec) =>
+        simulateReference(
+          layout,
+          {
+            configLeaseMs,
+            maxDiskMs: Number(o['sim-disk-ms']),
+            ...(o['lease-ms'] ? { leaseMs: Number(o['lease-ms']) } : {}),
+            ...(o['grace-ms'] ? { graceMs: Number(o['grace-ms']) } : {}),
+          },
+          spec,
+        ),
       settings: {
         cmNodes: layout.cm,
         dataNodes: layout.data,

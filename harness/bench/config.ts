@@ -7,7 +7,7 @@ import { DEFAULT_SYSTEM } from '../../adapters/index.js';
 import { InputError } from '../../history/input-error.js';
 import { WORKLOADS } from '../../workloads/index.js';
 import { deploySystem } from '../run/deploy.js';
-import { positive, positiveInt, systemFlags, systemOptionsOf, type SystemArgs } from '../run/test-flags.js';
+import { positive, positiveInt, SIM_PROVIDER, systemFlags, systemOptionsOf, type SystemArgs } from '../run/test-flags.js';
 
 export interface BenchConfig {
   name: string;
@@ -69,6 +69,9 @@ function numberList(text: string, flag: string, integer: boolean): number[] {
 }
 
 export function benchConfig(a: BenchArgs): BenchConfig {
+  // Virtual time has no wall-clock latency or CPU to measure.
+  if (a.provider === SIM_PROVIDER)
+    throw new InputError('--provider sim runs undertow test in virtual time; a bench measures real time', {}, 'use --provider local or docker');
   const systemOptions = systemOptionsOf(a);
   if (!BENCH_WORKLOADS.includes(a.workload))
     throw new InputError(`workload ${JSON.stringify(a.workload)} cannot be benchmarked`, {}, `use one of: ${BENCH_WORKLOADS.join(', ')}`);

@@ -94,6 +94,13 @@ export interface Cluster {
   resume(node: string): Promise<void>;
   /** Moves the node's clock (libfaketime) by `offsetMs` from the true time; 0 resets. Never the host clock. */
   setClockOffset(node: string, offsetMs: number): Promise<void>;
+  /**
+   * Flips the nodes' clocks between `deltaMs` and 0 every `periodMs` for
+   * `durationMs`, or until a `setClockOffset`, on its own: a simulated cluster
+   * does it in virtual time. Without it the nemesis flips the clocks itself
+   * with `setClockOffset`, in real time.
+   */
+  strobeClock?(nodes: readonly string[], deltaMs: number, periodMs: number, durationMs: number): void;
   /** Replaces any partition in force with `grudge`. */
   partition(grudge: Grudge): Promise<void>;
   /** Removes every partition rule of this run. */

@@ -240,6 +240,44 @@ export interface Deployment {
   readonly logChecks?: LogChecks;
   /** The settings as resolved (options with defaults): recorded in test.json. */
   readonly settings: Readonly<Record<string, Value>>;
+  /** The system in one process in virtual time (`--provider sim`), for systems that can be simulated. */
+  readonly simulate?: (o: SimulationSpec) => SimulatedCluster;
+}
+
+/** What a simulated cluster is made from: everything it draws comes from `seed`. */
+export interface SimulationSpec {
+  readonly seed: number;
+  readonly workload: string;
+  readonly workloadOptions: Readonly<Record<string, unknown>>;
+  readonly opTimeoutMs: number;
+  /** The fault kinds the test uses (a simulation refuses those it cannot model). */
+  readonly faults: readonly string[];
+  /** What packet faults may draw (--packet). */
+  readonly packet: readonly string[];
+}
+
+/**
+ * A system running in virtual time: the nemesis acts on it through the same
+ * Cluster interface as on real nodes (each call takes effect at the current
+ * virtual instant), and clients are the same Client interface. Time moves
+ * only when `advance` is called.
+ */
+export interface SimulatedCluster {
+  readonly cluster: Cluster;
+  readonly view: SystemView;
+  /** Virtual nanoseconds since the simulation began. */
+  now(): number;
+  /** Runs the world up to `ns` (rounded up to its resolution); true if some client operation finished meanwhile. */
+  advance(ns: number): boolean;
+  /** Runs the world until the system is ready for a test (the bootstrap); false if it was not by `limitNs`. */
+  boot(limitNs: number): boolean;
+  newClient(): Client;
+  /** A digest of everything that happened in the world (equal seeds, equal digests). */
+  trace(): string;
+  /** The nodes that stopped on a failed protocol invariant (fail-stop): a run with any is invalid. */
+  fatals(): readonly { readonly node: string; readonly atNs: number; readonly message: string }[];
+  /** Counters for the run's record. */
+  stats(): Readonly<Record<string, number>>;
 }
 
 export interface SystemAdapter {

@@ -15,11 +15,23 @@ import type { PacketKind } from '../../nemesis/packet.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
 import type { Client } from '../core/client.js';
-import { clients, clientsAndNemesis, nemesis as onNemesis, phases, sleep, stagger, timeLimit, type OpSpec } from '../core/generator/index.js';
+import {
+  clients,
+  clientsAndNemesis,
+  nemesis as onNemesis,
+  phases,
+  sequence,
+  sleep,
+  stagger,
+  timeLimit,
+  type GenLike,
+  type OpSpec,
+} from '../core/generator/index.js';
+import type { Value } from '../../history/types.js';
 import { undertowVersion } from '../core/project-root.js';
 import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
 import type { SystemAdapter } from '../core/system.js';
-import type { TestSpec } from '../core/workload.js';
+import type { TestSpec, Workload } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults, type RunResults } from './analysis.js';
 import { checkNodeLogs, COVERAGE_FILE, readNodeLogs, storedCoverage, ViewSampler, type StoredCoverage } from './coverage.js';
@@ -63,6 +75,17 @@ export interface TestConfig extends TestSpec {
   /** register: the share of reads. */
   readFraction: number;
   store: string;
+  /**
+   * These fault ops at these times (ns since the start) instead of the seeded
+   * schedule: what a shrunk run holds (harness/run/shrink.ts).
+   */
+  faultScript?: ScriptedFault[];
+}
+
+export interface ScriptedFault {
+  atNs: number;
+  f: string;
+  value: Value;
 }
 
 export interface RunOutcome {
@@ -144,24 +167,11 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       seed: test.seed + 1,
       log: (f, value) => log.info({ f, value }, 'fault'),
     });
-    const limitNs = test.timeLimit * 1e9;
-    const schedule = faultSchedule({
-      kinds: test.nemesis,
-      nodes: nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
-      quietMs: test.nemesisInterval * 1000,
-      partitions: test.partitions,
-      packet: test.packet,
-      targets: test.targets,
-      memberTargets: deployment.membership?.targets,
-      holdMs: test.nemesisInterval * 1000,
-      overlap: test.nemesisOverlap,
-      seed: test.seed + 2,
-    });
-    const generator = phases(
-      clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
-      onNemesis(HEAL_ALL),
-      sleep(test.quiet * 1e9),
-      clients(timeLimit(30e9, workload.final)),
+    const generator = testGenerator(
+      test,
+      workload,
+      nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
+      deployment.membership?.targets,
     );
     progress.start();
     try {
@@ -230,6 +240,48 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
   log.info({ verdict: results?.verdict ?? null, failure }, 'test done');
   log.flush?.();
   return { paths, results, summary, failure, interrupted: stop.aborted };
+}
+
+/**
+ * What a test runs, on any provider: the workload's ops bounded in time and
+ * rate alongside the fault schedule, then heal everything, stay quiet, and
+ * the final reads. `faultNodes` are the nodes the clock faults may skew.
+ */
+export function testGenerator(test: TestConfig, workload: Workload, faultNodes: readonly string[], memberTargets: readonly string[] | undefined): GenLike {
+  const limitNs = test.timeLimit * 1e9;
+  const schedule =
+    test.faultScript !== undefined
+      ? scripted(test.faultScript)
+      : faultSchedule({
+          kinds: test.nemesis,
+          nodes: faultNodes,
+          quietMs: test.nemesisInterval * 1000,
+          partitions: test.partitions,
+          packet: test.packet,
+          targets: test.targets,
+          memberTargets,
+          holdMs: test.nemesisInterval * 1000,
+          overlap: test.nemesisOverlap,
+          seed: test.seed + 2,
+        });
+  return phases(
+    clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
+    onNemesis(HEAL_ALL),
+    sleep(test.quiet * 1e9),
+    clients(timeLimit(30e9, workload.final)),
+  );
+}
+
+/** Each fault op at its time: a sleep from the previous one's time, then the op. */
+function scripted(faults: readonly ScriptedFault[]): GenLike {
+  let at = 0;
+  const steps: GenLike[] = [];
+  for (const f of faults) {
+    if (f.atNs > at) steps.push(sleep(f.atNs - at));
+    at = Math.max(at, f.atNs);
+    steps.push({ f: f.f, value: f.value });
+  }
+  return sequence(steps);
 }
 
 /**

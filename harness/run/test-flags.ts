@@ -29,6 +29,9 @@ export const PROVIDERS: Record<string, () => Promise<Provider>> = {
   },
 };
 
+/** The provider that runs the system's own simulation in virtual time (harness/run/run-sim.ts), not a Provider of nodes. */
+export const SIM_PROVIDER = 'sim';
+
 /** The flags that say which system runs where: `undertow test`'s and `undertow bench`'s. */
 export interface SystemArgs {
   system: string;
@@ -64,6 +67,12 @@ export interface TestArgs extends SystemArgs {
   keys: number;
   'ops-per-key': number;
   reads: number;
+  /** --provider sim: run again the test stored in this run folder. */
+  replay?: string;
+  /** --provider sim: seconds to search for a smaller failing run when a run is invalid (0: none). */
+  'shrink-budget'?: number;
+  /** --provider sim with --test-count above 1: worker threads (default: every core). */
+  threads?: number;
 }
 
 export const positiveInt = (name: string, v: number, min = 1) => {
@@ -98,8 +107,8 @@ const REFERENCE_SHORTHANDS = ['cm-nodes', 'groups', 'replication', 'lease-ms', '
 
 /** The provider, the system and its options (shorthands folded in), checked; every mistake is one InputError line. */
 export function systemOptionsOf(a: SystemArgs): Record<string, string> {
-  if (!(a.provider in PROVIDERS))
-    throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${Object.keys(PROVIDERS).join(', ')}`);
+  if (!(a.provider in PROVIDERS) && a.provider !== SIM_PROVIDER)
+    throw new InputError(`unknown provider ${JSON.stringify(a.provider)}`, {}, `use one of: ${[...Object.keys(PROVIDERS), SIM_PROVIDER].join(', ')}`);
   positiveInt('nodes', a.nodes);
   systemNamed(a.system);
   const systemOptions = parseOpts(a.opt);
@@ -175,6 +184,8 @@ export function testConfig(a: TestArgs): TestConfig {
  * missing piece is one line and exit 254, not a failed fault in the middle of a run.
  */
 export async function checkMachine(test: TestConfig): Promise<void> {
+  // The simulation needs nothing of the machine: its faults are simulated.
+  if (test.provider === SIM_PROVIDER) return;
   if (test.provider === 'local' && test.nemesis.includes('partition')) {
     const usable = await iptablesUsable();
     if (!usable.ok) throw new InputError(`--nemesis partition on the local provider: ${usable.why}`);
@@ -228,7 +239,12 @@ export function systemFlags(y: Argv): Argv<SystemArgs> {
   return y
     .option('system', { type: 'string', default: DEFAULT_SYSTEM, describe: `the system under test: ${systemsHelp()}` })
     .option('opt', { type: 'string', array: true, default: [] as string[], describe: `a system option KEY=VALUE (repeatable): ${optionsHelp()}` })
-    .option('provider', { type: 'string', default: 'local', describe: 'where the cluster runs: local (processes on 127.0.0.x) or docker' })
+    .option('provider', {
+      type: 'string',
+      default: 'local',
+      describe:
+        'where the cluster runs: local (processes on 127.0.0.x), docker, or sim (undertow test only: the system simulated in one process, in virtual time; exact replay by seed)',
+    })
     .option('nodes', { type: 'number', default: 3, describe: "the system's nodes (the reference system's data servers, etcd's members)" })
     .option('cm-nodes', { type: 'number', describe: 'reference system: configuration manager (Raft) nodes (--opt cm-nodes=N; default 3)' })
     .option('groups', { type: 'number', describe: 'reference system: replication groups (--opt groups=N; default 3)' })
@@ -262,6 +278,14 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       describe:
         "whom kill, pause, power, corrupt and packet faults aim at: random (any node; packet: a random subset), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once, for power only; not in the default: --nemesis power --targets all is a whole cluster losing power)",
     })
+    .option('shrink-budget', {
+      type: 'number',
+      default: 60,
+      describe:
+        '--provider sim: when the run is invalid, seconds to search for a smaller failing run, written to RUN_DIR/shrunk (0: no search; not with --test-count above 1)',
+    })
+    .option('threads', { type: 'number', describe: '--provider sim with --test-count above 1: seeds run on this many worker threads (default: every core)' })
+    .option('replay', { type: 'string', describe: '--provider sim: run the test of this run folder again (its test.json) and compare the histories' })
     .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
     .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
     .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })

@@ -56,9 +56,9 @@ interface Pending {
 }
 
 /** Definite refusals of an operation the replica ruled on (retrying would give the same answer). */
-const DEFINITE_FAILURES = new Set(['cas-mismatch', 'insufficient', 'not-a-number', 'bad-request']);
+export const DEFINITE_FAILURES = new Set(['cas-mismatch', 'insufficient', 'not-a-number', 'bad-request']);
 /** Read attempts are bounded so that a dead primary costs a read only this long before it asks again. */
-const READ_ATTEMPT_MS = 500;
+export const READ_ATTEMPT_MS = 500;
 /** How often waiting attempts are checked against their deadlines (one timer per client, only while some wait). */
 const SWEEP_MS = 20;
 

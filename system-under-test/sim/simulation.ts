@@ -17,7 +17,7 @@
 import { CmReplica } from '../cm/replica.js';
 import type { CmCommand, CmResult, GroupLayout } from '../cm/state.js';
 import { initialState, joiningState, type ChangeResult } from '../raft/node.js';
-import type { NodeId, Ready } from '../raft/types.js';
+import type { Message, NodeId, Ready } from '../raft/types.js';
 import { InvariantError } from '../util/invariant.js';
 import { mulberry32, type Prng } from '../util/prng.js';
 import { SafetyChecker, SafetyViolation, type Property } from './checker.js';
@@ -124,7 +124,7 @@ export function runSimulation(opts: SimOptions): SimResult {
 class Simulation {
   private readonly o: Required<SimOptions>;
   private readonly rng: Prng;
-  private readonly net: SimNetwork;
+  private readonly net: SimNetwork<Message>;
   private readonly servers = new Map<NodeId, Server>();
   private readonly checker: SafetyChecker;
   private readonly trace = new TraceHash();
@@ -182,7 +182,7 @@ class Simulation {
       ...opts,
     };
     this.rng = mulberry32(this.o.seed);
-    this.net = new SimNetwork(this.rng.fork(), { loss: this.o.loss, duplicate: this.o.duplicate, maxDelay: this.o.maxDelay });
+    this.net = new SimNetwork<Message>(this.rng.fork(), { loss: this.o.loss, duplicate: this.o.duplicate, maxDelay: this.o.maxDelay });
     this.checker = new SafetyChecker(() => this.live().map((s) => s.replica!.raft));
     this.groupNames = Array.from({ length: this.o.groups }, (_, i) => `g${i + 1}`);
     this.dataServers = Array.from({ length: this.o.dataServers }, (_, i) => `d${i + 1}`);

@@ -99,14 +99,14 @@ describe('SimNetwork', () => {
   const msg = (from: string, to: string, term = 1): Message => ({ type: 'heartbeatResp', from, to, term, seq: 0 });
 
   it('delivers after a delay within bounds, and reorders', () => {
-    const net = new SimNetwork(mulberry32(5), { loss: 0, duplicate: 0, maxDelay: 3 });
+    const net = new SimNetwork<Message>(mulberry32(5), { loss: 0, duplicate: 0, maxDelay: 3 });
     for (let t = 0; t < 50; t++) net.send(0, msg('a', 'b', t));
     const got: number[] = [];
     for (let now = 0; now <= 3; now++) got.push(...net.due(now).map((m) => m.term));
     expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(net.pending()).toBe(0);
     const order = (seed: number) => {
-      const n = new SimNetwork(mulberry32(seed), { loss: 0, duplicate: 0, maxDelay: 0 });
+      const n = new SimNetwork<Message>(mulberry32(seed), { loss: 0, duplicate: 0, maxDelay: 0 });
       for (let t = 0; t < 20; t++) n.send(0, msg('a', 'b', t));
       return n.due(0).map((m) => m.term);
     };
@@ -115,16 +115,16 @@ describe('SimNetwork', () => {
   });
 
   it('loses and duplicates messages at the configured rates', () => {
-    const lossy = new SimNetwork(mulberry32(2), { loss: 1, duplicate: 0, maxDelay: 0 });
+    const lossy = new SimNetwork<Message>(mulberry32(2), { loss: 1, duplicate: 0, maxDelay: 0 });
     lossy.send(0, msg('a', 'b'));
     expect(lossy.due(0)).toEqual([]);
-    const dup = new SimNetwork(mulberry32(2), { loss: 0, duplicate: 1, maxDelay: 0 });
+    const dup = new SimNetwork<Message>(mulberry32(2), { loss: 0, duplicate: 1, maxDelay: 0 });
     dup.send(0, msg('a', 'b'));
     expect(dup.due(0)).toHaveLength(2);
   });
 
   it('drops messages across a partition at delivery time, and heals', () => {
-    const net = new SimNetwork(mulberry32(3), { loss: 0, duplicate: 0, maxDelay: 0 });
+    const net = new SimNetwork<Message>(mulberry32(3), { loss: 0, duplicate: 0, maxDelay: 0 });
     net.send(0, msg('a', 'b'));
     net.send(0, msg('b', 'c'));
     net.partition([['a']]);

@@ -1,0 +1,151 @@
+// The reference system under `--provider sim`: its protocols in one process
+// (system-under-test/sim/world.ts), seen by the harness through the same
+// Cluster, SystemView and Client interfaces as a real cluster. The nemesis's
+// calls take effect at the current virtual instant; the clients are the
+// workload invokers of ./client.ts over the client library's logic in the
+// simulated world.
+
+import type { Client, ClientResult } from '../../harness/core/client.js';
+import type { Cluster, NodeInfo } from '../../harness/core/provider.js';
+import type { SimulatedCluster, SimulationSpec, SystemView } from '../../harness/core/system.js';
+import { InputError } from '../../history/input-error.js';
+import type { CmRequest as RuntimeCmRequest } from '../../system-under-test/runtime/client.js';
+import { SimCmClient, SimKvClient } from '../../system-under-test/sim/kv-client.js';
+import type { CmRequest } from '../../system-under-test/sim/world.js';
+import { World } from '../../system-under-test/sim/world.js';
+import { invokerFor, versionClient } from './client.js';
+import { nodeNames, type ReferenceLayout } from './launch.js';
+
+/** Fault kinds the simulated world models; the others are refused before the run. */
+export const SIM_FAULTS: readonly string[] = ['kill', 'pause', 'clock', 'partition', 'packet'];
+
+export interface SimSettings {
+  readonly leaseMs?: number;
+  readonly graceMs?: number;
+  readonly configLeaseMs: number;
+  readonly maxDiskMs: number;
+}
+
+const NS_PER_MS = 1_000_000;
+
+/** The CM requests the simulated CM nodes take (a get answers every group, whichever it names). */
+function toWorld(req: RuntimeCmRequest): CmRequest {
+  switch (req.op) {
+    case 'get':
+      return { op: 'get' };
+    case 'registerServer':
+    case 'createGroups':
+    case 'reconfigure':
+      return req;
+    default:
+      throw new Error(`--provider sim: the CM request ${req.op} is not simulated`);
+  }
+}
+
+export function simulateReference(layout: ReferenceLayout, settings: SimSettings, spec: SimulationSpec): SimulatedCluster {
+  const refused = spec.faults.filter((f) => !SIM_FAULTS.includes(f));
+  if (refused.length > 0) throw new InputError(`--provider sim cannot simulate --nemesis ${refused.join(',')} yet`, {}, `its faults: ${SIM_FAULTS.join(', ')}`);
+  if (spec.faults.includes('packet') && spec.packet.includes('rate'))
+    throw new InputError('--provider sim does not simulate rate limits (--packet rate)', {}, 'use --packet delay,loss,duplicate,reorder');
+  if (!['register', 'set', 'append', 'version-register'].includes(spec.workload))
+    throw new InputError(`--provider sim cannot run workload ${spec.workload} yet`, {}, 'use register, set, append or version-register');
+  const world = new World({
+    seed: spec.seed,
+    cmNodes: layout.cm,
+    dataNodes: layout.data,
+    groups: layout.groups,
+    replication: layout.replication,
+    bugs: new Set(layout.bugs),
+    maxDiskMs: settings.maxDiskMs,
+    ...(settings.leaseMs !== undefined ? { leaseMs: settings.leaseMs } : {}),
+    ...(settings.graceMs !== undefined ? { graceMs: settings.graceMs } : {}),
+  });
+  const nodes: NodeInfo[] = nodeNames(layout).map((n) => ({ ...n, host: n.name, address: n.name }));
+  const notSimulated = (what: string) => (): never => {
+    throw new Error(`--provider sim does not simulate ${what}`);
+  };
+  const cluster: Cluster = {
+    nodes,
+    kill: async (n) => world.kill(n),
+    start: async (n) => world.start(n),
+    pause: async (n) => world.pause(n),
+    resume: async (n) => world.resume(n),
+    setClockOffset: async (n, ms) => {
+      world.stopStrobe();
+      world.setClockOffset(n, ms);
+    },
+    strobeClock: (ns, delta, period, duration) => world.strobeClocks(ns, delta, period, duration),
+    partition: async (g) => world.partition(g),
+    heal: async () => world.heal(),
+    isRunning: (n) => world.isRunning(n),
+    powerFail: notSimulated('power failures'),
+    dataDir: notSimulated('data folders'),
+    packet: async (ns, n) =>
+      world.packet(ns, {
+        delay: n.delayMs ?? 0,
+        jitter: n.jitterMs ?? 0,
+        loss: (n.lossPct ?? 0) / 100,
+        duplicate: (n.duplicatePct ?? 0) / 100,
+        reorder: (n.reorderPct ?? 0) / 100,
+      }),
+    clearPacket: async () => world.clearPacket(),
+    startFresh: notSimulated('fresh servers'),
+    teardown: async () => undefined,
+  };
+  const view: SystemView = {
+    ready: async () => world.ready(),
+    leader: async () => world.leader(),
+    groups: async () => {
+      const g = world.groups();
+      if (g === null) return null;
+      // The version-register workload's groups name no data server: left out, as the real view does.
+      return Object.entries(g)
+        .filter(([, c]) => world.dataIds.includes(c.primary))
+        .map(([group, c]) => ({ group, primary: c.primary, secondaries: [...c.secondaries] }));
+    },
+    close: () => undefined,
+  };
+  const invoke = spec.workload === 'version-register' ? null : invokerFor(spec.workload, spec.workloadOptions);
+  let clients = 0;
+  return {
+    cluster,
+    view,
+    now: () => world.now * NS_PER_MS,
+    advance(ns) {
+      const before = world.clientOutcomes;
+      while (world.now * NS_PER_MS < ns) world.step();
+      return world.clientOutcomes !== before;
+    },
+    boot(limitNs) {
+      while (!world.ready()) {
+        if (world.now * NS_PER_MS >= limitNs) return false;
+        world.step();
+      }
+      return true;
+    },
+    newClient(): Client {
+      if (spec.workload === 'version-register') {
+        const timeoutMs = Math.max(500, spec.opTimeoutMs - 500);
+        const id = `client-${++clients}`;
+        return versionClient({ cm: [], timeoutMs }, () => {
+          const cm = new SimCmClient(world, id, timeoutMs);
+          return { request: async (req) => cm.request(toWorld(req)), close: () => cm.close() };
+        });
+      }
+      // As the real adapter: the library gives up half a second before the harness's op timeout.
+      const kv = new SimKvClient(world, `client-${++clients}`, {
+        timeoutMs: Math.max(500, spec.opTimeoutMs - 500),
+        configLeaseMs: settings.configLeaseMs,
+        groups: layout.groups,
+      });
+      return {
+        open: async () => undefined,
+        invoke: (op, signal): Promise<ClientResult> => invoke!(kv, op, signal),
+        close: () => kv.close(),
+      };
+    },
+    trace: () => world.trace(),
+    fatals: () => world.fatals.map((f) => ({ node: f.node, atNs: f.at * NS_PER_MS, message: f.message })),
+    stats: () => ({ ...world.stats, virtualMs: world.now }),
+  };
+}
