@@ -24,6 +24,8 @@ export interface SimSettings {
   readonly graceMs?: number;
   readonly configLeaseMs: number;
   readonly maxDiskMs: number;
+  /** The CM's Raft election timeout in ticks (`--opt election-ticks`). */
+  readonly electionTicks: number;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -57,6 +59,7 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
     replication: layout.replication,
     bugs: new Set(layout.bugs),
     maxDiskMs: settings.maxDiskMs,
+    electionTicks: settings.electionTicks,
     ...(settings.leaseMs !== undefined ? { leaseMs: settings.leaseMs } : {}),
     ...(settings.graceMs !== undefined ? { graceMs: settings.graceMs } : {}),
   });

@@ -53,6 +53,8 @@ export interface WorldOptions {
   readonly duplicate?: number;
   /** A data server's write completes (durably) up to this long after it is issued. */
   readonly maxDiskMs?: number;
+  /** The CM's Raft election timeout in ticks (default 10, runtime/main.ts), heartbeats a fifth of it as the adapter passes them. */
+  readonly electionTicks?: number;
 }
 
 /** A CM request, as runtime/cm-server.ts takes it. */
@@ -168,6 +170,7 @@ export class World {
       loss: 0.001,
       duplicate: 0.001,
       maxDiskMs: 3,
+      electionTicks: 10,
       ...opts,
     };
     this.rng = mulberry32(opts.seed);
@@ -448,7 +451,14 @@ export class World {
   // ------------------------------------------------------------ CM nodes (runtime/cm-server.ts)
 
   private startCm(p: CmProc): void {
-    p.replica = new CmReplica({ id: p.id, state: p.disk.load(), random: this.rng.fork(), electionTicks: 10, heartbeatTicks: 2, bugs: this.o.bugs });
+    p.replica = new CmReplica({
+      id: p.id,
+      state: p.disk.load(),
+      random: this.rng.fork(),
+      electionTicks: this.o.electionTicks,
+      heartbeatTicks: Math.max(1, Math.floor(this.o.electionTicks / 5)),
+      bugs: this.o.bugs,
+    });
     const tick = (): void => {
       p.replica!.tick();
       this.cmReady(p);

@@ -177,6 +177,28 @@ describe('--provider sim', () => {
     expect(o.results?.results.linearizable.verdict).toBe('invalid');
   }, 60_000);
 
+  it('catches vote-twice on a known seed: two CM leaders of one term stop each other, and the node-log check says so', async () => {
+    // The README's recipe (seed 3 of its sweep): short election timeouts, the CM leader killed and paused every second.
+    const recipe = {
+      workload: 'version-register',
+      timeLimit: 30,
+      quiet: 5,
+      nemesis: ['kill', 'pause'] as TestConfig['nemesis'],
+      targets: ['leader'] as TestConfig['targets'],
+      nemesisInterval: 1,
+      nemesisOverlap: false,
+      systemOptions: { 'cm-nodes': '5', 'election-ticks': '3' },
+    };
+    const o = await runSimTest(simTest({ ...recipe, seed: 3, bugs: ['vote-twice'] }), { quiet: true });
+    expect(o.failure).toBeNull();
+    expect(o.results?.verdict).toBe('invalid');
+    const logs = o.results?.results['node-logs'] as { verdict: string; matches: { text: string }[] } | undefined;
+    expect(logs?.verdict).toBe('invalid');
+    expect(logs?.matches[0]?.text).toMatch(/election safety: n\d is leader of term \d+ and got append from n\d in the same term/);
+    const correct = await runSimTest(simTest({ ...recipe, seed: 3 }), { quiet: true });
+    expect(correct.results?.verdict).toBe('valid');
+  }, 60_000);
+
   it('keeps the correct build valid over seeds with every simulated fault overlapping', async () => {
     for (let seed = 100; seed < 106; seed++) {
       const o = await runSimTest(simTest({ seed }), { quiet: true });
