@@ -357,7 +357,10 @@ describe.skipIf(!usable.ok)("packet faults on the host's loopback: the targeted 
     let fast = 0;
     try {
       await installClassify(nf, chain, [slowUid], slot);
-      expect(await nf.run(['-t', 'mangle', '-S', chain])).toContain(`--uid-owner ${slowUid} -j CLASSIFY --set-class 7557:${slot.minor.toString(16)}`);
+      // iptables prints the class's minor as 4 hex digits (7557:0bce for minor 0xbce).
+      expect(await nf.run(['-t', 'mangle', '-S', chain])).toContain(
+        `--uid-owner ${slowUid} -j CLASSIFY --set-class 7557:${slot.minor.toString(16).padStart(4, '0')}`,
+      );
       slow = await uploadAs(slowUid);
       fast = await uploadAs(fastUid);
     } finally {
