@@ -31,7 +31,7 @@ import { COVERAGE_FILE, SAMPLE_EVERY_MS, storedCoverage, type NodeLogsResult } f
 import type { ViewSample } from '../core/coverage.js';
 import { deploySystem } from './deploy.js';
 import { testGenerator, type RunOutcome, type TestConfig } from './run-test.js';
-import { TIMED_OUT } from './workers.js';
+import { completionFields, TIMED_OUT } from './workers.js';
 
 /** The virtual time the bootstrap (a CM leader, every group open) may take. */
 const BOOT_LIMIT_NS = 60e9;
@@ -197,15 +197,7 @@ async function drive(
   const opTimeoutNs = test.opTimeoutMs * 1e6;
 
   const complete = (op: Invocation, r: ClientResult): void => {
-    const fields: EventFields = {
-      type: r.type,
-      f: op.f,
-      value: r.type !== 'info' || op.process === NEMESIS ? (r.value !== undefined ? r.value : op.value) : op.value,
-      process: op.process,
-    };
-    if (op.key !== undefined) fields.key = op.key;
-    if (r.error !== undefined) fields.error = r.error;
-    scheduler.completed(recorder.record(fields));
+    scheduler.completed(recorder.record(completionFields(op, r)));
     if (op.process !== NEMESIS && r.type === 'info') {
       // The process retires (its op may still take effect); its successor gets a fresh client.
       void clients.get(op.process)?.close();

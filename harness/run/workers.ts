@@ -56,6 +56,22 @@ class OpenError extends Error {}
 
 export const TIMED_OUT = 'timed-out';
 
+/**
+ * The completion event of `op` answered with `r`. A client op of unknown outcome keeps its
+ * invocation's value (what it tried to do); a nemesis op's value says what the fault did.
+ */
+export function completionFields(op: Invocation, r: ClientResult): EventFields {
+  const fields: EventFields = {
+    type: r.type,
+    f: op.f,
+    value: r.type !== 'info' || op.process === NEMESIS ? (r.value !== undefined ? r.value : op.value) : op.value,
+    process: op.process,
+  };
+  if (op.key !== undefined) fields.key = op.key;
+  if (r.error !== undefined) fields.error = r.error;
+  return fields;
+}
+
 export async function runWorkers(o: WorkerPoolOptions): Promise<RunSummary> {
   if (o.nodes.length === 0) throw new RangeError('runWorkers needs at least one node');
   const scheduler = new Scheduler(o.generator, { concurrency: o.concurrency, seed: o.seed });
@@ -112,15 +128,7 @@ export async function runWorkers(o: WorkerPoolOptions): Promise<RunSummary> {
 
   const complete = (op: Invocation, r: ClientResult) => {
     try {
-      const fields: EventFields = {
-        type: r.type,
-        f: op.f,
-        value: r.type !== 'info' || op.process === NEMESIS ? (r.value !== undefined ? r.value : op.value) : op.value,
-        process: op.process,
-      };
-      if (op.key !== undefined) fields.key = op.key;
-      if (r.error !== undefined) fields.error = r.error;
-      const event = recorder.record(fields);
+      const event = recorder.record(completionFields(op, r));
       scheduler.completed(event);
       if (op.process === NEMESIS) summary.nemesis++;
       else {

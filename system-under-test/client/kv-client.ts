@@ -147,29 +147,12 @@ interface CachedConfig {
   readonly until: number;
 }
 
-export class KvClient {
-  private readonly id = `client-${randomBytes(6).toString('hex')}`;
-  private seq = 0;
-  private readonly cm: CmClient;
-  private readonly timeoutMs: number;
-  private readonly leaseMs: number;
-  private groups: number | undefined;
-  private readonly configs = new Map<string, CachedConfig>();
-  /** The configuration lookup in flight, if any. */
-  private lookup: Promise<void> | null = null;
-  private addresses: Record<string, string> = {};
-  private readonly conns = new Map<string, DataConnection>();
-  /** One timer sweeps every attempt's deadline (no timer per operation). */
-  private sweeper: NodeJS.Timeout | null = null;
-  private closed = false;
-
-  constructor(o: KvClientOptions) {
-    if (o.cm.length === 0) throw new Error('KvClient needs at least one CM address');
-    this.timeoutMs = o.timeoutMs ?? 2000;
-    this.leaseMs = o.configLeaseMs ?? 1000;
-    this.groups = o.groups;
-    this.cm = new CmClient(o.cm, { timeoutMs: this.timeoutMs, attemptMs: Math.min(700, this.timeoutMs) });
-  }
+/**
+ * The key-value operations, each one ClientOp through `run`: the real client
+ * (KvClient, over TCP) and the simulated one (sim/kv-client.ts) differ only there.
+ */
+export abstract class KvOps {
+  protected abstract run(op: ClientOp, signal: AbortSignal | undefined): Promise<KvOutcome>;
 
   read(key: string, signal?: AbortSignal): Promise<KvOutcome> {
     return this.run({ f: 'read', key }, signal);
@@ -196,6 +179,32 @@ export class KvClient {
   readMany(keys: readonly string[], signal?: AbortSignal): Promise<KvOutcome> {
     return this.run({ f: 'read-many', keys: [...keys] }, signal);
   }
+}
+
+export class KvClient extends KvOps {
+  private readonly id = `client-${randomBytes(6).toString('hex')}`;
+  private seq = 0;
+  private readonly cm: CmClient;
+  private readonly timeoutMs: number;
+  private readonly leaseMs: number;
+  private groups: number | undefined;
+  private readonly configs = new Map<string, CachedConfig>();
+  /** The configuration lookup in flight, if any. */
+  private lookup: Promise<void> | null = null;
+  private addresses: Record<string, string> = {};
+  private readonly conns = new Map<string, DataConnection>();
+  /** One timer sweeps every attempt's deadline (no timer per operation). */
+  private sweeper: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(o: KvClientOptions) {
+    super();
+    if (o.cm.length === 0) throw new Error('KvClient needs at least one CM address');
+    this.timeoutMs = o.timeoutMs ?? 2000;
+    this.leaseMs = o.configLeaseMs ?? 1000;
+    this.groups = o.groups;
+    this.cm = new CmClient(o.cm, { timeoutMs: this.timeoutMs, attemptMs: Math.min(700, this.timeoutMs) });
+  }
 
   async close(): Promise<void> {
     this.closed = true;
@@ -208,7 +217,7 @@ export class KvClient {
 
   // ------------------------------------------------------------ one operation
 
-  private async run(op: ClientOp, signal: AbortSignal | undefined): Promise<KvOutcome> {
+  protected async run(op: ClientOp, signal: AbortSignal | undefined): Promise<KvOutcome> {
     const update = isUpdate(op);
     const deadline = performance.now() + this.timeoutMs;
     const keys = keysOf(op);

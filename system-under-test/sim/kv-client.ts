@@ -10,7 +10,7 @@
 // methods the adapter's invokers call, so workloads map onto it unchanged.
 
 import type { GroupConfig } from '../cm/state.js';
-import { DEFINITE_FAILURES, READ_ATTEMPT_MS, type KvOutcome } from '../client/kv-client.js';
+import { DEFINITE_FAILURES, KvOps, READ_ATTEMPT_MS, type KvOutcome } from '../client/kv-client.js';
 import { isUpdate, keysOf } from '../pacifica/kv.js';
 import { groupOf } from '../pacifica/placement.js';
 import type { ClientOp, KvValue, PMessage } from '../pacifica/types.js';
@@ -63,7 +63,7 @@ interface Cached {
   readonly until: number;
 }
 
-export class SimKvClient {
+export class SimKvClient extends KvOps {
   private seq = 0;
   private readonly caller: CmCaller;
   private readonly configs = new Map<string, Cached>();
@@ -77,6 +77,7 @@ export class SimKvClient {
     private readonly id: string,
     private readonly o: SimKvClientOptions,
   ) {
+    super();
     this.caller = new CmCaller(world, id, world.cmIds, (t, f) => world.at(t, f));
     world.endpoint(id, (w: Wire) => {
       if (w.kind === 'cm-ans') this.caller.answer(w.rid, w.ans);
@@ -89,30 +90,6 @@ export class SimKvClient {
     });
   }
 
-  read(key: string, signal?: AbortSignal): Promise<KvOutcome> {
-    return this.run({ f: 'read', key }, signal);
-  }
-
-  write(key: string, value: number | string, signal?: AbortSignal): Promise<KvOutcome> {
-    return this.run({ f: 'write', key, value }, signal);
-  }
-
-  cas(key: string, from: number | string | null, to: number | string, signal?: AbortSignal): Promise<KvOutcome> {
-    return this.run({ f: 'cas', key, from, to }, signal);
-  }
-
-  append(key: string, value: number | string, signal?: AbortSignal): Promise<KvOutcome> {
-    return this.run({ f: 'append', key, value }, signal);
-  }
-
-  transfer(from: string, to: string, amount: number, signal?: AbortSignal): Promise<KvOutcome> {
-    return this.run({ f: 'transfer', from, to, amount }, signal);
-  }
-
-  readMany(keys: readonly string[], signal?: AbortSignal): Promise<KvOutcome> {
-    return this.run({ f: 'read-many', keys: [...keys] }, signal);
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     this.world.dropEndpoint(this.id);
@@ -120,7 +97,7 @@ export class SimKvClient {
     this.pending.clear();
   }
 
-  private run(op: ClientOp, signal: AbortSignal | undefined): Promise<KvOutcome> {
+  protected run(op: ClientOp, signal: AbortSignal | undefined): Promise<KvOutcome> {
     const w = this.world;
     const update = isUpdate(op);
     const deadline = w.now + this.o.timeoutMs;
