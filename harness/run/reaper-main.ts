@@ -2,12 +2,15 @@
 // stdin a pipe from the harness carrying a JSON ReaperLine a run.
 
 import { processAlive as alive } from '../core/process.js';
+import type { Provider } from '../core/provider.js';
 import { processesOf } from '../providers/local.js';
 import type { ReaperLine } from './reaper.js';
 import { PROVIDERS } from './test-flags.js';
 
 const harnessPid = Number(process.argv[2]);
-const providers = new Set<string>();
+// Each provider is made (its modules loaded, its engine connected) when the harness first names it,
+// not when the harness dies: that work would otherwise come out of the 10 s budget, and a loaded machine makes it slow.
+const providers = new Map<string, Promise<Provider | null>>();
 const runDirs = new Set<string>();
 let buffered = '';
 
@@ -30,11 +33,10 @@ async function reap(): Promise<void> {
   }
   for (const round of [0, 1]) {
     if (round === 1) await sleep(2000);
-    for (const name of providers) {
-      const make = PROVIDERS[name];
-      if (make === undefined) continue;
+    for (const [name, made] of providers) {
       try {
-        await (await make()).cleanupLeftovers();
+        // Made at the first line; if the engine could not be reached then, it may be now.
+        await ((await made) ?? (await PROVIDERS[name]()))?.cleanupLeftovers();
       } catch {
         // The engine is gone too, or the rules cannot be read: nothing more this process can do.
       }
@@ -51,7 +53,12 @@ process.stdin.on('data', (chunk: string) => {
   for (const l of lines) {
     try {
       const { provider, runDir } = JSON.parse(l) as ReaperLine;
-      providers.add(provider);
+      const make = PROVIDERS[provider];
+      if (make !== undefined && !providers.has(provider))
+        providers.set(
+          provider,
+          make().catch(() => null),
+        );
       if (runDir.length > 1) runDirs.add(runDir);
     } catch {
       // not a line of ours
