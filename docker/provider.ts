@@ -119,6 +119,32 @@ export type CreateNode = (node: NodeInfo, join: boolean) => Promise<Docker.Conta
 /** A container's interface on the run's network. */
 const PACKET_DEV = 'eth0';
 
+/**
+ * CPU seconds a running container has used (its cgroup's counter, read from
+ * the host's /sys/fs/cgroup: cgroup v1's cpuacct.usage in ns or v2's
+ * cpu.stat usage_usec, under the engine's cgroupfs or systemd layout); NaN
+ * when none of them is there (a stopped container, another cgroup parent,
+ * an engine on another machine).
+ */
+export function containerCpuSeconds(id: string, root = '/sys/fs/cgroup'): number {
+  for (const dir of [`${root}/cpuacct/docker/${id}`, `${root}/cpu,cpuacct/docker/${id}`]) {
+    try {
+      return Number(fs.readFileSync(`${dir}/cpuacct.usage`, 'utf8').trim()) / 1e9;
+    } catch {
+      /* not this layout */
+    }
+  }
+  for (const dir of [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`, `${root}/unified/docker/${id}`]) {
+    try {
+      const m = /^usage_usec (\d+)$/m.exec(fs.readFileSync(`${dir}/cpu.stat`, 'utf8'));
+      if (m) return Number(m[1]) / 1e6;
+    } catch {
+      /* not this layout */
+    }
+  }
+  return NaN;
+}
+
 export class DockerCluster implements Cluster {
   private readonly handles = new Map<string, NodeHandle>();
   private readonly chain: string;
@@ -126,6 +152,8 @@ export class DockerCluster implements Cluster {
   /** The packet fault in force: on which nodes, what. */
   private packetFault: { nodes: ReadonlySet<string>; netem: Netem } | null = null;
   private tornDown = false;
+  /** Per node: the last reading of its container's CPU counter, and the CPU seconds added up over its restarts. */
+  private readonly cpu = new Map<string, { last: number; total: number }>();
   private readonly unhook: () => void;
   private events?: NodeJS.ReadableStream;
 
@@ -159,6 +187,21 @@ export class DockerCluster implements Cluster {
   /** The container's id, for tests and tools (docker exec, inspect). */
   containerId(node: string): string {
     return this.handle(node).container.id;
+  }
+
+  cpuSeconds(): number {
+    let known = false;
+    for (const [name, h] of this.handles) {
+      const now = containerCpuSeconds(h.container.id);
+      if (Number.isNaN(now)) continue;
+      // A restarted container has a fresh cgroup, counting from 0 again: what it used before is kept in `total`.
+      const c = this.cpu.get(name) ?? { last: 0, total: 0 };
+      c.total += now >= c.last ? now - c.last : now;
+      c.last = now;
+      this.cpu.set(name, c);
+      known = true;
+    }
+    return known ? [...this.cpu.values()].reduce((n, c) => n + c.total, 0) : NaN;
   }
 
   async start(node: string): Promise<void> {

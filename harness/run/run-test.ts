@@ -29,8 +29,8 @@ import {
 } from '../core/generator/index.js';
 import type { Value } from '../../history/types.js';
 import { undertowVersion } from '../core/project-root.js';
-import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
-import type { SystemAdapter } from '../core/system.js';
+import type { Cluster, ClusterSpec, NodeInfo, Provider } from '../core/provider.js';
+import type { Deployment, SystemAdapter } from '../core/system.js';
 import type { TestSpec, Workload } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults, type RunResults } from './analysis.js';
@@ -167,12 +167,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
       seed: test.seed + 1,
       log: (f, value) => log.info({ f, value }, 'fault'),
     });
-    const generator = testGenerator(
-      test,
-      workload,
-      nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
-      deployment.membership?.targets,
-    );
+    const generator = testGenerator(test, workload, faultNodesOf(deployment, nodes), deployment.membership?.targets);
     progress.start();
     try {
       summary = await runWorkers({
@@ -249,21 +244,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
  */
 export function testGenerator(test: TestConfig, workload: Workload, faultNodes: readonly string[], memberTargets: readonly string[] | undefined): GenLike {
   const limitNs = test.timeLimit * 1e9;
-  const schedule =
-    test.faultScript !== undefined
-      ? scripted(test.faultScript)
-      : faultSchedule({
-          kinds: test.nemesis,
-          nodes: faultNodes,
-          quietMs: test.nemesisInterval * 1000,
-          partitions: test.partitions,
-          packet: test.packet,
-          targets: test.targets,
-          memberTargets,
-          holdMs: test.nemesisInterval * 1000,
-          overlap: test.nemesisOverlap,
-          seed: test.seed + 2,
-        });
+  const schedule = test.faultScript !== undefined ? scripted(test.faultScript) : faultGenerator(test, faultNodes, memberTargets, test.seed + 2);
   return phases(
     clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
     onNemesis(HEAL_ALL),
@@ -271,6 +252,31 @@ export function testGenerator(test: TestConfig, workload: Workload, faultNodes: 
     clients(timeLimit(30e9, workload.final)),
   );
 }
+
+/** The seeded fault schedule of a run's fault settings (a test's, a bench point's); unbounded: bound it with timeLimit. */
+export function faultGenerator(
+  f: Pick<TestConfig, 'nemesis' | 'partitions' | 'packet' | 'targets' | 'nemesisInterval' | 'nemesisOverlap'>,
+  faultNodes: readonly string[],
+  memberTargets: readonly string[] | undefined,
+  seed: number,
+): GenLike {
+  return faultSchedule({
+    kinds: f.nemesis,
+    nodes: faultNodes,
+    quietMs: f.nemesisInterval * 1000,
+    partitions: f.partitions,
+    packet: f.packet,
+    targets: f.targets,
+    memberTargets,
+    holdMs: f.nemesisInterval * 1000,
+    overlap: f.nemesisOverlap,
+    seed,
+  });
+}
+
+/** The nodes a fault may take: those of the deployment's fault roles (every node without them). */
+export const faultNodesOf = (deployment: Pick<Deployment, 'faultRoles'>, nodes: readonly NodeInfo[]): string[] =>
+  nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name);
 
 /** Each fault op at its time: a sleep from the previous one's time, then the op. */
 function scripted(faults: readonly ScriptedFault[]): GenLike {
