@@ -8,14 +8,11 @@
 // seconds show the recovery. What each fault did to the clients is
 // availability.ts's.
 
-import { nemesis as onNemesis, phases, timeLimit } from '../core/generator/index.js';
-import { faultsNemesis } from '../../nemesis/faults.js';
-import { HEAL_ALL } from '../../nemesis/schedule.js';
 import type { Op, Value } from '../../history/types.js';
 import type { Cluster, NodeInfo } from '../core/provider.js';
 import { Recorder } from '../core/recorder.js';
 import type { Deployment, SystemView } from '../core/system.js';
-import { faultGenerator, faultNodesOf } from '../run/run-test.js';
+import { faultNodesOf, faultsThenHeal, runNemesis } from '../run/run-test.js';
 import type { FaultSettings } from '../run/test-flags.js';
 import { runWorkers } from '../run/workers.js';
 import { faultEffect, type FaultRecord, type TimelineOp } from './availability.js';
@@ -116,23 +113,15 @@ export async function runPointFaults(o: PointFaultsOptions): Promise<{ events: O
   const recorder = new Recorder({ clock: () => BigInt(Math.round(performance.now() * 1e6)) });
   const zero = performance.now();
   const { deployment, nodes } = o;
-  const schedule = faultGenerator(o.faults, faultNodesOf(deployment, nodes), deployment.membership?.targets, o.seed + 1);
   await runWorkers({
-    generator: phases(onNemesis(timeLimit(Math.max(0, o.healAt - zero) * 1e6, schedule)), onNemesis(HEAL_ALL)),
+    generator: faultsThenHeal(o.faults, faultNodesOf(deployment, nodes), deployment.membership?.targets, o.seed + 1, Math.max(0, o.healAt - zero) * 1e6),
     concurrency: 1,
     seed: o.seed,
     nodes: deployment.clientNodes(nodes),
     newClient: () => {
       throw new Error('a bench point’s fault schedule has no client ops');
     },
-    nemesis: faultsNemesis({
-      cluster: o.cluster,
-      view: o.view,
-      membership: deployment.membership?.faults,
-      faultRoles: deployment.faultRoles,
-      seed: o.seed,
-      log: o.log,
-    }),
+    nemesis: runNemesis(o.cluster, o.view, deployment, o.seed, o.log),
     recorder,
     opTimeoutMs: 60_000,
     stop: o.stop,

@@ -14,7 +14,7 @@ import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
 import type { PacketKind } from '../../nemesis/packet.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
-import type { Client } from '../core/client.js';
+import type { Client, Nemesis } from '../core/client.js';
 import {
   clients,
   clientsAndNemesis,
@@ -30,7 +30,7 @@ import {
 import type { Value } from '../../history/types.js';
 import { undertowVersion } from '../core/project-root.js';
 import type { Cluster, ClusterSpec, NodeInfo, Provider } from '../core/provider.js';
-import type { Deployment, SystemAdapter } from '../core/system.js';
+import type { Deployment, SystemAdapter, SystemView } from '../core/system.js';
 import type { TestSpec, Workload } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults, type RunResults } from './analysis.js';
@@ -159,14 +159,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     // Fault coverage: who leads and who serves each group, through the run (harness/run/coverage.ts).
     sampler = new ViewSampler(view, () => recorder.now());
     sampler.start();
-    const nemesis = faultsNemesis({
-      cluster,
-      view,
-      membership: deployment.membership?.faults,
-      faultRoles: deployment.faultRoles,
-      seed: test.seed + 1,
-      log: (f, value) => log.info({ f, value }, 'fault'),
-    });
+    const nemesis = runNemesis(cluster, view, deployment, test.seed + 1, (f, value) => log.info({ f, value }, 'fault'));
     const generator = testGenerator(test, workload, faultNodesOf(deployment, nodes), deployment.membership?.targets);
     progress.start();
     try {
@@ -272,6 +265,22 @@ export function faultGenerator(
     overlap: f.nemesisOverlap,
     seed,
   });
+}
+
+/** Faults alone for `limitNs`, then everything healed: the nemesis's part of a bench point (harness/bench/faults.ts). */
+export function faultsThenHeal(
+  f: Parameters<typeof faultGenerator>[0],
+  faultNodes: readonly string[],
+  memberTargets: readonly string[] | undefined,
+  seed: number,
+  limitNs: number,
+): GenLike {
+  return phases(onNemesis(timeLimit(limitNs, faultGenerator(f, faultNodes, memberTargets, seed))), onNemesis(HEAL_ALL));
+}
+
+/** A run's nemesis: the fault ops carried out on the cluster, roles from the system's view (nemesis/faults.ts). */
+export function runNemesis(cluster: Cluster, view: SystemView, deployment: Deployment, seed: number, log: (f: string, value: unknown) => void): Nemesis {
+  return faultsNemesis({ cluster, view, membership: deployment.membership?.faults, faultRoles: deployment.faultRoles, seed, log });
 }
 
 /** The nodes a fault may take: those of the deployment's fault roles (every node without them). */
