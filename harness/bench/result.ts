@@ -228,10 +228,7 @@ export function benchText(b: BenchResult): string {
   const faults = benchFaults(b);
   return (
     `${c.system} on ${c.provider}, workload ${c.workload} (${Math.round(c.readFraction * 100)}% reads, ${c.keys} keys), ${c.warmupS} s warm-up + ${c.durationS} s per point, ${c.repeat} repeat(s): median (min-max)\n` +
-    table(
-      ['point', ...columns.map((col) => col.head)],
-      rows,
-    ) +
+    table(['point', ...columns.map((col) => col.head)], rows) +
     (faults.length > 0
       ? `\nfaults (${c.faults.nemesis.join(', ')}; targets ${c.faults.targets.join(', ')}): ${faultSummary(b)}\n` +
         table(

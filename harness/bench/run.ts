@@ -73,7 +73,9 @@ export async function runBench(c: BenchConfig, provider: Provider, stop: AbortSi
   writeJson(paths.test, { name: c.name, kind: 'bench', system: c.system, provider: c.provider, workload: c.workload, runId, startedAt: result.startedAt });
   const save = () => writeJson(join(paths.dir, BENCH_JSON), result);
   save();
-  out.write(`undertow bench: ${c.name} (${c.system}; ${c.workload}${faulted ? `; faults: ${c.faults.nemesis.join(',')}` : ''}; ${c.provider}) in ${paths.dir}\n`);
+  out.write(
+    `undertow bench: ${c.name} (${c.system}; ${c.workload}${faulted ? `; faults: ${c.faults.nemesis.join(',')}` : ''}; ${c.provider}) in ${paths.dir}\n`,
+  );
   log.info({ config: c }, 'bench starting');
 
   let cluster: Cluster | undefined;
