@@ -35,6 +35,7 @@ import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../nem
 import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
 import { applyPacket, classMinor, clearSlot, netnsTc, rootQdisc, TC_MAJOR, type Netem } from '../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../harness/core/provider.js';
+import { CpuTotal } from '../harness/core/cpu-total.js';
 import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
 import { IMAGE_FAKETIME_LIBRARY, imageOf } from './image.js';
 
@@ -152,8 +153,8 @@ export class DockerCluster implements Cluster {
   /** The packet fault in force: on which nodes, what. */
   private packetFault: { nodes: ReadonlySet<string>; netem: Netem } | null = null;
   private tornDown = false;
-  /** Per node: the last reading of its container's CPU counter, and the CPU seconds added up over its restarts. */
-  private readonly cpu = new Map<string, { last: number; total: number }>();
+  /** The containers' CPU seconds, added up over their restarts. */
+  private readonly cpu = new CpuTotal();
   private readonly unhook: () => void;
   private events?: NodeJS.ReadableStream;
 
@@ -190,18 +191,8 @@ export class DockerCluster implements Cluster {
   }
 
   cpuSeconds(): number {
-    let known = false;
-    for (const [name, h] of this.handles) {
-      const now = containerCpuSeconds(h.container.id);
-      if (Number.isNaN(now)) continue;
-      // A restarted container has a fresh cgroup, counting from 0 again: what it used before is kept in `total`.
-      const c = this.cpu.get(name) ?? { last: 0, total: 0 };
-      c.total += now >= c.last ? now - c.last : now;
-      c.last = now;
-      this.cpu.set(name, c);
-      known = true;
-    }
-    return known ? [...this.cpu.values()].reduce((n, c) => n + c.total, 0) : NaN;
+    // A restarted container has a fresh cgroup, counting from 0 again: CpuTotal keeps what it used before.
+    return this.cpu.add([...this.handles].map(([name, h]) => [name, containerCpuSeconds(h.container.id)] as const));
   }
 
   async start(node: string): Promise<void> {

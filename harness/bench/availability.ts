@@ -13,7 +13,9 @@
 //   recovery: keys are hashed into KEY_BUCKETS buckets. A bucket serves
 //     again at the completion of its first ok op sent after its last op that
 //     failed or went unknown (sent in [S, H)); a bucket with no such op at
-//     the completion of its first ok op sent at or after S. The system
+//     the completion of its first ok op sent at or after S (an op that
+//     failed only after H, in flight when the next fault started, is not
+//     held against this fault: the next one may have failed it). The system
 //     serves again at R, the latest of its buckets' times (buckets with no
 //     ops sent in [S, H) are not looked at); recovery is R - S. It is null
 //     when some bucket never served again before H. A fault that disturbed
@@ -96,7 +98,8 @@ export function faultEffect(ops: readonly TimelineOp[], span: FaultSpan): FaultE
   }
   let servedAgainAt: number | null = inFault.length > 0 ? S : null;
   for (const list of buckets.values()) {
-    const lastBad = list.reduce((t, o) => (o.type !== 'ok' && o.sent > t ? o.sent : t), -Infinity);
+    // A failure known only after the horizon (an op in flight when the next fault started) may be the next fault's doing.
+    const lastBad = list.reduce((t, o) => (o.type !== 'ok' && o.done <= H && o.sent > t ? o.sent : t), -Infinity);
     // (A loop, not Math.min(...): a bucket can hold more ops than a call takes arguments.)
     let at = Infinity;
     for (const o of list) if (o.type === 'ok' && o.sent > lastBad && o.done < at) at = o.done;

@@ -188,7 +188,7 @@ export const POINT_COLUMNS: readonly PointColumn[] = [
 export const benchFaults = (b: BenchResult): { point: PointRecord; fault: FaultRecord }[] =>
   b.points.flatMap((point) => (point.faults ?? []).map((fault) => ({ point, fault })));
 
-const percent = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+const percent = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 
 /** A column of the faults table: the text summary's and bench.html's. */
 export const FAULT_COLUMNS: readonly { head: string; cell: (point: PointRecord, f: FaultRecord) => string }[] = [

@@ -17,6 +17,7 @@ import type { Client } from '../core/client.js';
 import { Random } from '../core/generator/index.js';
 import { undertowVersion } from '../core/project-root.js';
 import type { Cluster, Provider } from '../core/provider.js';
+import { CpuTotal } from '../core/cpu-total.js';
 import { processesOf } from '../providers/local.js';
 import { deploySystem } from '../run/deploy.js';
 import { watchOver } from '../run/reaper.js';
@@ -99,10 +100,10 @@ export async function runBench(c: BenchConfig, provider: Provider, stop: AbortSi
     const draw = workload.bench!({ keys: c.keys, readFraction: c.readFraction });
     const nextOp = () => draw(random);
     // The cluster's CPU seconds: the provider's count (the Docker provider: the containers' cgroups), else its
-    // processes on this machine (the local provider); NaN elsewhere.
+    // processes on this machine (the local provider), added up over restarts (a killed node's new process); NaN elsewhere.
+    const localCpu = new CpuTotal();
     const clusterCpu = () =>
-      up.cpuSeconds?.() ??
-      (provider.name === 'local' ? processesOf(runDir).reduce((s, pid) => s + (Number.isNaN(cpuSeconds(pid)) ? 0 : cpuSeconds(pid)), 0) : NaN);
+      up.cpuSeconds?.() ?? (provider.name === 'local' ? localCpu.add(processesOf(runDir).map((pid) => [String(pid), cpuSeconds(pid)] as const)) : NaN);
     const point = (mode: LoopMode, warmupS: number, durationS: number, more: Partial<PointOptions> = {}): Promise<PointMeasurement> =>
       measurePoint({ mode, warmupS, durationS, newClient, nodes: clientNodes, nextOp, opTimeoutMs: c.opTimeoutMs, stop, probe: clusterCpu, ...more });
 
@@ -169,7 +170,7 @@ export async function runBench(c: BenchConfig, provider: Provider, stop: AbortSi
         );
         for (const f of faults ?? [])
           out.write(
-            `      ${describeFault(f)} at ${f.start.toFixed(1)} s: availability ${f.availability === null ? '-' : `${(100 * f.availability).toFixed(1)}%`}, served again after ${f.recoveryS === null ? 'never (within the point)' : `${f.recoveryS.toFixed(2)} s`}, ${f.fail} fail, ${f.info} info\n`,
+            `      ${describeFault(f)} at ${f.start.toFixed(1)} s: availability ${f.availability === null ? '-' : `${(100 * f.availability).toFixed(2)}%`}, ${f.recoveryS === null ? 'not served again within the point' : `served again after ${f.recoveryS.toFixed(2)} s`}, ${f.fail} fail, ${f.info} info\n`,
           );
         if (faulted && !stop.aborted) await serving('the faults of the last point');
       }

@@ -59,6 +59,14 @@ describe('faultEffect on hand-built timelines', () => {
     expect(e.availability).toBe(0.5);
   });
 
+  it('an op in flight when the horizon came (the next fault) that failed after it is not held against this fault', () => {
+    const ops = [op(0, 1000, 1001, 'fail', 'x'), op(0, 2000, 2010), op(0, 4900, 7900, 'info', 'timed-out'), op(1, 1000, 1020)];
+    const e = faultEffect(ops, { start: 1000, end: 1500, horizon: 5000 });
+    expect(e.servedAgainAt).toBe(2010);
+    // The same op failing before the horizon is this fault's: no ok op after it, so not served again.
+    expect(faultEffect([...ops, op(0, 4800, 4950, 'fail', 'x')], { start: 1000, end: 1500, horizon: 5000 }).servedAgainAt).toBeNull();
+  });
+
   it('no op sent during the fault: nothing to say', () => {
     const e = faultEffect([op(0, 100, 200), op(0, 6000, 6001)], { start: 1000, end: 2000, horizon: 5000 });
     expect(e).toMatchObject({ servedAgainAt: null, recoveryS: null, availability: null, longestOkMs: null, ok: 0, fail: 0, info: 0 });
