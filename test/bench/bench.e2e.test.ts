@@ -149,7 +149,7 @@ describe('undertow bench on the local provider (reference system)', () => {
       if (f.recoveryS !== null) expect(f.recoveryS).toBeGreaterThanOrEqual(0);
     }
     expect(faults.some((f) => (f.availability !== null && f.availability < 1) || f.recoveryS !== null)).toBe(true);
-    expect(ran.err).toMatch(/kill primary: n\d+ at [\d.]+ s: availability/);
+    expect(ran.err).toMatch(/kill primary: [\w-]+ at [\d.]+ s: availability/);
     expect(ran.err).toMatch(/faults \(kill; targets primary\): \d+ fault\(s\): availability/);
 
     const { page, errors } = await loadReport(browser, join(dir, 'bench.html'));
