@@ -134,16 +134,21 @@ export function faultEffect(ops: readonly TimelineOp[], span: FaultSpan): FaultE
   return effect;
 }
 
-/** One fault of a point, in bench.json. Times in seconds since the bench started. */
-export interface FaultRecord extends Omit<FaultEffect, 'servedAgainAt'> {
+/** A fault as the nemesis history tells it: from its start op's invocation to its stop op's completion. */
+export interface Fault {
   /** The start op (kill, pause, partition, ...), what the schedule asked (a target, a shape) and what was done (the node, the grudge). */
   f: string;
   asked: Value;
   did: Value;
   /** The op that ended it (start, resume, heal, ...; heal-all at the end of the point), or null when it never ended. */
   stoppedBy: string | null;
+  /** In ms on the ops' clock (faults.ts's faultSpans), or in seconds since the bench started (bench.json). */
   start: number;
   end: number | null;
+}
+
+/** One fault of a point, in bench.json, with what it did to the clients. Times in seconds since the bench started. */
+export interface FaultRecord extends Fault, Omit<FaultEffect, 'servedAgainAt'> {
   /** When every key bucket was served again, or null (not before the next fault or the end of the window). */
   servedAgainAt: number | null;
 }

@@ -8,14 +8,14 @@
 // seconds show the recovery. What each fault did to the clients is
 // availability.ts's.
 
-import type { Op, Value } from '../../history/types.js';
+import type { Op } from '../../history/types.js';
 import type { Cluster, NodeInfo } from '../core/provider.js';
 import { Recorder } from '../core/recorder.js';
 import type { Deployment, SystemView } from '../core/system.js';
 import { faultNodesOf, faultsThenHeal, runNemesis } from '../run/run-test.js';
 import type { FaultSettings } from '../run/test-flags.js';
 import { runWorkers } from '../run/workers.js';
-import { faultEffect, type FaultRecord, type TimelineOp } from './availability.js';
+import { faultEffect, type Fault, type FaultRecord, type TimelineOp } from './availability.js';
 
 /** The stop op of each start op of nemesis/schedule.ts's faultOps. */
 const STOP_OF: Readonly<Record<string, string>> = {
@@ -30,24 +30,14 @@ const STOP_OF: Readonly<Record<string, string>> = {
   'clock-strobe': 'clock-reset',
 };
 
-/** A fault as the nemesis history tells it; times in ms on the ops' clock. */
-export interface FaultSpanOps {
-  f: string;
-  asked: Value;
-  did: Value;
-  stoppedBy: string | null;
-  start: number;
-  end: number | null;
-}
-
 /** The faults of a nemesis history (invocations and completions in order; `ms` gives an event's time). */
-export function faultSpans(events: readonly Op[], ms: (e: Op) => number): FaultSpanOps[] {
-  const spans: FaultSpanOps[] = [];
-  const open: FaultSpanOps[] = [];
+export function faultSpans(events: readonly Op[], ms: (e: Op) => number): Fault[] {
+  const spans: Fault[] = [];
+  const open: Fault[] = [];
   for (const e of events) {
     if (e.type === 'invoke') {
       if (e.f in STOP_OF) {
-        const span: FaultSpanOps = { f: e.f, asked: e.value, did: null, stoppedBy: null, start: ms(e), end: null };
+        const span: Fault = { f: e.f, asked: e.value, did: null, stoppedBy: null, start: ms(e), end: null };
         spans.push(span);
         open.push(span);
       }
@@ -71,7 +61,7 @@ export function faultSpans(events: readonly Op[], ms: (e: Op) => number): FaultS
 }
 
 /** Each fault with what it did to the ops; `t0` is the bench's start (ms), `windowEnd` the point's. */
-export function faultRecords(spans: readonly FaultSpanOps[], ops: readonly TimelineOp[], t0: number, windowEnd: number): FaultRecord[] {
+export function faultRecords(spans: readonly Fault[], ops: readonly TimelineOp[], t0: number, windowEnd: number): FaultRecord[] {
   const sorted = [...spans].sort((a, b) => a.start - b.start);
   const s = (ms: number) => Math.round(ms - t0) / 1000;
   return sorted.map((span, i) => {

@@ -113,24 +113,8 @@ describe('undertow bench on the local provider (reference system)', () => {
   // restart at once), so the test asks that some fault either cost ops or had its recovery measured.
   it('--nemesis kill --targets primary: faults in bench.json with availability and recovery, a faults table, nothing left running', async () => {
     const store = mkdtempSync(join(tmpdir(), 'undertow-bench-faults-'));
-    const { ran, dir, result } = await bench(store, [
-      '--nemesis',
-      'kill',
-      '--targets',
-      'primary',
-      '--nemesis-interval',
-      '2',
-      '--concurrency',
-      '8',
-      '--duration',
-      '9',
-      '--warmup',
-      '1',
-      '--repeat',
-      '1',
-      '--keys',
-      '100',
-    ]);
+    const args = '--nemesis kill --targets primary --nemesis-interval 2 --concurrency 8 --duration 9 --warmup 1 --repeat 1 --keys 100';
+    const { ran, dir, result } = await bench(store, args.split(' '));
     expect(ran.code, ran.err.slice(-2000)).toBe(0);
     expect(processesOf(dir)).toEqual([]);
     expect(result.failure).toBeNull();
