@@ -103,14 +103,23 @@ export function pointRecord(
 export const pointId = (mode: 'closed' | 'open', clients: number, rate: number | null): string =>
   mode === 'closed' ? `closed c=${clients}` : `open ${rate}/s (${clients} clients)`;
 
-/** The figures a comparison looks at, per point, and which way is better. */
-export const FIGURES: readonly { name: string; better: 'higher' | 'lower'; of: (p: PointRecord) => number | null }[] = [
+/** The mean of a point's faults' values (those it has), or null. */
+const overFaults = (p: PointRecord, of: (f: FaultRecord) => number | null): number | null => {
+  const xs = (p.faults ?? []).map(of).filter((x): x is number => x !== null);
+  return xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+};
+
+/** The figures a comparison looks at, per point, and which way is better; `faults`: only when a bench had faults. */
+export const FIGURES: readonly { name: string; better: 'higher' | 'lower'; of: (p: PointRecord) => number | null; faults?: true }[] = [
   { name: 'throughput ops/s', better: 'higher', of: (p) => p.throughput },
   { name: 'p50 ms', better: 'lower', of: (p) => p.latency.p50 },
   { name: 'p99 ms', better: 'lower', of: (p) => p.latency.p99 },
   { name: 'p999 ms', better: 'lower', of: (p) => p.latency.p999 },
   { name: 'harness CPU µs/op', better: 'lower', of: (p) => p.cpu.harnessUsPerOp },
   { name: 'cluster CPU µs/op', better: 'lower', of: (p) => p.cpu.clusterUsPerOp },
+  // Per point, the mean over its faults; a fault not served again within its point counts as the whole window.
+  { name: 'availability %', better: 'higher', of: (p) => overFaults(p, (f) => (f.availability === null ? null : 100 * f.availability)), faults: true },
+  { name: 'served again s', better: 'lower', of: (p) => overFaults(p, (f) => f.recoveryS ?? p.seconds.length), faults: true },
 ];
 
 /** The points of a bench by id, in the order they first ran, each with its repeats. */
