@@ -35,6 +35,7 @@ import { forgetJournals, powerEnv, powerShim, rollBack, SHIM_FILE } from '../nem
 import { chainName, installDrops, netnsNetfilter, removeChain } from '../nemesis/iptables.js';
 import { applyPacket, classMinor, clearSlot, netnsTc, rootQdisc, TC_MAJOR, type Netem } from '../nemesis/packet.js';
 import type { Cluster, ClusterSpec, Grudge, NodeInfo, PowerLoss, Provider } from '../harness/core/provider.js';
+import { CpuTotal } from '../harness/core/cpu-total.js';
 import { connectEngine, deadRuns, DETACHED, LABEL, ownerToken, removeContainer, removeNetwork, removeRuns } from './engine.js';
 import { IMAGE_FAKETIME_LIBRARY, imageOf } from './image.js';
 
@@ -119,6 +120,32 @@ export type CreateNode = (node: NodeInfo, join: boolean) => Promise<Docker.Conta
 /** A container's interface on the run's network. */
 const PACKET_DEV = 'eth0';
 
+/**
+ * CPU seconds a running container has used (its cgroup's counter, read from
+ * the host's /sys/fs/cgroup: cgroup v1's cpuacct.usage in ns or v2's
+ * cpu.stat usage_usec, under the engine's cgroupfs or systemd layout); NaN
+ * when none of them is there (a stopped container, another cgroup parent,
+ * an engine on another machine).
+ */
+export function containerCpuSeconds(id: string, root = '/sys/fs/cgroup'): number {
+  for (const dir of [`${root}/cpuacct/docker/${id}`, `${root}/cpu,cpuacct/docker/${id}`]) {
+    try {
+      return Number(fs.readFileSync(`${dir}/cpuacct.usage`, 'utf8').trim()) / 1e9;
+    } catch {
+      /* not this layout */
+    }
+  }
+  for (const dir of [`${root}/system.slice/docker-${id}.scope`, `${root}/docker/${id}`, `${root}/unified/docker/${id}`]) {
+    try {
+      const m = /^usage_usec (\d+)$/m.exec(fs.readFileSync(`${dir}/cpu.stat`, 'utf8'));
+      if (m) return Number(m[1]) / 1e6;
+    } catch {
+      /* not this layout */
+    }
+  }
+  return NaN;
+}
+
 export class DockerCluster implements Cluster {
   private readonly handles = new Map<string, NodeHandle>();
   private readonly chain: string;
@@ -126,6 +153,8 @@ export class DockerCluster implements Cluster {
   /** The packet fault in force: on which nodes, what. */
   private packetFault: { nodes: ReadonlySet<string>; netem: Netem } | null = null;
   private tornDown = false;
+  /** The containers' CPU seconds, added up over their restarts. */
+  private readonly cpu = new CpuTotal();
   private readonly unhook: () => void;
   private events?: NodeJS.ReadableStream;
 
@@ -159,6 +188,11 @@ export class DockerCluster implements Cluster {
   /** The container's id, for tests and tools (docker exec, inspect). */
   containerId(node: string): string {
     return this.handle(node).container.id;
+  }
+
+  cpuSeconds(): number {
+    // A restarted container has a fresh cgroup, counting from 0 again: CpuTotal keeps what it used before.
+    return this.cpu.add([...this.handles].map(([name, h]) => [name, containerCpuSeconds(h.container.id)] as const));
   }
 
   async start(node: string): Promise<void> {

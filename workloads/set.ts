@@ -17,4 +17,10 @@ export const set: WorkloadDefinition = {
     final: eachThread(limit(20, untilOk(repeat({ f: 'read' })))),
   }),
   checkers: () => withStatsAndPerf({ set: setChecker }),
+  // Unique adds, and reads of the whole set (a --reads share), which grows through the bench: a read costs more the
+  // longer it runs, so --reads 0 measures adds alone. One set, so --keys does not apply (a hot key).
+  bench: (p) => {
+    let n = 0;
+    return (random) => (random.float() < p.readFraction ? { f: 'read' } : { f: 'add', value: n++ });
+  },
 };

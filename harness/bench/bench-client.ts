@@ -55,10 +55,33 @@ export function benchClient(data: BenchPageData, UPlot: UPlotCtor | undefined): 
   );
 
   // Over time: every second of every point, in the order they ran; gaps between points.
+  // Faults shaded under the lines: red from start to end, lighter until the system served again.
+  type U = {
+    ctx: CanvasRenderingContext2D;
+    bbox: { left: number; top: number; width: number; height: number };
+    valToPos: (v: number, scale: string, canvas: boolean) => number;
+  };
+  const shade = (u: U) => {
+    const band = (from: number, to: number, color: string) => {
+      const x0 = Math.max(u.bbox.left, u.valToPos(from, 'x', true));
+      const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(to, 'x', true));
+      if (!(x1 > x0)) return;
+      u.ctx.fillStyle = color;
+      u.ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+    };
+    u.ctx.save();
+    for (const f of data.faults) {
+      if (f.served !== null && f.served > f.end) band(f.end, f.served, 'rgba(214,39,40,0.08)');
+      band(f.start, f.end, 'rgba(214,39,40,0.18)');
+    }
+    u.ctx.restore();
+  };
+  const hooks = { drawClear: [shade] };
   const t = data.time;
   plot(
     'tput-time',
     {
+      hooks,
       scales: { x: { time: false } },
       axes: [{ label: 'seconds since the bench started' }, { label: 'ok ops/s' }],
       series: series(['ok ops/s', 'fail+info /s']),
@@ -68,6 +91,7 @@ export function benchClient(data: BenchPageData, UPlot: UPlotCtor | undefined): 
   plot(
     'lat-time',
     {
+      hooks,
       scales: { x: { time: false }, y: { distr: 3 } },
       axes: [{ label: 'seconds since the bench started' }, { label: 'latency, ms' }],
       series: series(['p50', 'p99', 'max']),

@@ -5,7 +5,8 @@
 // `undertow bench compare`: two benches figure by figure.
 
 import type { BenchResult } from './result.js';
-import { pointSpectrum, pointsById, spread, valuesOf } from './result.js';
+import { benchFaults, FAULT_COLUMNS, faultSummary, POINT_COLUMNS, pointSpectrum, pointsById, valuesOf } from './result.js';
+import { describeFault } from './availability.js';
 import type { Comparison } from './compare.js';
 import { median } from './stats.js';
 import { benchClient } from './bench-client.js';
@@ -16,6 +17,8 @@ export interface BenchPageData {
   curve: { labels: string[]; x: number[]; series: (number | null)[][] };
   spectrum: { labels: string[]; x: number[]; series: (number | null)[][] };
   time: { x: number[]; ok: (number | null)[]; bad: (number | null)[]; p50: (number | null)[]; p99: (number | null)[]; max: (number | null)[] };
+  /** Faults to shade on the charts over time: start, end, and when the system served again (seconds since the bench started). */
+  faults: { start: number; end: number; served: number | null; label: string }[];
 }
 
 const num = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
@@ -65,8 +68,17 @@ export function benchPageData(b: BenchResult): BenchPageData {
     time.x.push(Math.round((p.at + p.seconds.length + 0.25) * 1000) / 1000);
     for (const col of [time.ok, time.bad, time.p50, time.p99, time.max]) col.push(null);
   }
-  return { curve, spectrum, time };
+  const faults = benchFaults(b).map(({ point, fault }) => ({
+    start: fault.start,
+    end: fault.end ?? point.at + point.seconds.length,
+    served: fault.servedAgainAt,
+    label: describeFault(fault),
+  }));
+  return { curve, spectrum, time, faults };
 }
+
+const FAULTS_NOTE =
+  "Each fault from its start op to its stop op (heal-all at the end of the faults' part of the window). Availability: the share of ops ok among those sent from the fault's start until it ended or the system served again, whichever came later. Served again: when every key bucket (keys hashed into 16) had an op succeed that was sent after its last failed or unknown one. Longest ok: a stall that failed nothing shows there.";
 
 const CSS = `.note{max-width:1000px}.worse{background:#fbe3e1}.better{background:#e3f4e6}.flag{font-weight:600}`;
 
@@ -102,46 +114,11 @@ export function renderBenchHtml(b: BenchResult): string {
   const c = b.config;
   const byId = [...pointsById(b)];
   const rows = byId
-    .map(([id, ps]) => {
-      const cells = [
-        spread(
-          valuesOf(ps, (p) => p.throughput),
-          0,
-        ),
-        spread(
-          valuesOf(ps, (p) => p.latency.p50),
-          2,
-        ),
-        spread(
-          valuesOf(ps, (p) => p.latency.p99),
-          2,
-        ),
-        spread(
-          valuesOf(ps, (p) => p.latency.p999),
-          2,
-        ),
-        spread(
-          valuesOf(ps, (p) => p.latency.max),
-          1,
-        ),
-        spread(
-          valuesOf(ps, (p) => p.service.p99),
-          2,
-        ),
-        String(ps.reduce((n, p) => n + p.fail, 0)),
-        String(ps.reduce((n, p) => n + p.info, 0)),
-        String(ps.reduce((n, p) => n + p.unsent, 0)),
-        spread(
-          valuesOf(ps, (p) => p.cpu.harnessUsPerOp),
-          0,
-        ),
-        spread(
-          valuesOf(ps, (p) => p.cpu.clusterUsPerOp),
-          0,
-        ),
-      ];
-      return `<tr><td>${escapeHtml(id)}</td>${cells.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`;
-    })
+    .map(([id, ps]) => `<tr><td>${escapeHtml(id)}</td>${POINT_COLUMNS.map((col) => `<td>${escapeHtml(col.cell(ps))}</td>`).join('')}</tr>`)
+    .join('');
+  const faults = benchFaults(b);
+  const faultRows = faults
+    .map(({ point, fault }) => `<tr>${FAULT_COLUMNS.map((col) => `<td>${escapeHtml(col.cell(point, fault))}</td>`).join('')}</tr>`)
     .join('');
   const errors = Object.entries(
     b.points.reduce<Record<string, number>>((acc, p) => {
@@ -157,6 +134,12 @@ ${kv([
   ['provider', c.provider],
   ['workload', `${c.workload}: ${Math.round(c.readFraction * 100)}% reads over ${c.keys} keys (seed ${c.seed})`],
   ['points', `closed loops at concurrency ${c.concurrency.join(', ') || '-'}; open loops at ${c.rates.join(', ') || '-'} ops/s with ${c.openClients} clients`],
+  [
+    'faults',
+    c.faults.nemesis.length > 0
+      ? `${c.faults.nemesis.join(', ')} aimed at ${c.faults.targets.join(', ')}, every ${c.faults.nemesisInterval} s in each point's window (seed ${c.seed})`
+      : 'none',
+  ],
   ['timing', `${c.warmupS} s warm-up (discarded) + ${c.durationS} s measured per point, ${c.repeat} repeat(s), op timeout ${c.opTimeoutMs} ms`],
   [
     'machine',
@@ -172,8 +155,15 @@ ${kv([
 ])}
 <h2>Figures</h2>
 <p class="muted note">Per point, the median (min-max) over the repeats. Latency of ok ops; in an open loop from each op's intended start (coordinated omission corrected), so waiting for a free client counts; service time counts from sending. Unsent: ops due in an open loop that no client was free to send before the window ended (the rate is beyond what the system serves).</p>
-<table class="num" id="figures"><tr><th>point</th><th>ops/s</th><th>p50 ms</th><th>p99 ms</th><th>p999 ms</th><th>max ms</th><th>service p99 ms</th><th>fail</th><th>info</th><th>unsent</th><th>harness CPU µs/op</th><th>cluster CPU µs/op</th></tr>${rows}</table>
+<table class="num" id="figures"><tr><th>point</th>${POINT_COLUMNS.map((col) => `<th>${escapeHtml(col.head)}</th>`).join('')}</tr>${rows}</table>
 ${errors.length > 0 ? `<h3>Errors</h3><table class="num">${errors.map(([e, n]) => `<tr><td>${escapeHtml(e)}</td><td>${n}</td></tr>`).join('')}</table>` : ''}
+${
+  faults.length > 0
+    ? `<h2>Faults</h2>
+<p class="muted note">${escapeHtml(faultSummary(b))}. ${escapeHtml(FAULTS_NOTE)}</p>
+<table class="num" id="faults"><tr>${FAULT_COLUMNS.map((col) => `<th>${escapeHtml(col.head)}</th>`).join('')}</tr>${faultRows}</table>`
+    : ''
+}
 <h2>Throughput and latency</h2>
 <p class="muted">One point per bench point (medians over repeats): as the load rises, throughput levels off and latency climbs.</p>
 <div id="curve" class="plot"></div>
@@ -181,7 +171,7 @@ ${errors.length > 0 ? `<h3>Errors</h3><table class="num">${errors.map(([e, n]) =
 <p class="muted">Latency at each percentile, all repeats of a point together, from its HDR histograms.</p>
 <div id="spectrum" class="plot"></div>
 <h2>Over time</h2>
-<p class="muted">Every second of every measured window, in the order they ran (warm-ups left out, so the gaps).</p>
+<p class="muted">Every second of every measured window, in the order they ran (warm-ups left out, so the gaps)${faults.length > 0 ? '; each fault shaded from its start to its end, and lighter until the system served again' : ''}.</p>
 <div id="tput-time" class="plot"></div>
 <div id="lat-time" class="plot"></div>`;
   return page(`${c.name}: bench`, body, benchPageData(b));

@@ -61,13 +61,16 @@ export function compareBenches(
   const pb = pointsById(b);
   const rows: CompareRow[] = [];
   const notes: string[] = [];
+  // Availability and recovery only when a bench had faults: rows of nothing would crowd every other comparison.
+  const faulted = [a, b].some((x) => x.points.some((p) => (p.faults ?? []).length > 0));
+  const figures = FIGURES.filter((f) => f.faults !== true || faulted);
   for (const [id, as] of pa) {
     const bs = pb.get(id);
     if (!bs) {
       notes.push(`point ${id} is only in A`);
       continue;
     }
-    for (const fig of FIGURES) {
+    for (const fig of figures) {
       const xa = valuesOf(as, fig.of);
       const xb = valuesOf(bs, fig.of);
       if (xa.length === 0 || xb.length === 0) {

@@ -1,13 +1,25 @@
 // `undertow bench`'s flags and the bench as run (bench.json's `config`). The
-// system, provider and store flags are `undertow test`'s (systemFlags), so a
-// system is named and configured the same way for a test and a bench.
+// system, provider, store and fault flags are `undertow test`'s (systemFlags,
+// nemesisFlags), so a system and its faults are named and configured the same
+// way for a test and a bench.
 
 import type { Argv } from 'yargs';
 import { DEFAULT_SYSTEM } from '../../adapters/index.js';
 import { InputError } from '../../history/input-error.js';
 import { WORKLOADS } from '../../workloads/index.js';
 import { deploySystem } from '../run/deploy.js';
-import { positive, positiveInt, SIM_PROVIDER, systemFlags, systemOptionsOf, type SystemArgs } from '../run/test-flags.js';
+import {
+  faultSettings,
+  nemesisFlags,
+  positive,
+  positiveInt,
+  SIM_PROVIDER,
+  systemFlags,
+  systemOptionsOf,
+  type FaultSettings,
+  type NemesisArgs,
+  type SystemArgs,
+} from '../run/test-flags.js';
 
 export interface BenchConfig {
   name: string;
@@ -31,9 +43,11 @@ export interface BenchConfig {
   opTimeoutMs: number;
   seed: number;
   store: string;
+  /** Faults in every point's window (none when `faults.nemesis` is empty): `undertow test`'s fault flags. */
+  faults: FaultSettings;
 }
 
-export interface BenchArgs extends SystemArgs {
+export interface BenchArgs extends SystemArgs, NemesisArgs {
   workload: string;
   concurrency: string;
   rate: string;
@@ -87,10 +101,19 @@ export function benchConfig(a: BenchArgs): BenchConfig {
   if (!(a.reads >= 0 && a.reads <= 1)) throw new InputError(`--reads must be a fraction between 0 and 1, got ${a.reads}`);
   positive('op-timeout', a['op-timeout']);
   if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
-  // Unknown options, bugs, a workload the system cannot run: one line now, not after the cluster started.
-  deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: [] });
+  const faults = faultSettings(a);
+  // A point's faults start after one --nemesis-interval of quiet and stop one before its window ends (to see the
+  // recovery): a window of two intervals or less would hold no fault.
+  if (faults.nemesis.length > 0 && a.duration <= 2 * faults.nemesisInterval)
+    throw new InputError(
+      `--nemesis needs --duration above twice --nemesis-interval (${faults.nemesisInterval} s of quiet before the first fault, ${faults.nemesisInterval} s after the last to see the recovery), got --duration ${a.duration}`,
+      {},
+      `e.g. --duration ${Math.ceil(4 * faults.nemesisInterval)}, or a shorter --nemesis-interval`,
+    );
+  // Unknown options, bugs, a workload or a fault the system cannot take: one line now, not after the cluster started.
+  deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: faults.nemesis });
   return {
-    name: a.name ?? `bench-${a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`}${a.workload}`,
+    name: a.name ?? `bench-${a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`}${a.workload}${faults.nemesis.length > 0 ? `-${faults.nemesis.join('-')}` : ''}`,
     system: a.system,
     systemOptions,
     provider: a.provider,
@@ -108,11 +131,12 @@ export function benchConfig(a: BenchArgs): BenchConfig {
     opTimeoutMs: Math.round(a['op-timeout'] * 1000),
     seed: a.seed ?? Math.floor(Math.random() * 2 ** 31),
     store: a.store,
+    faults,
   };
 }
 
 export function benchFlags(y: Argv): Argv<BenchArgs> {
-  return systemFlags(y)
+  return nemesisFlags(systemFlags(y))
     .option('workload', {
       alias: 'w',
       type: 'string',

@@ -19,6 +19,7 @@ import { newHistogram, type Histogram } from '../../checkers/latency.js';
 import type { Client, ClientResult } from '../core/client.js';
 import type { OpSpec } from '../core/generator/index.js';
 import { message, withTimeout } from '../run/workers.js';
+import { keyBucket, type TimelineOp } from './availability.js';
 
 export type LoopMode = { readonly kind: 'closed'; readonly concurrency: number } | { readonly kind: 'open'; readonly rate: number; readonly clients: number };
 
@@ -37,6 +38,10 @@ export interface PointOptions {
   readonly stop?: AbortSignal;
   /** Read at the start and the end of the window (e.g. the cluster's CPU seconds), to report the difference. */
   readonly probe?: () => number;
+  /** Keep every counted op's times and outcome (`timeline`): what a fault's availability and recovery are computed from. */
+  readonly timeline?: boolean;
+  /** Called at the window's start with its end (performance.now() ms): faults run within the window, not the warm-up. */
+  readonly onWindow?: (windowEnd: number) => void;
 }
 
 /** Latencies of one op type (ok ops only), microsecond HDR histograms. */
@@ -74,6 +79,10 @@ export interface PointMeasurement {
   probed: number;
   /** Errors of the ops that failed or went unknown, with how often each came (the first 20 kinds). */
   errors: Record<string, number>;
+  /** With `timeline`: every counted op, in completion order; else null. */
+  timeline: TimelineOp[] | null;
+  /** When the window started and ended (performance.now() ms). */
+  window: { start: number; end: number };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -96,6 +105,8 @@ export async function measurePoint(o: PointOptions): Promise<PointMeasurement> {
     harnessCpuUsPerOp: NaN,
     probed: NaN,
     errors: {},
+    timeline: o.timeline === true ? [] : null,
+    window: { start: windowStart, end: windowEnd },
   };
   const stopped = () => o.stop?.aborted === true;
 
@@ -111,6 +122,7 @@ export async function measurePoint(o: PointOptions): Promise<PointMeasurement> {
     cpu0 = process.cpuUsage();
     probe0 = o.probe?.() ?? NaN;
     counted0 = completions();
+    o.onWindow?.(windowEnd);
   }, windowStart - performance.now());
   const t1 = setTimeout(() => {
     cpu1 = process.cpuUsage(cpu0);
@@ -123,6 +135,11 @@ export async function measurePoint(o: PointOptions): Promise<PointMeasurement> {
     m[r.type]++;
     const second = m.seconds[Math.floor((done - windowStart) / 1000)];
     if (second) second[r.type]++;
+    if (m.timeline) {
+      const t: TimelineOp = { sent: origin, done, type: r.type, bucket: keyBucket(op.key) };
+      if (r.type !== 'ok') t.error = typeof r.error === 'string' ? r.error : JSON.stringify(r.error ?? null);
+      m.timeline.push(t);
+    }
     if (r.type === 'ok') {
       let h = m.byF.get(op.f);
       if (!h) m.byF.set(op.f, (h = { latency: newHistogram(), service: newHistogram() }));

@@ -8,6 +8,7 @@ import { encodeHistogram, mergeHistograms, summarize, spectrum, decodeHistogram,
 import type { BenchConfig } from './config.js';
 import type { PointMeasurement } from './loop.js';
 import type { MachineFacts } from './machine.js';
+import { describeFault, type FaultRecord } from './availability.js';
 import { median } from './stats.js';
 
 export interface PointRecord {
@@ -38,6 +39,8 @@ export interface PointRecord {
   /** µs of CPU per op: this process (the harness and its clients), and the cluster's processes (local provider). */
   cpu: { harnessUsPerOp: number | null; clusterUsPerOp: number | null; clusterCores: number | null; machine: Record<string, number> };
   errors: Record<string, number>;
+  /** With --nemesis: the faults in this point's window and what each did to the clients (faults.ts, availability.ts). */
+  faults?: FaultRecord[];
 }
 
 export interface BenchResult {
@@ -57,7 +60,7 @@ const finite = (x: number): number | null => (Number.isFinite(x) ? Math.round(x 
 
 export function pointRecord(
   m: PointMeasurement,
-  o: { repeat: number; at: number; durationS: number; machine: Record<string, number>; clusterCpuS: number },
+  o: { repeat: number; at: number; durationS: number; machine: Record<string, number>; clusterCpuS: number; faults?: FaultRecord[] },
 ): PointRecord {
   const mode = m.mode;
   const all = mergeHistograms([...m.byF.values()].map((h) => h.latency));
@@ -90,6 +93,7 @@ export function pointRecord(
       machine: o.machine,
     },
     errors: m.errors,
+    ...(o.faults !== undefined ? { faults: o.faults } : {}),
   };
   all.destroy();
   service.destroy();
@@ -99,14 +103,23 @@ export function pointRecord(
 export const pointId = (mode: 'closed' | 'open', clients: number, rate: number | null): string =>
   mode === 'closed' ? `closed c=${clients}` : `open ${rate}/s (${clients} clients)`;
 
-/** The figures a comparison looks at, per point, and which way is better. */
-export const FIGURES: readonly { name: string; better: 'higher' | 'lower'; of: (p: PointRecord) => number | null }[] = [
+/** The mean of a point's faults' values (those it has), or null. */
+const overFaults = (p: PointRecord, of: (f: FaultRecord) => number | null): number | null => {
+  const xs = (p.faults ?? []).map(of).filter((x): x is number => x !== null);
+  return xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+};
+
+/** The figures a comparison looks at, per point, and which way is better; `faults`: only when a bench had faults. */
+export const FIGURES: readonly { name: string; better: 'higher' | 'lower'; of: (p: PointRecord) => number | null; faults?: true }[] = [
   { name: 'throughput ops/s', better: 'higher', of: (p) => p.throughput },
   { name: 'p50 ms', better: 'lower', of: (p) => p.latency.p50 },
   { name: 'p99 ms', better: 'lower', of: (p) => p.latency.p99 },
   { name: 'p999 ms', better: 'lower', of: (p) => p.latency.p999 },
   { name: 'harness CPU µs/op', better: 'lower', of: (p) => p.cpu.harnessUsPerOp },
   { name: 'cluster CPU µs/op', better: 'lower', of: (p) => p.cpu.clusterUsPerOp },
+  // Per point, the mean over its faults; a fault not served again within its point counts as the whole window.
+  { name: 'availability %', better: 'higher', of: (p) => overFaults(p, (f) => (f.availability === null ? null : 100 * f.availability)), faults: true },
+  { name: 'served again s', better: 'lower', of: (p) => overFaults(p, (f) => f.recoveryS ?? p.seconds.length), faults: true },
 ];
 
 /** The points of a bench by id, in the order they first ran, each with its repeats. */
@@ -155,40 +168,82 @@ export function table(header: string[], rows: string[][]): string {
   return `${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`;
 }
 
-/** The bench as a text table: per point, each figure's median (min-max) over the repeats. */
+/** A column of the figures table, per point over its repeats: the text summary's and bench.html's. */
+export interface PointColumn {
+  head: string;
+  cell: (ps: readonly PointRecord[]) => string;
+  /** In the text summary too (bench.html has every column). */
+  inText: boolean;
+}
+
+const median3 = (of: (p: PointRecord) => number | null, digits: number) => (ps: readonly PointRecord[]) => spread(valuesOf(ps, of), digits);
+const total = (of: (p: PointRecord) => number) => (ps: readonly PointRecord[]) => String(ps.reduce((n, p) => n + of(p), 0));
+
+export const POINT_COLUMNS: readonly PointColumn[] = [
+  { head: 'ops/s', cell: median3((p) => p.throughput, 0), inText: true },
+  { head: 'p50 ms', cell: median3((p) => p.latency.p50, 2), inText: true },
+  { head: 'p99 ms', cell: median3((p) => p.latency.p99, 2), inText: true },
+  { head: 'p999 ms', cell: median3((p) => p.latency.p999, 2), inText: true },
+  { head: 'max ms', cell: median3((p) => p.latency.max, 1), inText: false },
+  { head: 'service p99 ms', cell: median3((p) => p.service.p99, 2), inText: false },
+  { head: 'fail', cell: total((p) => p.fail), inText: true },
+  { head: 'info', cell: total((p) => p.info), inText: true },
+  { head: 'unsent', cell: total((p) => p.unsent), inText: true },
+  { head: 'harness CPU µs/op', cell: median3((p) => p.cpu.harnessUsPerOp, 0), inText: true },
+  { head: 'cluster CPU µs/op', cell: median3((p) => p.cpu.clusterUsPerOp, 0), inText: true },
+];
+
+/** Every fault of the bench with its point. */
+export const benchFaults = (b: BenchResult): { point: PointRecord; fault: FaultRecord }[] =>
+  b.points.flatMap((point) => (point.faults ?? []).map((fault) => ({ point, fault })));
+
+const percent = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
+
+/** A column of the faults table: the text summary's and bench.html's. */
+export const FAULT_COLUMNS: readonly { head: string; cell: (point: PointRecord, f: FaultRecord) => string }[] = [
+  { head: 'point', cell: (p) => `${p.id} #${p.repeat + 1}` },
+  { head: 'fault', cell: (_, f) => describeFault(f) },
+  { head: 'at s', cell: (_, f) => f.start.toFixed(1) },
+  { head: 'held s', cell: (_, f) => (f.end === null ? '-' : (f.end - f.start).toFixed(1)) },
+  { head: 'availability', cell: (_, f) => percent(f.availability) },
+  { head: 'served again after s', cell: (_, f) => (f.recoveryS === null ? 'not within the point' : f.recoveryS.toFixed(2)) },
+  { head: 'ok', cell: (_, f) => String(f.ok) },
+  { head: 'fail', cell: (_, f) => String(f.fail) },
+  { head: 'info', cell: (_, f) => String(f.info) },
+  { head: 'longest ok ms', cell: (_, f) => fmt(f.longestOkMs, 0) },
+];
+
+/** The faults in one line: how many, availability and recovery as median (min-max). */
+export function faultSummary(b: BenchResult): string {
+  const all = benchFaults(b).map((x) => x.fault);
+  const numbers = (of: (f: FaultRecord) => number | null) => all.map(of).filter((v): v is number => v !== null);
+  const never = all.filter((f) => f.recoveryS === null).length;
+  return (
+    `${all.length} fault(s): availability ${spread(
+      numbers((f) => (f.availability === null ? null : 100 * f.availability)),
+      1,
+    )} %, served again after ${spread(
+      numbers((f) => f.recoveryS),
+      2,
+    )} s` + (never > 0 ? `; ${never} not served again within their point` : '')
+  );
+}
+
+/** The bench as a text table: per point, each figure's median (min-max) over the repeats; and the faults, if any. */
 export function benchText(b: BenchResult): string {
-  const rows = [...pointsById(b)].map(([id, ps]) => [
-    id,
-    spread(
-      valuesOf(ps, (p) => p.throughput),
-      0,
-    ),
-    spread(
-      valuesOf(ps, (p) => p.latency.p50),
-      2,
-    ),
-    spread(
-      valuesOf(ps, (p) => p.latency.p99),
-      2,
-    ),
-    spread(
-      valuesOf(ps, (p) => p.latency.p999),
-      2,
-    ),
-    String(ps.reduce((n, p) => n + p.fail + p.info, 0)),
-    String(ps.reduce((n, p) => n + p.unsent, 0)),
-    spread(
-      valuesOf(ps, (p) => p.cpu.harnessUsPerOp),
-      0,
-    ),
-    spread(
-      valuesOf(ps, (p) => p.cpu.clusterUsPerOp),
-      0,
-    ),
-  ]);
+  const columns = POINT_COLUMNS.filter((col) => col.inText);
+  const rows = [...pointsById(b)].map(([id, ps]) => [id, ...columns.map((col) => col.cell(ps))]);
   const c = b.config;
+  const faults = benchFaults(b);
   return (
     `${c.system} on ${c.provider}, workload ${c.workload} (${Math.round(c.readFraction * 100)}% reads, ${c.keys} keys), ${c.warmupS} s warm-up + ${c.durationS} s per point, ${c.repeat} repeat(s): median (min-max)\n` +
-    table(['point', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'fail+info', 'unsent', 'harness µs/op', 'cluster µs/op'], rows)
+    table(['point', ...columns.map((col) => col.head)], rows) +
+    (faults.length > 0
+      ? `\nfaults (${c.faults.nemesis.join(', ')}; targets ${c.faults.targets.join(', ')}): ${faultSummary(b)}\n` +
+        table(
+          FAULT_COLUMNS.map((col) => col.head),
+          faults.map(({ point, fault }) => FAULT_COLUMNS.map((col) => col.cell(point, fault))),
+        )
+      : '')
   );
 }

@@ -1,5 +1,6 @@
 // `undertow bench`: throughput and latency of a system, closed and open
-// loops, into the store as bench.json and bench.html (harness/bench/); and
+// loops, optionally under faults (--nemesis, as undertow test), into the
+// store as bench.json and bench.html (harness/bench/); and
 // `undertow bench compare A B`: two benches figure by figure, with whether
 // each change stands out from run-to-run noise. Exit codes: bench 0, or 255
 // when the harness failed; compare 0, or 1 when some figure got worse beyond
@@ -16,7 +17,7 @@ import { compareBenches, compareText } from '../bench/compare.js';
 import type { BenchResult } from '../bench/result.js';
 import { BENCH_JSON, runBench } from '../bench/run.js';
 import { onInterrupt } from '../run/interrupt.js';
-import { PROVIDERS } from '../run/test-flags.js';
+import { checkMachine, PROVIDERS } from '../run/test-flags.js';
 
 interface CompareArgs {
   a: string;
@@ -70,11 +71,17 @@ export function benchCommand(setExit: (code: number) => void): CommandModule<obj
         .example('$0 bench --concurrency none --rate 1000,2000,4000 --open-clients 32', 'open loops: latency from the intended start of each op')
         .example('$0 bench --system etcd --concurrency 32 --duration 5', 'etcd through its adapter')
         .example(
+          '$0 bench --nemesis kill --targets primary --concurrency 16 --duration 20 --repeat 1',
+          "a primary killed in each point's window: availability and the time until the system serves again",
+        )
+        .example(
           '$0 bench compare store/bench-register/20261202T072300.446Z store/latest',
           'did the latest bench get slower than an earlier one beyond the noise?',
         ) as unknown as Argv<BenchArgs>,
     handler: async (args) => {
       const config = benchConfig(args);
+      // What the faults need of this machine (iptables, tc, libfaketime, a C compiler): one line now, not a failed fault later.
+      await checkMachine({ provider: config.provider, nemesis: config.faults.nemesis, packet: config.faults.packet });
       const provider = await PROVIDERS[config.provider]();
       const { stop, release } = onInterrupt('stopping the clients and tearing the cluster down; the points measured so far are kept');
       try {

@@ -126,6 +126,12 @@ export interface Cluster {
    * have lost what it acknowledged. Throws if the node is running.
    */
   startFresh(node: string, o?: { readonly join?: boolean }): Promise<void>;
+  /**
+   * CPU seconds (user + system) the cluster's nodes have used so far, read
+   * without blocking (a bench reads it at a window's start and end); NaN
+   * when the provider cannot tell. Work of a node killed since is not kept.
+   */
+  cpuSeconds?(): number;
   /** Stops every node and removes everything of this run; idempotent, safe after a partial start. */
   teardown(): Promise<void>;
 }

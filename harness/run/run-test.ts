@@ -14,7 +14,7 @@ import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
 import type { PacketKind } from '../../nemesis/packet.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
-import type { Client } from '../core/client.js';
+import type { Client, Nemesis } from '../core/client.js';
 import {
   clients,
   clientsAndNemesis,
@@ -29,8 +29,8 @@ import {
 } from '../core/generator/index.js';
 import type { Value } from '../../history/types.js';
 import { undertowVersion } from '../core/project-root.js';
-import type { Cluster, ClusterSpec, Provider } from '../core/provider.js';
-import type { SystemAdapter } from '../core/system.js';
+import type { Cluster, ClusterSpec, NodeInfo, Provider } from '../core/provider.js';
+import type { Deployment, SystemAdapter, SystemView } from '../core/system.js';
 import type { TestSpec, Workload } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults, type RunResults } from './analysis.js';
@@ -159,20 +159,8 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
     // Fault coverage: who leads and who serves each group, through the run (harness/run/coverage.ts).
     sampler = new ViewSampler(view, () => recorder.now());
     sampler.start();
-    const nemesis = faultsNemesis({
-      cluster,
-      view,
-      membership: deployment.membership?.faults,
-      faultRoles: deployment.faultRoles,
-      seed: test.seed + 1,
-      log: (f, value) => log.info({ f, value }, 'fault'),
-    });
-    const generator = testGenerator(
-      test,
-      workload,
-      nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name),
-      deployment.membership?.targets,
-    );
+    const nemesis = runNemesis(cluster, view, deployment, test.seed + 1, (f, value) => log.info({ f, value }, 'fault'));
+    const generator = testGenerator(test, workload, faultNodesOf(deployment, nodes), deployment.membership?.targets);
     progress.start();
     try {
       summary = await runWorkers({
@@ -249,21 +237,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
  */
 export function testGenerator(test: TestConfig, workload: Workload, faultNodes: readonly string[], memberTargets: readonly string[] | undefined): GenLike {
   const limitNs = test.timeLimit * 1e9;
-  const schedule =
-    test.faultScript !== undefined
-      ? scripted(test.faultScript)
-      : faultSchedule({
-          kinds: test.nemesis,
-          nodes: faultNodes,
-          quietMs: test.nemesisInterval * 1000,
-          partitions: test.partitions,
-          packet: test.packet,
-          targets: test.targets,
-          memberTargets,
-          holdMs: test.nemesisInterval * 1000,
-          overlap: test.nemesisOverlap,
-          seed: test.seed + 2,
-        });
+  const schedule = test.faultScript !== undefined ? scripted(test.faultScript) : faultGenerator(test, faultNodes, memberTargets, test.seed + 2);
   return phases(
     clientsAndNemesis(timeLimit(limitNs, stagger(1e9 / test.rate, workload.generator)), timeLimit(limitNs, schedule)),
     onNemesis(HEAL_ALL),
@@ -271,6 +245,47 @@ export function testGenerator(test: TestConfig, workload: Workload, faultNodes: 
     clients(timeLimit(30e9, workload.final)),
   );
 }
+
+/** The seeded fault schedule of a run's fault settings (a test's, a bench point's); unbounded: bound it with timeLimit. */
+export function faultGenerator(
+  f: Pick<TestConfig, 'nemesis' | 'partitions' | 'packet' | 'targets' | 'nemesisInterval' | 'nemesisOverlap'>,
+  faultNodes: readonly string[],
+  memberTargets: readonly string[] | undefined,
+  seed: number,
+): GenLike {
+  return faultSchedule({
+    kinds: f.nemesis,
+    nodes: faultNodes,
+    quietMs: f.nemesisInterval * 1000,
+    partitions: f.partitions,
+    packet: f.packet,
+    targets: f.targets,
+    memberTargets,
+    holdMs: f.nemesisInterval * 1000,
+    overlap: f.nemesisOverlap,
+    seed,
+  });
+}
+
+/** Faults alone for `limitNs`, then everything healed: the nemesis's part of a bench point (harness/bench/faults.ts). */
+export function faultsThenHeal(
+  f: Parameters<typeof faultGenerator>[0],
+  faultNodes: readonly string[],
+  memberTargets: readonly string[] | undefined,
+  seed: number,
+  limitNs: number,
+): GenLike {
+  return phases(onNemesis(timeLimit(limitNs, faultGenerator(f, faultNodes, memberTargets, seed))), onNemesis(HEAL_ALL));
+}
+
+/** A run's nemesis: the fault ops carried out on the cluster, roles from the system's view (nemesis/faults.ts). */
+export function runNemesis(cluster: Cluster, view: SystemView, deployment: Deployment, seed: number, log: (f: string, value: unknown) => void): Nemesis {
+  return faultsNemesis({ cluster, view, membership: deployment.membership?.faults, faultRoles: deployment.faultRoles, seed, log });
+}
+
+/** The nodes a fault may take: those of the deployment's fault roles (every node without them). */
+export const faultNodesOf = (deployment: Pick<Deployment, 'faultRoles'>, nodes: readonly NodeInfo[]): string[] =>
+  nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name);
 
 /** Each fault op at its time: a sleep from the previous one's time, then the op. */
 function scripted(faults: readonly ScriptedFault[]): GenLike {

@@ -47,18 +47,33 @@ export interface SystemArgs {
   store: string;
 }
 
-export interface TestArgs extends SystemArgs {
-  workload: string;
+/** The flags that say which faults a run has: `undertow test`'s and `undertow bench`'s. */
+export interface NemesisArgs {
   nemesis: string;
   partitions: string;
   /** Packet fault kinds, a comma list (default: all). */
   packet?: string;
   targets: string;
+  'nemesis-interval': number;
+  'nemesis-overlap': boolean;
+}
+
+/** The faults of a run, parsed: what the fault schedule (faultGenerator) and checkMachine take. */
+export interface FaultSettings {
+  nemesis: FaultKind[];
+  partitions: PartitionShape[];
+  packet: PacketKind[];
+  targets: Target[];
+  /** Seconds of quiet before each fault, and the mean time one is held. */
+  nemesisInterval: number;
+  nemesisOverlap: boolean;
+}
+
+export interface TestArgs extends SystemArgs, NemesisArgs {
+  workload: string;
   concurrency: number;
   rate: number;
   'time-limit': number;
-  'nemesis-interval': number;
-  'nemesis-overlap': boolean;
   quiet: number;
   'op-timeout': number;
   seed?: number;
@@ -130,7 +145,6 @@ export function testConfig(a: TestArgs): TestConfig {
   positiveInt('concurrency', a.concurrency);
   positive('rate', a.rate);
   positive('time-limit', a['time-limit']);
-  positive('nemesis-interval', a['nemesis-interval']);
   if (!(a.quiet >= 0)) throw new InputError(`--quiet must be >= 0 seconds, got ${a.quiet}`);
   positive('op-timeout', a['op-timeout']);
   positiveInt('test-count', a['test-count']);
@@ -140,15 +154,8 @@ export function testConfig(a: TestArgs): TestConfig {
   if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new InputError(`--seed must be an integer, got ${a.seed}`);
   if (!WORKLOAD_NAMES.includes(a.workload))
     throw new InputError(`unknown workload ${JSON.stringify(a.workload)}`, {}, `use one of: ${WORKLOAD_NAMES.join(', ')}`);
-  const nemesis = parseNemesis(a.nemesis);
-  // `all` (every node at once) is for kill, pause and power; corrupt and packet faults aim at one node or a subset.
-  const allBlind = nemesis.filter((k) => k === 'corrupt' || k === 'packet');
-  if (parseTargets(a.targets).includes('all') && allBlind.length > 0)
-    throw new InputError(
-      `--targets all is for kill, pause and power; ${allBlind.join(' and ')} cannot aim at every node at once`,
-      {},
-      'aim them at random, primary or leader',
-    );
+  const faults = faultSettings(a);
+  const nemesis = faults.nemesis;
   // Every system mistake (unknown system, option, bug, a workload or fault it cannot take) is one line now, not at run time.
   deploySystem({ system: a.system, nodes: a.nodes, options: systemOptions, bugs: a.bug, workload: a.workload, faults: nemesis });
   const prefix = a.system === DEFAULT_SYSTEM ? '' : `${a.system}-`;
@@ -158,16 +165,11 @@ export function testConfig(a: TestArgs): TestConfig {
     systemOptions,
     workload: a.workload,
     provider: a.provider,
-    nemesis,
-    partitions: parsePartitions(a.partitions),
-    packet: parsePacket(a.packet ?? PACKET_KINDS.join(',')),
-    targets: parseTargets(a.targets),
+    ...faults,
     nodes: a.nodes,
     concurrency: a.concurrency,
     rate: a.rate,
     timeLimit: a['time-limit'],
-    nemesisInterval: a['nemesis-interval'],
-    nemesisOverlap: a['nemesis-overlap'],
     quiet: a.quiet,
     opTimeoutMs: Math.round(a['op-timeout'] * 1000),
     seed: a.seed ?? Math.floor(Math.random() * 2 ** 31),
@@ -179,11 +181,34 @@ export function testConfig(a: TestArgs): TestConfig {
   };
 }
 
+/** The fault flags parsed; every mistake is one InputError line. */
+export function faultSettings(a: NemesisArgs): FaultSettings {
+  positive('nemesis-interval', a['nemesis-interval']);
+  const nemesis = parseNemesis(a.nemesis);
+  const targets = parseTargets(a.targets);
+  // `all` (every node at once) is for kill, pause and power; corrupt and packet faults aim at one node or a subset.
+  const allBlind = nemesis.filter((k) => k === 'corrupt' || k === 'packet');
+  if (targets.includes('all') && allBlind.length > 0)
+    throw new InputError(
+      `--targets all is for kill, pause and power; ${allBlind.join(' and ')} cannot aim at every node at once`,
+      {},
+      'aim them at random, primary or leader',
+    );
+  return {
+    nemesis,
+    partitions: parsePartitions(a.partitions),
+    packet: parsePacket(a.packet ?? PACKET_KINDS.join(',')),
+    targets,
+    nemesisInterval: a['nemesis-interval'],
+    nemesisOverlap: a['nemesis-overlap'],
+  };
+}
+
 /**
  * What the faults need from this machine, checked before anything starts: a
  * missing piece is one line and exit 254, not a failed fault in the middle of a run.
  */
-export async function checkMachine(test: TestConfig): Promise<void> {
+export async function checkMachine(test: Pick<TestConfig, 'provider' | 'nemesis' | 'packet'>): Promise<void> {
   // The simulation needs nothing of the machine: its faults are simulated.
   if (test.provider === SIM_PROVIDER) return;
   if (test.provider === 'local' && test.nemesis.includes('partition')) {
@@ -255,10 +280,9 @@ export function systemFlags(y: Argv): Argv<SystemArgs> {
     .option('store', { type: 'string', default: DEFAULT_STORE, describe: 'where runs are written (store/NAME/TIMESTAMP)' }) as unknown as Argv<SystemArgs>;
 }
 
-/** `undertow test`'s options, with their defaults and help. */
-export function testFlags(y: Argv): Argv<TestArgs> {
-  return systemFlags(y)
-    .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
+/** Which faults a run has: the options `undertow test` and `undertow bench` share. */
+export function nemesisFlags<T>(y: Argv<T>): Argv<T & NemesisArgs> {
+  return y
     .option('nemesis', { type: 'string', default: 'none', describe: `faults, a comma list: ${FAULT_KINDS.join(', ')} (or none)` })
     .option('partitions', {
       type: 'string',
@@ -278,6 +302,22 @@ export function testFlags(y: Argv): Argv<TestArgs> {
       describe:
         "whom kill, pause, power, corrupt and packet faults aim at: random (any node; packet: a random subset), primary (of a group), leader (the cluster's: the reference system's CM leader, etcd's leader; cm-leader is the same), all (every node at once, for power only; not in the default: --nemesis power --targets all is a whole cluster losing power)",
     })
+    .option('nemesis-interval', {
+      type: 'number',
+      default: 5,
+      describe: 'seconds of quiet before each fault, and the mean time a fault is held (a quarter of kills restart at once)',
+    })
+    .option('nemesis-overlap', {
+      type: 'boolean',
+      default: false,
+      describe: 'each fault kind on its own schedule, so faults of different kinds are in force at once (default: one fault at a time)',
+    }) as unknown as Argv<T & NemesisArgs>;
+}
+
+/** `undertow test`'s options, with their defaults and help. */
+export function testFlags(y: Argv): Argv<TestArgs> {
+  return nemesisFlags(systemFlags(y))
+    .option('workload', { alias: 'w', type: 'string', default: 'register', describe: `what the clients do: ${WORKLOAD_NAMES.join(', ')}` })
     .option('shrink-budget', {
       type: 'number',
       default: 60,
@@ -289,16 +329,6 @@ export function testFlags(y: Argv): Argv<TestArgs> {
     .option('concurrency', { alias: 'c', type: 'number', default: 10, describe: 'client processes' })
     .option('rate', { type: 'number', default: 100, describe: 'client ops per second, over all processes' })
     .option('time-limit', { type: 'number', default: 30, describe: 'seconds of ops and faults (then heal, quiet, final reads)' })
-    .option('nemesis-interval', {
-      type: 'number',
-      default: 5,
-      describe: 'seconds of quiet before each fault, and the mean time a fault is held (a quarter of kills restart at once)',
-    })
-    .option('nemesis-overlap', {
-      type: 'boolean',
-      default: false,
-      describe: 'each fault kind on its own schedule, so faults of different kinds are in force at once (default: one fault at a time)',
-    })
     .option('quiet', { type: 'number', default: 5, describe: 'seconds of quiet after healing, before the final reads' })
     .option('op-timeout', { type: 'number', default: 3, describe: 'seconds before an op is recorded as info (unknown)' })
     .option('seed', { type: 'number', describe: 'seed of the generators and the nemesis (default: random, recorded in test.json)' })

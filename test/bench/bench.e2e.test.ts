@@ -1,6 +1,7 @@
 // `undertow bench` as a user runs it: the built CLI benchmarks the reference
 // system on the local provider (a few seconds a point), leaves bench.json and
 // a bench.html that loads in Chromium without errors, and nothing running;
+// the same with a primary killed during the point (--nemesis kill);
 // `undertow bench compare` does not flag the same build against itself and
 // does flag a bench made 4 times worse.
 
@@ -105,6 +106,43 @@ describe('undertow bench on the local provider (reference system)', () => {
     for (const n of painted) expect(n).toBeGreaterThan(5_000);
     await page.close();
   }, 120_000);
+
+  // A primary killed during the point (the reference system: a data server that is some group's primary):
+  // the fault is recorded with its node, what it did to the clients is measured, the charts shade it, and
+  // nothing of the run is left. Whether a given kill failed any op depends on timing (a quarter of kills
+  // restart at once), so the test asks that some fault either cost ops or had its recovery measured.
+  it('--nemesis kill --targets primary: faults in bench.json with availability and recovery, a faults table, nothing left running', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'undertow-bench-faults-'));
+    const args = '--nemesis kill --targets primary --nemesis-interval 2 --concurrency 8 --duration 9 --warmup 1 --repeat 1 --keys 100';
+    const { ran, dir, result } = await bench(store, args.split(' '));
+    expect(ran.code, ran.err.slice(-2000)).toBe(0);
+    expect(processesOf(dir)).toEqual([]);
+    expect(result.failure).toBeNull();
+    expect(result.config.faults).toMatchObject({ nemesis: ['kill'], targets: ['primary'], nemesisInterval: 2 });
+    const [point] = result.points;
+    const faults = point.faults ?? [];
+    expect(faults.length).toBeGreaterThan(0);
+    for (const f of faults) {
+      expect(f.f).toBe('kill');
+      expect(f.asked).toBe('primary');
+      expect(typeof (f.did as { node?: unknown }).node, JSON.stringify(f.did)).toBe('string');
+      expect(f.end, 'every kill ended: its node started again, or heal-all').not.toBeNull();
+      expect(f.end!).toBeGreaterThanOrEqual(f.start);
+      expect(f.start, 'in the window, not the warm-up').toBeGreaterThanOrEqual(point.at);
+      if (f.availability !== null) expect(f.availability).toBeLessThanOrEqual(1);
+      if (f.recoveryS !== null) expect(f.recoveryS).toBeGreaterThanOrEqual(0);
+    }
+    expect(faults.some((f) => (f.availability !== null && f.availability < 1) || f.recoveryS !== null)).toBe(true);
+    expect(ran.err).toMatch(/kill primary: [\w-]+ at [\d.]+ s: availability/);
+    expect(ran.err).toMatch(/faults \(kill; targets primary\): \d+ fault\(s\): availability/);
+
+    const { page, errors } = await loadReport(browser, join(dir, 'bench.html'));
+    expect(errors).toEqual([]);
+    expect(await page.$$eval('#faults tr', (rows) => rows.length)).toBe(faults.length + 1);
+    const painted = await paintedPixels(page, '#tput-time canvas, #lat-time canvas');
+    for (const n of painted) expect(n).toBeGreaterThan(5_000);
+    await page.close();
+  }, 180_000);
 
   // Two benches run one after the other can differ by 3x on this shared machine (other work comes
   // and goes), which no statistics can tell from a change of build. So the same-build pair is one

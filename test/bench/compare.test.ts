@@ -119,6 +119,32 @@ describe('compare', () => {
     expect(text).toMatch(/10 figure\(s\) worse, 0 better/);
   });
 
+  it('with faults: availability and the time until served again are compared too, a slower recovery flagged worse; without, they are left out', () => {
+    const withFaults = (b: BenchResult, recoveryS: number | null, availability: number, r: () => number): BenchResult => {
+      for (const p of b.points) {
+        const f = { f: 'kill', asked: 'primary', did: { node: 'd1' }, stoppedBy: 'start', start: 1, end: 3, servedAgainAt: null, ok: 90, fail: 0, info: 10 };
+        const jitter = () => 1 + (2 * r() - 1) * 0.05;
+        p.seconds = Array.from({ length: 20 }, () => ({ ok: 1, fail: 0, info: 0, p50: 1, p99: 1, max: 1 }));
+        p.faults = [
+          { ...f, recoveryS: recoveryS === null ? null : recoveryS * jitter(), availability: availability * jitter(), longestOkMs: 1500, errors: {} },
+        ];
+      }
+      return b;
+    };
+    const r = rng(3);
+    const c = compareBenches(withFaults(bench(5, 1, 0.1, r), 1.5, 0.9, r), withFaults(bench(5, 1, 0.1, r), 4, 0.6, r), where);
+    const verdicts = (name: string) => c.rows.filter((x) => x.figure === name).map((x) => x.verdict);
+    expect(verdicts('served again s')).toEqual(['worse', 'worse']);
+    expect(verdicts('availability %')).toEqual(['worse', 'worse']);
+    // Never served again within the point counts as its whole window (20 s here): worse than 1.5 s, not left out.
+    const never = compareBenches(withFaults(bench(5, 1, 0.1, r), 1.5, 0.9, r), withFaults(bench(5, 1, 0.1, r), null, 0.9, r), where);
+    expect(never.rows.filter((x) => x.figure === 'served again s').map((x) => [x.b, x.verdict])).toEqual([
+      ['20.00 (20.00-20.00)', 'worse'],
+      ['20.00 (20.00-20.00)', 'worse'],
+    ]);
+    expect(compareBenches(bench(5, 1, 0.1, r), bench(5, 1, 0.1, r), where).rows.some((x) => x.figure === 'served again s')).toBe(false);
+  });
+
   it('a 2x speed-up is better, not worse', () => {
     const c = compareBenches(bench(5, 2, 0.2, rng(7)), bench(5, 1, 0.2, rng(8)), where);
     expect(c.rows.filter((x) => x.figure === 'throughput ops/s').map((x) => x.verdict)).toEqual(['better', 'better']);

@@ -22,6 +22,11 @@ const defaults: BenchArgs = {
   keys: 1000,
   reads: 0.5,
   'op-timeout': 3,
+  nemesis: 'none',
+  partitions: 'halves,one',
+  targets: 'random,primary,leader',
+  'nemesis-interval': 5,
+  'nemesis-overlap': false,
 };
 
 describe('undertow bench flags', () => {
@@ -39,7 +44,14 @@ describe('undertow bench flags', () => {
     expect(benchConfig({ ...defaults, concurrency: 'none', rate: '100' }).concurrency).toEqual([]);
     expect(benchConfig({ ...defaults, system: 'etcd' }).name).toBe('bench-etcd-register');
     expect(Number.isSafeInteger(benchConfig(defaults).seed)).toBe(true);
-    expect(BENCH_WORKLOADS).toEqual(['register', 'append']);
+    expect(BENCH_WORKLOADS).toEqual(['register', 'set', 'append']);
+    expect(benchConfig(defaults).faults.nemesis).toEqual([]);
+  });
+
+  it("take undertow test's fault flags: kinds, targets, interval; the name says the faults", () => {
+    const c = benchConfig({ ...defaults, nemesis: 'kill,pause', targets: 'cm-leader,primary', 'nemesis-interval': 3, duration: 20 });
+    expect(c.faults).toMatchObject({ nemesis: ['kill', 'pause'], targets: ['leader', 'primary'], nemesisInterval: 3, nemesisOverlap: false });
+    expect(c.name).toBe('bench-register-kill-pause');
   });
 
   it.each([
@@ -47,7 +59,12 @@ describe('undertow bench flags', () => {
     [{ concurrency: '2,x' }, /--concurrency must be an integer >= 1, got NaN/],
     [{ rate: '-5' }, /--rate must be a positive number/],
     [{ concurrency: '', rate: 'none' }, /nothing to measure/],
-    [{ workload: 'bank' }, /workload "bank" cannot be benchmarked \(use one of: register, append\)/],
+    [{ workload: 'bank' }, /workload "bank" cannot be benchmarked \(use one of: register, set, append\)/],
+    [{ nemesis: 'kill', duration: 10 }, /--nemesis needs --duration above twice --nemesis-interval .* got --duration 10 \(e\.g\. --duration 20/],
+    [{ nemesis: 'explode', duration: 20 }, /unknown fault "explode" in --nemesis/],
+    [{ nemesis: 'kill', 'nemesis-interval': 0, duration: 20 }, /--nemesis-interval must be a positive number/],
+    [{ nemesis: 'corrupt', targets: 'all', duration: 20 }, /--targets all is for kill, pause and power/],
+    [{ system: 'etcd', nemesis: 'corrupt', duration: 20 }, /system etcd cannot take --nemesis corrupt/],
     [{ duration: 0 }, /--duration must be a positive number/],
     [{ warmup: -1 }, /--warmup must be >= 0/],
     [{ repeat: 1.5 }, /--repeat must be an integer/],

@@ -174,6 +174,9 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
   it('kill -9 stops a node and start brings it back on its data', async () => {
     const n = cms()[0];
     const before = await until('a status from n1', () => status(n), 10_000);
+    // The containers' CPU, from their cgroups on this host (a bench's cluster CPU); a restart does not take it back.
+    const cpu = cluster.cpuSeconds();
+    expect(cpu).toBeGreaterThan(0);
     await cluster.kill(n.name);
     expect(cluster.isRunning(n.name)).toBe(false);
     expect((await docker.getContainer(cluster.containerId(n.name)).inspect()).State.Running).toBe(false);
@@ -184,6 +187,7 @@ describe.skipIf(skip)(`docker provider${skip ? ` (skipped: ${why})` : ''}`, () =
     // Its Raft state survived: the term never goes back, the log is still there.
     expect(after.term).toBeGreaterThanOrEqual(before.term);
     expect(after.lastIndex).toBeGreaterThanOrEqual(before.commit);
+    expect(cluster.cpuSeconds()).toBeGreaterThanOrEqual(cpu);
     // Both lives of the node are in its log (the lines reach the file a moment after the node wrote them).
     const starts = () =>
       fs

@@ -1,5 +1,6 @@
 // The parts of the Docker provider that need no engine: which modules go
-// into the node image, which libraries into the base, and whose run is dead.
+// into the node image, which libraries into the base, whose run is dead, and
+// where a container's CPU counter is.
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -8,6 +9,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DETACHED, ownerAlive, ownerToken } from '../../docker/engine.js';
 import { importedPackages, lddLibraries, runtimeClosure } from '../../docker/image.js';
+import { containerCpuSeconds } from '../../docker/provider.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -77,5 +79,18 @@ describe('ownerAlive', () => {
     expect(ownerAlive(DETACHED)).toBe(true);
     expect(ownerAlive('not a token')).toBe(true);
     expect(ownerAlive(undefined)).toBe(true);
+  });
+});
+
+describe('containerCpuSeconds', () => {
+  it("reads a container's cgroup CPU counter under cgroup v1 (cpuacct, ns) and v2 (cpu.stat, µs), NaN when it has none", () => {
+    const root = tmp();
+    fs.mkdirSync(path.join(root, 'cpuacct/docker/aaa'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'cpuacct/docker/aaa/cpuacct.usage'), '2500000000\n');
+    fs.mkdirSync(path.join(root, 'system.slice/docker-bbb.scope'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'system.slice/docker-bbb.scope/cpu.stat'), 'usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n');
+    expect(containerCpuSeconds('aaa', root)).toBe(2.5);
+    expect(containerCpuSeconds('bbb', root)).toBe(1.5);
+    expect(containerCpuSeconds('ccc', root)).toBeNaN();
   });
 });
