@@ -3,14 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  EMPTY_DISK,
-  type Checkpoint,
-  type GroupConfig,
-  type LogEntry,
-  type PersistRecord,
-  type ReplicaDiskState,
-} from '../../../system-under-test/pacifica/types.js';
+import { EMPTY_DISK, type Checkpoint, type PersistRecord, type ReplicaDiskState } from '../../../system-under-test/pacifica/types.js';
 import {
   DiskCorruptError,
   LOG_FILE,
@@ -19,7 +12,6 @@ import {
   type ReplicaDiskOptions,
   type ReplicaDiskStats,
 } from '../../../system-under-test/runtime/replica-disk.js';
-import { PacificaDisk } from '../../../system-under-test/sim/pacifica-disk.js';
 import { cfg, entry, intent, more, prefixIndex, prefixStates, reference, toBatches } from './disk-intents.js';
 
 const dirs: string[] = [];
