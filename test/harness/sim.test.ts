@@ -11,37 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { runSimTest } from '../../harness/run/run-sim.js';
 import type { TestConfig } from '../../harness/run/run-test.js';
 import { lines, undertowTest } from './cli-run.js';
+import { simTestConfig } from './sim-config.js';
 
 const store = mkdtempSync(join(tmpdir(), 'undertow-sim-'));
 
-function simTest(o: Partial<TestConfig>): TestConfig {
-  return {
-    name: 'sim',
-    system: 'reference',
-    systemOptions: {},
-    workload: 'register',
-    provider: 'sim',
-    nemesis: ['kill', 'pause', 'partition', 'clock'],
-    partitions: ['halves', 'one', 'follower', 'primary', 'primary-alone', 'ring', 'bridge'],
-    packet: [],
-    targets: ['random', 'primary', 'leader'],
-    nodes: 3,
-    concurrency: 10,
-    rate: 100,
-    timeLimit: 10,
-    nemesisInterval: 2,
-    nemesisOverlap: true,
-    quiet: 2,
-    opTimeoutMs: 3000,
-    seed: 1,
-    bugs: [],
-    keys: 4,
-    opsPerKey: 100,
-    readFraction: 1 / 3,
-    store,
-    ...o,
-  };
-}
+const simTest = (o: Partial<TestConfig>): TestConfig => simTestConfig(store, o);
 
 describe('--provider sim', () => {
   it('replays a seed exactly: the same history byte for byte; another seed differs', async () => {
