@@ -139,6 +139,7 @@ export const referenceAdapter: SystemAdapter = {
             configLeaseMs,
             maxDiskMs: Number(o['sim-disk-ms']),
             electionTicks: Number(o['election-ticks']),
+            fsync: o.fsync !== 'false',
             ...(o['lease-ms'] ? { leaseMs: Number(o['lease-ms']) } : {}),
             ...(o['grace-ms'] ? { graceMs: Number(o['grace-ms']) } : {}),
           },

@@ -27,6 +27,8 @@ export interface SimSettings {
   readonly maxDiskMs: number;
   /** The CM's Raft election timeout in ticks (`--opt election-ticks`). */
   readonly electionTicks: number;
+  /** `--opt fsync` (only true is simulated). */
+  readonly fsync: boolean;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -52,6 +54,8 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
   if (refused.length > 0) throw new InputError(`--provider sim cannot simulate --nemesis ${refused.join(',')} yet`, {}, `its faults: ${SIM_FAULTS.join(', ')}`);
   if (spec.faults.includes('packet') && spec.packet.includes('rate'))
     throw new InputError('--provider sim does not simulate rate limits (--packet rate)', {}, 'use --packet delay,loss,duplicate,reorder');
+  if (!settings.fsync)
+    throw new InputError('--provider sim does not simulate --opt fsync=false (page-cache appends)', {}, 'use --provider local or docker, or leave fsync on');
   if (!['register', 'set', 'append', 'bank', 'version-register'].includes(spec.workload))
     throw new InputError(`--provider sim cannot run workload ${spec.workload} yet`, {}, 'use register, set, append, bank or version-register');
   const world = new World({

@@ -102,6 +102,14 @@ describe('--provider sim: power, corrupt and member faults', () => {
   }, 120_000);
 });
 
+describe('--provider sim: what it does not simulate', () => {
+  it('refuses --opt fsync=false in one line (page-cache appends are not modelled)', async () => {
+    await expect(runSimTest(simTest({ systemOptions: { fsync: 'false' } }), { quiet: true })).rejects.toThrow(
+      '--provider sim does not simulate --opt fsync=false',
+    );
+  });
+});
+
 describe('--provider sim: the bank workload', () => {
   it('sets up the opening balances before the history and stays valid under faults; replays exactly', async () => {
     const o = simTest({ workload: 'bank', seed: 5, nemesis: ['kill', 'partition', 'power'] });
