@@ -10,6 +10,7 @@
 import { closeSync, openSync, readdirSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Random } from '../harness/core/generator/random.js';
+import type { DataFiles } from '../harness/core/provider.js';
 
 export const CORRUPTIONS = ['bitflip', 'truncate'] as const;
 export type Corruption = (typeof CORRUPTIONS)[number];
@@ -63,6 +64,73 @@ export function dataLength(path: string): number {
   }
 }
 
+/** What corrupting needs of a node's files: the real ones under its data dir, or a simulated node's in memory. */
+interface FileAccess {
+  /** Files with data (length up to the last non-zero byte), sorted by name. */
+  withData(): { f: string; n: number }[];
+  size(f: string): number;
+  truncate(f: string, length: number): void;
+  /** Applies `change` to each byte at `offsets` (ascending); returns the bytes before and after. */
+  flip(f: string, offsets: readonly number[], change: (before: number) => number): Flip[];
+}
+
+function diskAccess(dir: string): FileAccess {
+  return {
+    withData: () =>
+      dataFiles(dir)
+        .map((f) => ({ f, n: dataLength(join(dir, f)) }))
+        .filter((x) => x.n > 0),
+    size: (f) => statSync(join(dir, f)).size,
+    truncate: (f, length) => truncateSync(join(dir, f), length),
+    flip(f, offsets, change) {
+      const fd = openSync(join(dir, f), 'r+');
+      const flips: Flip[] = [];
+      try {
+        for (const offset of offsets) {
+          const b = Buffer.alloc(1);
+          readSync(fd, b, 0, 1, offset);
+          const before = b[0];
+          const after = change(before);
+          b[0] = after;
+          writeSync(fd, b, 0, 1, offset);
+          flips.push({ offset, before, after });
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return flips;
+    },
+  };
+}
+
+function memoryAccess(files: DataFiles): FileAccess {
+  const lengthOf = (b: Uint8Array): number => {
+    let n = b.length;
+    while (n > 0 && b[n - 1] === 0) n--;
+    return n;
+  };
+  return {
+    withData: () =>
+      files
+        .list()
+        .map((x) => ({ f: x.name, n: lengthOf(files.read(x.name)) }))
+        .filter((x) => x.n > 0)
+        .sort((a, b) => a.f.localeCompare(b.f)),
+    size: (f) => files.read(f).length,
+    truncate: (f, length) => files.replace(f, files.read(f).slice(0, length)),
+    flip(f, offsets, change) {
+      const b = files.read(f).slice();
+      const flips = offsets.map((offset) => {
+        const before = b[offset];
+        b[offset] = change(before);
+        return { offset, before, after: b[offset] };
+      });
+      files.replace(f, b);
+      return flips;
+    },
+  };
+}
+
 /**
  * Corrupts one file under `dir` (the node must be stopped): picks a file
  * with data, weighted by its data's length, then either flips one bit in each
@@ -70,38 +138,34 @@ export function dataLength(path: string): number {
  * whatever preallocated space follows).
  */
 export function corruptData(dir: string, how: Corruption, random: Random): CorruptionDone {
-  const files = dataFiles(dir)
-    .map((f) => ({ f, n: dataLength(join(dir, f)) }))
-    .filter((x) => x.n > 0);
-  if (files.length === 0) return { how: 'none', note: `no file with data under ${dir}` };
+  return corrupt(diskAccess(dir), `under ${dir}`, how, random);
+}
+
+/** The same corruption of a simulated node's files (in memory; the node must be stopped). */
+export function corruptFiles(files: DataFiles, node: string, how: Corruption, random: Random): CorruptionDone {
+  return corrupt(memoryAccess(files), `of ${node}`, how, random);
+}
+
+function corrupt(access: FileAccess, where: string, how: Corruption, random: Random): CorruptionDone {
+  const files = access.withData();
+  if (files.length === 0) return { how: 'none', note: `no file with data ${where}` };
   const total = files.reduce((s, x) => s + x.n, 0);
   let at = random.float() * total;
   const chosen = files.find((x) => (at -= x.n) < 0) ?? files[files.length - 1];
-  const path = join(dir, chosen.f);
   if (how === 'truncate') {
-    const sizeBefore = statSync(path).size;
+    const sizeBefore = access.size(chosen.f);
     const cut = Math.max(1, Math.ceil(chosen.n * (0.01 + 0.49 * random.float())));
     const sizeAfter = chosen.n - cut;
-    truncateSync(path, sizeAfter);
+    access.truncate(chosen.f, sizeAfter);
     return { how, file: chosen.f, dataBytes: chosen.n, sizeBefore, sizeAfter };
   }
   const count = 1 + random.int(8);
   const offsets = new Set<number>();
   while (offsets.size < Math.min(count, chosen.n)) offsets.add(random.int(chosen.n));
-  const fd = openSync(path, 'r+');
-  const flips: Flip[] = [];
-  try {
-    for (const offset of [...offsets].sort((a, b) => a - b)) {
-      const b = Buffer.alloc(1);
-      readSync(fd, b, 0, 1, offset);
-      const before = b[0];
-      const after = before ^ (1 << random.int(8));
-      b[0] = after;
-      writeSync(fd, b, 0, 1, offset);
-      flips.push({ offset, before, after });
-    }
-  } finally {
-    closeSync(fd);
-  }
+  const flips = access.flip(
+    chosen.f,
+    [...offsets].sort((a, b) => a - b),
+    (before) => before ^ (1 << random.int(8)),
+  );
   return { how, file: chosen.f, dataBytes: chosen.n, flips };
 }

@@ -24,7 +24,7 @@ import type { Cluster, Grudge } from '../harness/core/provider.js';
 import type { MembershipFaults, MembershipContext, SystemView } from '../harness/core/system.js';
 import type { Nemesis } from '../harness/core/client.js';
 import type { Value } from '../history/types.js';
-import { corruptData, CORRUPTIONS, type Corruption } from './corrupt.js';
+import { corruptData, corruptFiles, CORRUPTIONS, type Corruption } from './corrupt.js';
 import { bridge, isolateFromPeers, isolateOne, majoritiesRing, randomHalves } from './grudge.js';
 import { checkNetem, describeNetem, type Netem } from './packet.js';
 
@@ -232,7 +232,8 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         // On a stopped node only: a running one would overwrite the change, or read it half-made.
         await cluster.kill(node);
         killed.add(node);
-        const done = corruptData(cluster.dataDir(node), how, random);
+        const done =
+          cluster.dataFiles !== undefined ? corruptFiles(cluster.dataFiles(node), node, how, random) : corruptData(cluster.dataDir(node), how, random);
         return { target, node, ...done } as unknown as Value;
       }
       case 'power-off': {

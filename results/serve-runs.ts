@@ -226,9 +226,9 @@ function isoOrNull(s: string | null): string | null {
   return Number.isFinite(t) ? new Date(t).toISOString() : null;
 }
 
-/** The store's folder names (20261123T171728.123Z) as ISO times. */
+/** The store's folder names (20261123T171728.123Z, with -N when runs started in the same millisecond) as ISO times. */
 export function folderTime(folder: string | undefined): string | null {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{1,3})?Z$/.exec(folder ?? '');
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{1,3})?Z(?:-\d+)?$/.exec(folder ?? '');
   if (!m) return null;
   return isoOrNull(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ''}Z`);
 }

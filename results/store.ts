@@ -42,8 +42,20 @@ export function timestamp(at: Date): string {
 export function createRun(store: string, name: string, at: Date = new Date()): RunPaths {
   if (!/^[A-Za-z0-9._-]+$/.test(name))
     throw new InputError(`test name ${JSON.stringify(name)} is not a plain folder name`, {}, 'use letters, digits, dot, dash and underscore');
-  const dir = join(store, name, timestamp(at));
-  mkdirSync(join(dir, 'nodes'), { recursive: true });
+  mkdirSync(join(store, name), { recursive: true });
+  // Runs that start in the same millisecond (--provider sim's seeds on worker threads) get a suffix: the folder is
+  // claimed atomically, never shared.
+  let dir = join(store, name, timestamp(at));
+  for (let n = 1; ; n++) {
+    try {
+      mkdirSync(dir);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      dir = join(store, name, `${timestamp(at)}-${n}`);
+    }
+  }
+  mkdirSync(join(dir, 'nodes'));
   pointLatest(store, dir);
   return runPaths(dir);
 }

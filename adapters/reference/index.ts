@@ -63,7 +63,8 @@ export const referenceAdapter: SystemAdapter = {
     },
     'config-lease-ms': { describe: 'clients: how long a group configuration is cached (ms)', default: '5000', check: int(0) },
     'sim-disk-ms': {
-      describe: '--provider sim: the longest a data server write takes to become durable (ms; a kill loses writes not yet durable)',
+      describe:
+        '--provider sim: the longest a data server write takes to become durable (ms; a power failure loses writes not yet durable and may tear the one in progress)',
       default: '3',
       check: int(0),
     },
@@ -138,6 +139,7 @@ export const referenceAdapter: SystemAdapter = {
             configLeaseMs,
             maxDiskMs: Number(o['sim-disk-ms']),
             electionTicks: Number(o['election-ticks']),
+            fsync: o.fsync !== 'false',
             ...(o['lease-ms'] ? { leaseMs: Number(o['lease-ms']) } : {}),
             ...(o['grace-ms'] ? { graceMs: Number(o['grace-ms']) } : {}),
           },

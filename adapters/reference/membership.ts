@@ -35,8 +35,7 @@ import type { Cluster } from '../../harness/core/provider.js';
 import type { MembershipFaults } from '../../harness/core/system.js';
 import type { Value } from '../../history/types.js';
 import type { GroupConfig } from '../../system-under-test/cm/state.js';
-import { CmClient, type CmResponse } from '../../system-under-test/runtime/client.js';
-import type { ClusterView } from './view.js';
+import { CmClient, type CmRequest, type CmResponse, type StatusResponse } from '../../system-under-test/runtime/client.js';
 import {
   cmAddDone,
   cmRemovalDone,
@@ -48,13 +47,32 @@ import {
   type MemberTarget,
 } from './membership-plan.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Time as the membership ops see it: real time, or a simulated cluster's virtual time. */
+export interface MembershipClock {
+  /** Milliseconds (any origin). */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const REAL_TIME: MembershipClock = { now: () => performance.now(), sleep: (ms) => new Promise<void>((r) => setTimeout(r, ms)) };
+
+/** What the ops ask the CM: its groups and each CM node's status (null: no answer). ClusterView on real nodes. */
+export interface MembershipView {
+  groups(): Promise<Record<string, GroupConfig> | null>;
+  cmStatuses(): Promise<Record<string, StatusResponse | null>>;
+}
+
+/** A CM client (leader hunting, an unknown outcome on a timeout after sending), as runtime/client.ts's CmClient. */
+export interface MembershipCm {
+  request(req: CmRequest): Promise<CmResponse>;
+  close(): void;
+}
 
 type NodeRole = 'cm' | 'data';
 
 export interface MembershipOptions {
   cluster: Cluster;
-  view: ClusterView;
+  view: MembershipView;
   /** The replication groups and replicas per group the cluster was started with: what full replication means. */
   layout: { readonly groups: number; readonly replication: number };
   /** Picks one of `xs` (the nemesis's seeded random). */
@@ -63,6 +81,10 @@ export interface MembershipOptions {
   busy: () => ReadonlySet<string>;
   /** How long an op waits for its change to complete before it reports that it did not (yet). */
   waitMs?: number;
+  /** Real time unless given (a simulated cluster's virtual time). */
+  clock?: MembershipClock;
+  /** A CM client; a real CmClient to the CM nodes' addresses unless given. */
+  cmClient?: () => MembershipCm;
 }
 
 type Groups = Record<string, GroupConfig>;
@@ -83,16 +105,18 @@ export function membership(o: MembershipOptions): MembershipFaults {
   const cmNodes = cluster.nodes.filter((n) => n.role === 'cm').map((n) => n.name);
   const addressOf = (node: string) => cluster.nodes.find((n) => n.name === node)!.address;
   const cmAddresses = cluster.nodes.filter((n) => n.role === 'cm').map((n) => n.address);
-  const cmClient = () => new CmClient(cmAddresses, { timeoutMs: 3000, attemptMs: 1000 });
+  const cmClient = o.cmClient ?? ((): MembershipCm => new CmClient(cmAddresses, { timeoutMs: 3000, attemptMs: 1000 }));
+  const clock = o.clock ?? REAL_TIME;
+  const sleep = (ms: number): Promise<void> => clock.sleep(ms);
 
   const groups = async (): Promise<Groups | null> => view.groups().catch(() => null);
 
   /** Polls `check` until it holds or `ms` pass; whether it held. */
   const until = async (ms: number, check: () => Promise<boolean>): Promise<boolean> => {
-    const end = performance.now() + ms;
+    const end = clock.now() + ms;
     for (;;) {
       if (await check().catch(() => false)) return true;
-      if (performance.now() > end) return false;
+      if (clock.now() > end) return false;
       await sleep(200);
     }
   };
@@ -101,7 +125,7 @@ export function membership(o: MembershipOptions): MembershipFaults {
 
   /** Takes a running server out of the groups where it is a secondary, each once: it rejoins by itself meanwhile. */
   const removeSecondaries = async (node: string): Promise<Value> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const before = await groups();
     if (before === null) return { role: 'data-secondary', node: null, note: 'the CM did not answer' };
     removed.set(node, 'data');
@@ -114,8 +138,8 @@ export function membership(o: MembershipOptions): MembershipFaults {
     let unknown = 0;
     const cm = cmClient();
     try {
-      const end = performance.now() + waitMs;
-      while (out.size < targets.length && performance.now() < end) {
+      const end = clock.now() + waitMs;
+      while (out.size < targets.length && clock.now() < end) {
         const now = await groups();
         if (now === null) {
           await sleep(200);
@@ -155,12 +179,12 @@ export function membership(o: MembershipOptions): MembershipFaults {
       // Per group, the first configuration seen without it (it may be back in the group already).
       out: Object.fromEntries(out),
       removed: targets.length > 0 && out.size === targets.length,
-      ms: Math.round(performance.now() - t0),
+      ms: Math.round(clock.now() - t0),
     };
   };
 
   const removeData = async (node: string): Promise<Value> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const before = await groups();
     await cluster.kill(node);
     removed.set(node, 'data');
@@ -171,8 +195,8 @@ export function membership(o: MembershipOptions): MembershipFaults {
     let impossible: string[] = [];
     let after: Groups | null = null;
     try {
-      const end = performance.now() + waitMs;
-      while (performance.now() < end) {
+      const end = clock.now() + waitMs;
+      while (clock.now() < end) {
         after = await groups();
         if (after === null) {
           await sleep(200);
@@ -204,12 +228,12 @@ export function membership(o: MembershipOptions): MembershipFaults {
       impossible,
       after: groupsValue(after),
       removed: still !== null && still.length === 0,
-      ms: Math.round(performance.now() - t0),
+      ms: Math.round(clock.now() - t0),
     };
   };
 
   const addData = async (node: string, ms: number): Promise<Value> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const before = await groups();
     const wasRunning = cluster.isRunning(node);
     await cluster.start(node);
@@ -233,7 +257,7 @@ export function membership(o: MembershipOptions): MembershipFaults {
       after: groupsValue(after),
       rejoined: after === null ? [] : groupsHolding(after, node),
       complete: back,
-      ms: Math.round(performance.now() - t0),
+      ms: Math.round(clock.now() - t0),
     };
   };
 
@@ -243,12 +267,12 @@ export function membership(o: MembershipOptions): MembershipFaults {
   const askCm = async (req: { op: 'addMember'; id: string; address: string } | { op: 'removeMember'; id: string }, ms: number): Promise<CmResponse> => {
     const cm = cmClient();
     try {
-      const end = performance.now() + ms;
+      const end = clock.now() + ms;
       for (;;) {
         const r = await cm.request(req);
         const retry =
           !r.ok && (r.error === 'membership-change-in-progress' || r.error === 'leader-not-ready' || r.error === 'no-leader' || r.error === 'unreachable');
-        if (!retry || performance.now() > end) return r;
+        if (!retry || clock.now() > end) return r;
         await sleep(200);
       }
     } finally {
@@ -257,7 +281,7 @@ export function membership(o: MembershipOptions): MembershipFaults {
   };
 
   const removeCm = async (node: string): Promise<Value> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const statuses = await view.cmStatuses();
     const before = freshestLeader(statuses);
     const r = await askCm({ op: 'removeMember', id: node }, waitMs / 2);
@@ -274,12 +298,12 @@ export function membership(o: MembershipOptions): MembershipFaults {
       complete: done,
       // It keeps running outside the configuration until it is added back.
       running: cluster.isRunning(node),
-      ms: Math.round(performance.now() - t0),
+      ms: Math.round(clock.now() - t0),
     };
   };
 
   const addCm = async (node: string, ms: number): Promise<Value> => {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const statuses = await view.cmStatuses();
     const before = freshestLeader(statuses);
     // Its old log and votes count nowhere once every remaining voter has moved on: then it may start from nothing.
@@ -287,19 +311,19 @@ export function membership(o: MembershipOptions): MembershipFaults {
     await cluster.kill(node);
     if (wipe) await cluster.startFresh(node, { join: true });
     else await cluster.start(node);
-    const end = performance.now() + ms;
+    const end = clock.now() + ms;
     // Add it once it listens: the leader's first probe of a new learner must not be lost (see the
     // Raft note in the report: a lost probe is not resent until the next entry is proposed).
     const listening = await until(ms / 2, async () => (await view.cmStatuses())[node] !== null);
     const answers: string[] = [];
     let done = false;
     let last = statuses;
-    while (!done && performance.now() < end) {
-      const r = await askCm({ op: 'addMember', id: node, address: addressOf(node) }, Math.max(1000, end - performance.now()));
+    while (!done && clock.now() < end) {
+      const r = await askCm({ op: 'addMember', id: node, address: addressOf(node) }, Math.max(1000, end - clock.now()));
       // already-member: an earlier request (or one whose outcome was unknown) went through.
       answers.push(r.ok ? 'ok' : r.error);
       // Asking again proposes an entry (registerMember), which also restarts a stalled catch-up.
-      done = await until(Math.max(0, Math.min(3000, end - performance.now())), async () => cmAddDone((last = await view.cmStatuses()), node));
+      done = await until(Math.max(0, Math.min(3000, end - clock.now())), async () => cmAddDone((last = await view.cmStatuses()), node));
     }
     if (done) removed.delete(node);
     const after = freshestLeader(last);
@@ -313,7 +337,7 @@ export function membership(o: MembershipOptions): MembershipFaults {
       answers,
       votersAfter: after ? [...after.config.voters] : null,
       complete: done,
-      ms: Math.round(performance.now() - t0),
+      ms: Math.round(clock.now() - t0),
     };
   };
 
@@ -354,19 +378,19 @@ export function membership(o: MembershipOptions): MembershipFaults {
     // A data server taken out either way comes back as a data server.
     add: (target) => add(target === undefined ? undefined : target === 'cm' ? 'cm' : 'data'),
     async restoreAll(ms: number): Promise<Value> {
-      const end = performance.now() + ms;
+      const end = clock.now() + ms;
       const restored: Value[] = [];
       // The CM first: the data servers' rejoining goes through it.
       for (const node of [...removed].sort(([, a], [, b]) => (a === b ? 0 : a === 'cm' ? -1 : 1)).map(([n]) => n)) {
         restored.push(
           removed.get(node) === 'data'
-            ? await addData(node, Math.max(1000, (end - performance.now()) / 2))
-            : await addCm(node, Math.max(1000, (end - performance.now()) / 2)),
+            ? await addData(node, Math.max(1000, (end - clock.now()) / 2))
+            : await addCm(node, Math.max(1000, (end - clock.now()) / 2)),
         );
       }
       let g: Groups | null = null;
-      let statuses = {} as Awaited<ReturnType<ClusterView['cmStatuses']>>;
-      const full = await until(Math.max(0, end - performance.now()), async () =>
+      let statuses = {} as Awaited<ReturnType<MembershipView['cmStatuses']>>;
+      const full = await until(Math.max(0, end - clock.now()), async () =>
         fullMembership((g = await groups()), (statuses = await view.cmStatuses()), o.layout, cmNodes),
       );
       const leader = freshestLeader(statuses);

@@ -7,17 +7,18 @@
 
 import type { Client, ClientResult } from '../../harness/core/client.js';
 import type { Cluster, NodeInfo } from '../../harness/core/provider.js';
-import type { SimulatedCluster, SimulationSpec, SystemView } from '../../harness/core/system.js';
+import type { MembershipContext, MembershipFaults, SimulatedCluster, SimulationSpec, SystemView } from '../../harness/core/system.js';
 import { InputError } from '../../history/input-error.js';
-import type { CmRequest as RuntimeCmRequest } from '../../system-under-test/runtime/client.js';
+import type { CmResponse, CmRequest as RuntimeCmRequest, StatusResponse } from '../../system-under-test/runtime/client.js';
 import { SimCmClient, SimKvClient } from '../../system-under-test/sim/kv-client.js';
 import type { CmRequest } from '../../system-under-test/sim/world.js';
 import { World } from '../../system-under-test/sim/world.js';
-import { invokerFor, versionClient } from './client.js';
+import { invokerFor, UNSERVED, versionClient } from './client.js';
 import { nodeNames, type ReferenceLayout } from './launch.js';
+import { membership, type MembershipClock, type MembershipView } from './membership.js';
 
 /** Fault kinds the simulated world models; the others are refused before the run. */
-export const SIM_FAULTS: readonly string[] = ['kill', 'pause', 'clock', 'partition', 'packet'];
+export const SIM_FAULTS: readonly string[] = ['kill', 'pause', 'clock', 'partition', 'packet', 'power', 'corrupt', 'member'];
 
 export interface SimSettings {
   readonly leaseMs?: number;
@@ -26,6 +27,8 @@ export interface SimSettings {
   readonly maxDiskMs: number;
   /** The CM's Raft election timeout in ticks (`--opt election-ticks`). */
   readonly electionTicks: number;
+  /** `--opt fsync` (only true is simulated). */
+  readonly fsync: boolean;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -38,6 +41,8 @@ function toWorld(req: RuntimeCmRequest): CmRequest {
     case 'registerServer':
     case 'createGroups':
     case 'reconfigure':
+    case 'addMember':
+    case 'removeMember':
       return req;
     default:
       throw new Error(`--provider sim: the CM request ${req.op} is not simulated`);
@@ -49,8 +54,10 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
   if (refused.length > 0) throw new InputError(`--provider sim cannot simulate --nemesis ${refused.join(',')} yet`, {}, `its faults: ${SIM_FAULTS.join(', ')}`);
   if (spec.faults.includes('packet') && spec.packet.includes('rate'))
     throw new InputError('--provider sim does not simulate rate limits (--packet rate)', {}, 'use --packet delay,loss,duplicate,reorder');
-  if (!['register', 'set', 'append', 'version-register'].includes(spec.workload))
-    throw new InputError(`--provider sim cannot run workload ${spec.workload} yet`, {}, 'use register, set, append or version-register');
+  if (!settings.fsync)
+    throw new InputError('--provider sim does not simulate --opt fsync=false (page-cache appends)', {}, 'use --provider local or docker, or leave fsync on');
+  if (!['register', 'set', 'append', 'bank', 'version-register'].includes(spec.workload))
+    throw new InputError(`--provider sim cannot run workload ${spec.workload} yet`, {}, 'use register, set, append, bank or version-register');
   const world = new World({
     seed: spec.seed,
     cmNodes: layout.cm,
@@ -81,8 +88,12 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
     partition: async (g) => world.partition(g),
     heal: async () => world.heal(),
     isRunning: (n) => world.isRunning(n),
-    powerFail: notSimulated('power failures'),
+    powerFail: async (n) => {
+      const lost = world.powerFail(n);
+      return { files: lost.files, undone: lost.undoneBytes, redone: 0, gone: 0 };
+    },
     dataDir: notSimulated('data folders'),
+    dataFiles: (n) => world.files(n),
     packet: async (ns, n) =>
       world.packet(ns, {
         delay: n.delayMs ?? 0,
@@ -92,7 +103,7 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
         reorder: (n.reorderPct ?? 0) / 100,
       }),
     clearPacket: async () => world.clearPacket(),
-    startFresh: notSimulated('fresh servers'),
+    startFresh: async (n, o) => world.startFresh(n, o?.join === true),
     teardown: async () => undefined,
   };
   const view: SystemView = {
@@ -108,6 +119,47 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
     },
     close: () => undefined,
   };
+  // The membership fault: the adapter's own ops (./membership.ts over the pure plan), in virtual time, through a simulated CM client.
+  const clock: MembershipClock = {
+    now: () => world.now,
+    sleep: (ms) =>
+      new Promise<void>((resolve) =>
+        world.at(world.now + Math.max(1, Math.ceil(ms)), () => {
+          world.clientOutcomes++; // the driver lets the nemesis's promise settle, as a client's
+          resolve();
+        }),
+      ),
+  };
+  const memberView: MembershipView = {
+    // As ClusterView: the version-register workload's groups, which no data server serves, left out.
+    groups: async () => {
+      const g = world.groups();
+      return g === null ? null : Object.fromEntries(Object.entries(g).filter(([, c]) => c.primary !== UNSERVED));
+    },
+    cmStatuses: async () =>
+      Object.fromEntries(
+        world.cmIds.map((id): [string, StatusResponse | null] => {
+          const st = world.cmStatus(id);
+          if (st === null) return [id, null];
+          const { role, term, leader, commit, applied, lastIndex, config } = st;
+          return [id, { ok: true, id, role, term, leader, leaderAddress: leader, commit, applied, lastIndex, config }];
+        }),
+      ),
+  };
+  let cmClients = 0;
+  const membershipFaults = (ctx: MembershipContext): MembershipFaults =>
+    membership({
+      cluster: ctx.cluster,
+      view: memberView,
+      layout,
+      pick: ctx.pick,
+      busy: ctx.busy,
+      clock,
+      cmClient: () => {
+        const cm = new SimCmClient(world, `nemesis-cm-${++cmClients}`, 3000);
+        return { request: async (req) => (await cm.request(toWorld(req))) as CmResponse, close: () => cm.close() };
+      },
+    });
   const invoke = spec.workload === 'version-register' ? null : invokerFor(spec.workload, spec.workloadOptions);
   let clients = 0;
   return {
@@ -147,8 +199,10 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
         close: () => kv.close(),
       };
     },
+    membership: membershipFaults,
     trace: () => world.trace(),
     fatals: () => world.fatals.map((f) => ({ node: f.node, atNs: f.at * NS_PER_MS, message: f.message })),
+    stops: () => world.diskStops.map((f) => ({ node: f.node, atNs: f.at * NS_PER_MS, message: f.message })),
     stats: () => ({ ...world.stats, virtualMs: world.now }),
   };
 }

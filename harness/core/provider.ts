@@ -77,6 +77,14 @@ export interface Netem {
   readonly rateKbit?: number;
 }
 
+/** A stopped simulated node's files, in memory. */
+export interface DataFiles {
+  /** Its files and their sizes. */
+  list(): { name: string; size: number }[];
+  read(name: string): Uint8Array;
+  replace(name: string, bytes: Uint8Array): void;
+}
+
 export interface Cluster {
   readonly nodes: readonly NodeInfo[];
   /** kill -9; the node's data stays for `start`. */
@@ -107,6 +115,8 @@ export interface Cluster {
   heal(): Promise<void>;
   /** The host path of the node's data dir (RUN/nodes/NODE/data on both providers), for faults that act on files of a stopped node. */
   dataDir(node: string): string;
+  /** A simulated node's files, held in memory (no data dir): the corrupt fault changes them there. */
+  dataFiles?(node: string): DataFiles;
   /**
    * Delays, drops, duplicates, reorders or rate-limits the packets these
    * nodes send (tc: netem and an HTB class), replacing any packet fault in

@@ -276,6 +276,10 @@ export interface SimulatedCluster {
   trace(): string;
   /** The nodes that stopped on a failed protocol invariant (fail-stop): a run with any is invalid. */
   fatals(): readonly { readonly node: string; readonly atNs: number; readonly message: string }[];
+  /** The membership fault in virtual time, for systems that have one (its ops take virtual time: the driver does not wait at one instant). */
+  readonly membership?: (ctx: MembershipContext) => MembershipFaults;
+  /** Nodes that refused to start (their own check found their disk corrupt): they stay down; not a protocol failure. */
+  stops?(): readonly { readonly node: string; readonly atNs: number; readonly message: string }[];
   /** Counters for the run's record. */
   stats(): Readonly<Record<string, number>>;
 }

@@ -20,7 +20,7 @@ import { workloadNamed } from '../../workloads/index.js';
 import { NEMESIS, type Process } from '../../history/types.js';
 import { InputError } from '../../history/input-error.js';
 import type { Client, ClientResult } from '../core/client.js';
-import { Scheduler, type Invocation } from '../core/generator/index.js';
+import { Scheduler, type Invocation, type OpSpec } from '../core/generator/index.js';
 import { undertowVersion } from '../core/project-root.js';
 import { Recorder, type EventFields } from '../core/recorder.js';
 import type { Deployment, SimulatedCluster } from '../core/system.js';
@@ -85,9 +85,16 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
 
   let failure: string | null = null;
   const samples: ViewSample[] = [];
-  const recorder = sim.boot(BOOT_LIMIT_NS) ? new Recorder({ dir: paths.dir, clock: () => BigInt(sim.now()) }) : null;
-  if (recorder === null) failure = `the simulated cluster was not ready after ${BOOT_LIMIT_NS / 1e9} virtual seconds`;
-  else {
+  const booted = sim.boot(BOOT_LIMIT_NS);
+  if (!booted) failure = `the simulated cluster was not ready after ${BOOT_LIMIT_NS / 1e9} virtual seconds`;
+  else if (workload.setup !== undefined)
+    try {
+      await runSimSetup(workload.setup, sim);
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+    }
+  const recorder = failure === null ? new Recorder({ dir: paths.dir, clock: () => BigInt(sim.now()) }) : null;
+  if (recorder !== null) {
     try {
       await drive(test, workload, deployment, sim, recorder, samples);
     } catch (e) {
@@ -97,7 +104,10 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
     }
   }
   // A node that stopped on a failed invariant makes the run invalid, as its fatal log line does on a real provider.
-  writeJson(resolve(paths.dir, COVERAGE_FILE), storedCoverage(samples, { result: fatalsResult(sim.fatals()), counts: { ...sim.stats() } }));
+  writeJson(
+    resolve(paths.dir, COVERAGE_FILE),
+    storedCoverage(samples, { result: fatalsResult(sim.fatals(), sim.stops?.() ?? []), counts: { ...sim.stats() } }),
+  );
   let results: RunResults | null = null;
   if (recorder !== null && recorder.history.length > 0) results = await analyzeRun(paths, asRun);
   const historySha256 = recorder === null ? '' : createHash('sha256').update(readFileSync(paths.history)).digest('hex');
@@ -151,7 +161,42 @@ export function replayConfig(runDir: string, store: string): { test: TestConfig;
   return { test: { ...test, name: `${stored.name}-replay`, store }, historySha256: stored.sim.historySha256 };
 }
 
-function fatalsResult(fatals: ReturnType<SimulatedCluster['fatals']>): NodeLogsResult {
+/**
+ * The workload's setup ops (the bank's opening balances), before the history
+ * starts, as the worker pool's runSetup does: each through a fresh client
+ * until it is ok, at most 50 attempts of 5 virtual seconds, 100 ms apart
+ * (setup ops are repeatable by contract, so an unknown outcome is tried again).
+ */
+async function runSimSetup(ops: readonly OpSpec[], sim: SimulatedCluster): Promise<void> {
+  const wait = async (ns: number, done: () => boolean): Promise<void> => {
+    const end = sim.now() + ns;
+    while (!done() && sim.now() < end) if (sim.advance(sim.now() + 1e6)) await settle();
+  };
+  for (const spec of ops) {
+    let last = '';
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= 50) throw new Error(`workload setup: ${spec.f} ${String(spec.key ?? '')} did not succeed in 50 attempts (last: ${last})`);
+      const client = sim.newClient();
+      await client.open('');
+      const controller = new AbortController();
+      const got: { r: ClientResult | null } = { r: null };
+      const op = { process: 0, f: spec.f, value: spec.value ?? null, ...(spec.key !== undefined ? { key: spec.key } : {}) } as Parameters<Client['invoke']>[0];
+      client.invoke(op, controller.signal).then(
+        (r) => (got.r = r),
+        (e: unknown) => (got.r = { type: 'info', error: e instanceof Error ? e.message : String(e) }),
+      );
+      await wait(5e9, () => got.r !== null);
+      if (got.r === null) controller.abort();
+      await settle();
+      await client.close();
+      if (got.r?.type === 'ok') break;
+      last = got.r === null ? 'timed out' : `${got.r.type} ${JSON.stringify(got.r.error ?? null)}`;
+      await wait(100e6, () => false);
+    }
+  }
+}
+
+function fatalsResult(fatals: ReturnType<SimulatedCluster['fatals']>, stops: ReturnType<NonNullable<SimulatedCluster['stops']>>): NodeLogsResult {
   const verdict = fatals.length > 0 ? 'invalid' : 'valid';
   return {
     checker: 'node-logs',
@@ -162,7 +207,11 @@ function fatalsResult(fatals: ReturnType<SimulatedCluster['fatals']>): NodeLogsR
       .map((f, i) => ({ node: f.node, line: i + 1, text: `${(f.atNs / 1e9).toFixed(3)} s: ${f.message}`, what: 'fatal: invariant violated' })),
     matchCount: fatals.length,
     anomalies: [],
-    notes: ['simulated: each match is a protocol invariant failure that stopped its node'],
+    notes: [
+      'simulated: each match is a protocol invariant failure that stopped its node',
+      // A corrupt disk is the node's own check refusing to start (DiskCorruptError), not a protocol failure: told, not counted.
+      ...stops.slice(0, 20).map((s) => `${s.node} did not start at ${(s.atNs / 1e9).toFixed(3)} s: ${s.message}`),
+    ],
     lines: {},
   };
 }
@@ -182,9 +231,14 @@ async function drive(
   recorder: Recorder,
   samples: ViewSample[],
 ): Promise<void> {
-  if (workload.setup !== undefined) throw new InputError(`--provider sim does not run workload setups yet (workload ${test.workload})`);
   const cluster = sim.cluster;
-  const nemesis = faultsNemesis({ cluster, view: sim.view, faultRoles: deployment.faultRoles, seed: test.seed + 1 });
+  const nemesis = faultsNemesis({
+    cluster,
+    view: sim.view,
+    faultRoles: deployment.faultRoles,
+    seed: test.seed + 1,
+    ...(sim.membership !== undefined ? { membership: sim.membership } : {}),
+  });
   const faultNodes = cluster.nodes.filter((n) => deployment.faultRoles === undefined || deployment.faultRoles.includes(n.role)).map((n) => n.name);
   const scheduler = new Scheduler(testGenerator(test, workload, faultNodes, deployment.membership?.targets), {
     concurrency: test.concurrency,
@@ -249,12 +303,26 @@ async function drive(
         if (op.key !== undefined) fields.key = op.key;
         scheduler.invoked(recorder.record(fields));
         if (op.process === NEMESIS) {
-          // A fault takes effect at this virtual instant; the world does not move meanwhile.
-          const r = await nemesis.invoke(op).then(
-            (x): ClientResult => ({ type: 'info', value: x?.value }),
-            (e: unknown): ClientResult => ({ type: 'info', error: e instanceof Error ? e.message : String(e) }),
-          );
-          complete(op, r);
+          // A fault takes effect at this virtual instant; the world does not move meanwhile. One that
+          // takes time (a membership change waits for the CM) finishes later, as a client's op does.
+          const got: { r: ClientResult | null; later: boolean } = { r: null, later: false };
+          void nemesis
+            .invoke(op)
+            .then(
+              (x): ClientResult => ({ type: 'info', value: x?.value }),
+              (e: unknown): ClientResult => ({ type: 'info', error: e instanceof Error ? e.message : String(e) }),
+            )
+            .then((r) => {
+              got.r = r;
+              if (got.later) finished.push({ process: op.process, r });
+            });
+          await settle();
+          if (got.r !== null) {
+            complete(op, got.r);
+            continue;
+          }
+          got.later = true;
+          running.set(op.process, { op, controller: new AbortController(), deadline: Infinity });
           continue;
         }
         let client = clients.get(op.process);

@@ -26,7 +26,7 @@ import { EMPTY_CHECKPOINT, type Checkpoint, type GroupConfig, type LogEntry, typ
 import { invariant } from '../util/invariant.js';
 import { Reader, Writer } from '../wire/codec.js';
 import { Buffer } from 'node:buffer';
-import { RECORD_HEADER, frameRecord, frameText, sealRecord } from './log-segment.js';
+import { DiskCorruptError, RECORD_HEADER, frameRecord, frameText, recordsAfter, scanRecords, sealRecord, type ScannedRecord } from './log-segment.js';
 
 export const REC_BASE = 0;
 const REC_CONFIG = 1;
@@ -226,5 +226,166 @@ export function decodeRecord(type: number, payload: Uint8Array): Exclude<Persist
       return { kind: 'deposing', version: uint() };
     default:
       throw new Error(`unknown record type ${type}`);
+  }
+}
+
+// ------------------------------------------------------------- planning and recovery (pure)
+//
+// Shared by the data server's ReplicaLog (replica-disk.ts, which adds the files
+// and fsyncs) and the simulated data server's disk (sim/replica-files.ts), so
+// that a simulated crash is recovered by the very code a real restart runs.
+
+/** One group's place in a log: the state after every accepted write, its checkpoint generation, its records in the log. */
+export interface GroupLog {
+  readonly tip: DiskImage;
+  gen: number;
+  /** Records of the group's current base stream in the log (the base included; 0: none yet). */
+  records: number;
+}
+
+/** One unit of I/O for one group: an append, or a checkpoint file replaced before the group's new base stream is appended. */
+export type GroupStep =
+  | { readonly kind: 'append'; readonly records: readonly Uint8Array[] }
+  | { readonly kind: 'checkpoint'; readonly file: Uint8Array; readonly records: readonly Uint8Array[] };
+
+/**
+ * Fold `records` into the group's tip and plan their I/O: a base record first
+ * (the group's first write to this log), each record encoded, and each
+ * checkpoint as its file then a fresh base stream of the image (the group's
+ * earlier records are dead from there on). `appended`: records added to the log.
+ */
+export function planGroupWrite(g: GroupLog, records: readonly PersistRecord[]): { steps: GroupStep[]; appended: number } {
+  const steps: GroupStep[] = [];
+  let pending: Uint8Array[] = [];
+  let appended = 0;
+  const push = (bytes: Uint8Array): void => {
+    pending.push(bytes);
+    g.records++;
+    appended++;
+  };
+  if (g.records === 0) push(baseRecord({ gen: g.gen, sn: g.tip.checkpoint.sn, version: g.tip.checkpoint.version }));
+  for (const r of records) {
+    applyRecord(g.tip, r);
+    if (r.kind === 'checkpoint') {
+      if (pending.length > 0) steps.push({ kind: 'append', records: pending });
+      pending = [];
+      g.gen++;
+      const fresh = imageRecords(g.gen, g.tip);
+      steps.push({ kind: 'checkpoint', file: checkpointFile(g.gen, r.checkpoint), records: fresh });
+      g.records = fresh.length;
+      appended += fresh.length;
+    } else push(encodeRecord(r));
+  }
+  if (pending.length > 0) steps.push({ kind: 'append', records: pending });
+  return { steps, appended };
+}
+
+/** A checkpoint file's contents; DiskCorruptError when it is not exactly one whole checkpoint record. */
+export function decodeCheckpointBytes(bytes: Uint8Array, file: string): { gen: number; checkpoint: Checkpoint } {
+  const s = scanRecords(bytes);
+  if (s.records.length !== 1 || s.end !== bytes.length || (s.records[0].type & ~SYNC_POINT) !== REC_CHECKPOINT)
+    throw new DiskCorruptError(`${file} is corrupt`);
+  return corruptOnThrow(file, () => decodeCheckpointFile(s.records[0].payload));
+}
+
+export interface RecoveredLog {
+  readonly groups: readonly { name: string; image: DiskImage; gen: number; records: number }[];
+  /** Where the whole appends end: the log is cut there (a torn tail dropped). */
+  readonly size: number;
+  /** Records kept (group records not counted). */
+  readonly records: number;
+  /** The group of the last record kept. */
+  readonly lastGroup: string | null;
+  /** A group's records continue an older checkpoint (a crash before its new base): rewrite the log. */
+  readonly rewrite: boolean;
+}
+
+/**
+ * What a log's bytes and the groups' checkpoint files recover to (see
+ * replica-disk.ts's file comment): the longest valid prefix up to its last
+ * sync point; a bad record followed by an acknowledged append is corruption
+ * (DiskCorruptError), as is anything that does not fit together. `where`
+ * names the files in the errors.
+ */
+export function recoverLog(
+  bytes: Uint8Array,
+  checkpoints: ReadonlyMap<string, { gen: number; checkpoint: Checkpoint }>,
+  where: { readonly log: string; readonly dir: string; readonly checkpoint: (group: string) => string },
+): RecoveredLog {
+  const logPath = where.log;
+  const { records, end } = scanRecords(bytes);
+  if (end < bytes.length) {
+    const after = recordsAfter(bytes, end);
+    // An append ending before another record was written (the next append starts only after that): acknowledged.
+    const acked = after.slice(0, -1).filter((r) => (r.type & SYNC_POINT) !== 0).length;
+    if (acked > 0)
+      throw new DiskCorruptError(
+        `${logPath}: bad record at byte ${end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${where.dir} to let the replicas catch up from their peers)`,
+      );
+  }
+
+  // Only whole appends count: the records after the last sync point are a prefix of an append that never
+  // finished, which nobody was told of. Keeping some of them could also split what must stay together (a
+  // group's new base and the records of its image after a checkpoint, appended as one).
+  let whole = records.length;
+  while (whole > 0 && (records[whole - 1].type & SYNC_POINT) === 0) whole--;
+  const kept = records.slice(0, whole);
+  const keptEnd = whole === 0 ? 0 : kept[whole - 1].offset + RECORD_HEADER + kept[whole - 1].payload.length;
+
+  // Each group's records from its last base record on.
+  const streams = new Map<string, ScannedRecord[]>();
+  let current: string | null = null;
+  let counted = 0;
+  for (const rec of kept) {
+    const type = rec.type & ~SYNC_POINT;
+    if (type === REC_GROUP) {
+      current = corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => decodeGroup(rec.payload));
+      continue;
+    }
+    counted++;
+    if (current === null) throw new DiskCorruptError(`${logPath} at byte ${rec.offset}: a record before any group record`);
+    if (type === REC_BASE) streams.set(current, [rec]);
+    else {
+      const s = streams.get(current);
+      if (s === undefined) throw new DiskCorruptError(`${logPath} at byte ${rec.offset}: ${current} has no base record before this one`);
+      s.push(rec);
+    }
+  }
+
+  const groups: { name: string; image: DiskImage; gen: number; records: number }[] = [];
+  let rewrite = false;
+  for (const name of new Set([...streams.keys(), ...checkpoints.keys()])) {
+    const cpPath = where.checkpoint(name);
+    const stream = streams.get(name);
+    if (stream === undefined) throw new DiskCorruptError(`${logPath} holds nothing of ${name} but ${cpPath} exists`);
+    const cp = checkpoints.get(name) ?? { gen: 0, checkpoint: emptyImage().checkpoint };
+    const base = corruptOnThrow(logPath, () => decodeBase(stream[0].payload));
+    let image: DiskImage;
+    let behind = false;
+    if (base.gen === cp.gen) {
+      if (base.sn !== cp.checkpoint.sn || base.version !== cp.checkpoint.version)
+        throw new DiskCorruptError(
+          `${logPath}: ${name} continues checkpoint ${base.sn}@${base.version} but ${cpPath} holds ${cp.checkpoint.sn}@${cp.checkpoint.version}`,
+        );
+      image = startImage(cp.checkpoint);
+    } else if (base.gen + 1 === cp.gen) {
+      // A crash between the checkpoint file and the group's new base: its old records, then the checkpoint record.
+      // The old checkpoint's state is gone, but the fold of the entries, truncates and commits needs only its sn.
+      image = startImage({ sn: base.sn, version: base.version, kv: {} });
+      behind = true;
+    } else throw new DiskCorruptError(`${logPath}: ${name} (generation ${base.gen}) does not belong to ${cpPath} (generation ${cp.gen})`);
+    for (const rec of stream.slice(1)) corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => applyRecord(image, decodeRecord(rec.type, rec.payload)));
+    if (behind) applyRecord(image, { kind: 'checkpoint', checkpoint: cp.checkpoint });
+    rewrite ||= behind;
+    groups.push({ name, image, gen: cp.gen, records: stream.length });
+  }
+  return { groups, size: keptEnd, records: counted, lastGroup: current, rewrite };
+}
+
+function corruptOnThrow<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new DiskCorruptError(`${where}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -80,31 +80,22 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { EMPTY_DISK, type PersistRecord, type ReplicaDiskState } from '../pacifica/types.js';
+import { EMPTY_DISK, type Checkpoint, type PersistRecord, type ReplicaDiskState } from '../pacifica/types.js';
 import { invariant } from '../util/invariant.js';
-import { DiskCorruptError, RECORD_HEADER, concat, recordsAfter, scanRecords, writeFileAtomic, type ScannedRecord, type SyncFn } from './log-segment.js';
+import { DiskCorruptError, concat, writeFileAtomic, type SyncFn } from './log-segment.js';
 import {
   GROUP_NAME,
-  REC_BASE,
-  REC_CHECKPOINT,
-  REC_GROUP,
-  SYNC_POINT,
-  applyRecord,
-  baseRecord,
-  checkpointFile,
-  decodeBase,
-  decodeCheckpointFile,
-  decodeGroup,
-  decodeRecord,
+  decodeCheckpointBytes,
   emptyImage,
-  encodeRecord,
   groupRecord,
   imageRecords,
   liveRecords,
   markSyncPoint,
-  startImage,
+  planGroupWrite,
+  recoverLog,
   toDiskState,
   type DiskImage,
+  type RecoveredLog,
 } from './replica-disk-format.js';
 
 export { DiskCorruptError };
@@ -319,29 +310,9 @@ export class ReplicaLog {
   // ------------------------------------------------------------- planning
 
   private plan(g: Group, records: readonly PersistRecord[]): Step[] {
-    const steps: Step[] = [];
-    let pending: Uint8Array[] = [];
-    const push = (bytes: Uint8Array): void => {
-      pending.push(bytes);
-      g.records++;
-      this.logRecords++;
-    };
-    // A group's records start with a base record (its first write to this log).
-    if (g.records === 0) push(baseRecord({ gen: g.gen, sn: g.tip.checkpoint.sn, version: g.tip.checkpoint.version }));
-    for (const r of records) {
-      applyRecord(g.tip, r);
-      if (r.kind === 'checkpoint') {
-        if (pending.length > 0) steps.push({ kind: 'append', group: g.name, records: pending });
-        pending = [];
-        g.gen++;
-        const fresh = imageRecords(g.gen, g.tip);
-        steps.push({ kind: 'checkpoint', group: g.name, file: checkpointFile(g.gen, r.checkpoint), records: fresh });
-        // The group's earlier records are dead from here on (counted in logRecords until a rewrite).
-        g.records = fresh.length;
-        this.logRecords += fresh.length;
-      } else push(encodeRecord(r));
-    }
-    if (pending.length > 0) steps.push({ kind: 'append', group: g.name, records: pending });
+    const planned = planGroupWrite(g, records);
+    this.logRecords += planned.appended;
+    const steps: Step[] = planned.steps.map((x) => ({ ...x, group: g.name }));
     let live = 0;
     for (const x of this.groups.values()) if (x.records > 0) live += liveRecords(x.tip);
     if (this.logRecords - live > Math.max(this.checkpointEvery * this.groups.size, live)) steps.push(this.rewriteStep());
@@ -481,16 +452,7 @@ function closeFd(fd: number): Promise<void> {
 
 // ------------------------------------------------------------- recovery
 
-interface Recovered {
-  readonly groups: readonly { name: string; image: DiskImage; gen: number; records: number }[];
-  /** Valid bytes and records (group records not counted) of the log file as it is now (after truncating a torn tail). */
-  readonly size: number;
-  readonly records: number;
-  /** The group of the last record in the file. */
-  readonly lastGroup: string | null;
-  /** A group's records continue an older checkpoint (a crash before its new base): rewrite the log. */
-  readonly rewrite: boolean;
-}
+type Recovered = RecoveredLog;
 
 async function readIfExists(file: string): Promise<Uint8Array | null> {
   try {
@@ -511,20 +473,13 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
         `${dir} holds replica logs in the old layout (${e.name}/replica.log, one log per replica); remove ${dir} to let the replicas catch up from their peers`,
       );
   }
-  const checkpoints = new Map<string, { gen: number; checkpoint: DiskImage['checkpoint'] }>();
+  const checkpoints = new Map<string, { gen: number; checkpoint: Checkpoint }>();
   for (const e of names) {
     if (!e.isFile() || !e.name.endsWith(CHECKPOINT_SUFFIX)) continue;
     const group = e.name.slice(0, -CHECKPOINT_SUFFIX.length);
     const file = path.join(dir, e.name);
     if (!GROUP_NAME.test(group)) throw new DiskCorruptError(`${file}: not a checkpoint of a group this log can hold`);
-    const bytes = (await readIfExists(file))!;
-    const s = scanRecords(bytes);
-    if (s.records.length !== 1 || s.end !== bytes.length || (s.records[0].type & ~SYNC_POINT) !== REC_CHECKPOINT)
-      throw new DiskCorruptError(`${file} is corrupt`);
-    checkpoints.set(
-      group,
-      corruptOnThrow(file, () => decodeCheckpointFile(s.records[0].payload)),
-    );
+    checkpoints.set(group, decodeCheckpointBytes((await readIfExists(file))!, file));
   }
 
   const logPath = path.join(dir, LOG_FILE);
@@ -537,73 +492,8 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
     await writeFileAtomic(dir, LOG_FILE, bytes, sync);
   }
 
-  const { records, end } = scanRecords(bytes);
-  if (end < bytes.length) {
-    const after = recordsAfter(bytes, end);
-    // An append ending before another record was written (the next append starts only after that): acknowledged.
-    const acked = after.slice(0, -1).filter((r) => (r.type & SYNC_POINT) !== 0).length;
-    if (acked > 0)
-      throw new DiskCorruptError(
-        `${logPath}: bad record at byte ${end} followed by ${acked} acknowledged append(s); refusing to drop them (remove ${dir} to let the replicas catch up from their peers)`,
-      );
-  }
-
-  // Only whole appends count: the records after the last sync point are a prefix of an append that never
-  // finished, which nobody was told of. Keeping some of them could also split what must stay together (a
-  // group's new base and the records of its image after a checkpoint, appended as one).
-  let whole = records.length;
-  while (whole > 0 && (records[whole - 1].type & SYNC_POINT) === 0) whole--;
-  const kept = records.slice(0, whole);
-  const keptEnd = whole === 0 ? 0 : kept[whole - 1].offset + RECORD_HEADER + kept[whole - 1].payload.length;
-
-  // Each group's records from its last base record on.
-  const streams = new Map<string, ScannedRecord[]>();
-  let current: string | null = null;
-  let counted = 0;
-  for (const rec of kept) {
-    const type = rec.type & ~SYNC_POINT;
-    if (type === REC_GROUP) {
-      current = corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => decodeGroup(rec.payload));
-      continue;
-    }
-    counted++;
-    if (current === null) throw new DiskCorruptError(`${logPath} at byte ${rec.offset}: a record before any group record`);
-    if (type === REC_BASE) streams.set(current, [rec]);
-    else {
-      const s = streams.get(current);
-      if (s === undefined) throw new DiskCorruptError(`${logPath} at byte ${rec.offset}: ${current} has no base record before this one`);
-      s.push(rec);
-    }
-  }
-
-  const groups: { name: string; image: DiskImage; gen: number; records: number }[] = [];
-  let rewrite = false;
-  for (const name of new Set([...streams.keys(), ...checkpoints.keys()])) {
-    const cpPath = path.join(dir, checkpointFileOf(name));
-    const stream = streams.get(name);
-    if (stream === undefined) throw new DiskCorruptError(`${logPath} holds nothing of ${name} but ${cpPath} exists`);
-    const cp = checkpoints.get(name) ?? { gen: 0, checkpoint: emptyImage().checkpoint };
-    const base = corruptOnThrow(logPath, () => decodeBase(stream[0].payload));
-    let image: DiskImage;
-    let behind = false;
-    if (base.gen === cp.gen) {
-      if (base.sn !== cp.checkpoint.sn || base.version !== cp.checkpoint.version)
-        throw new DiskCorruptError(
-          `${logPath}: ${name} continues checkpoint ${base.sn}@${base.version} but ${cpPath} holds ${cp.checkpoint.sn}@${cp.checkpoint.version}`,
-        );
-      image = startImage(cp.checkpoint);
-    } else if (base.gen + 1 === cp.gen) {
-      // A crash between the checkpoint file and the group's new base: its old records, then the checkpoint record.
-      // The old checkpoint's state is gone, but the fold of the entries, truncates and commits needs only its sn.
-      image = startImage({ sn: base.sn, version: base.version, kv: {} });
-      behind = true;
-    } else throw new DiskCorruptError(`${logPath}: ${name} (generation ${base.gen}) does not belong to ${cpPath} (generation ${cp.gen})`);
-    for (const rec of stream.slice(1)) corruptOnThrow(`${logPath} at byte ${rec.offset}`, () => applyRecord(image, decodeRecord(rec.type, rec.payload)));
-    if (behind) applyRecord(image, { kind: 'checkpoint', checkpoint: cp.checkpoint });
-    rewrite ||= behind;
-    groups.push({ name, image, gen: cp.gen, records: stream.length });
-  }
-
+  const r = recoverLog(bytes, checkpoints, { log: logPath, dir, checkpoint: (name) => path.join(dir, checkpointFileOf(name)) });
+  const keptEnd = r.size;
   if (keptEnd < bytes.length) {
     // Cut the torn tail away so that appends continue from the last whole append.
     const h = await fsp.open(logPath, 'r+');
@@ -614,13 +504,5 @@ async function recover(dir: string, sync: SyncFn): Promise<Recovered> {
       await h.close();
     }
   }
-  return { groups, size: keptEnd, records: counted, lastGroup: current, rewrite };
-}
-
-function corruptOnThrow<T>(where: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw new DiskCorruptError(`${where}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  return r;
 }

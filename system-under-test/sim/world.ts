@@ -13,9 +13,15 @@
 // - clocks: per node a monotonic clock and a wall clock that the clock fault
 //   moves (leases must not notice);
 // - disks: a data server's records become durable only when its write
-//   completes (a random disk latency later); a kill before that loses them;
-// - processes: kill (memory and unfinished writes lost, restart from the
-//   disks), pause (no ticks, input waits in the socket buffer), resume.
+//   completes (a random disk latency later). A kill loses the process, not
+//   the writes it had issued (the page cache keeps them); a power failure
+//   loses every write not yet complete and may tear the one in progress
+//   (a seeded prefix of its bytes reaches the disk). The disks hold bytes as
+//   the data server lays them out, and a restart recovers them with its
+//   recovery code (./replica-files.ts); a log that recovery finds corrupt
+//   stops the node, as it stops a real one;
+// - processes: kill (memory lost, restart from the disks), power failure,
+//   pause (no ticks, input waits in the socket buffer), resume.
 //
 // Time is an integer count of milliseconds; `step` advances it by one. The
 // trace hash covers every delivery and fault, so equal seeds give equal runs.
@@ -24,14 +30,15 @@ import { CmReplica } from '../cm/replica.js';
 import type { CmCommand, CmResult, GroupConfig, GroupLayout } from '../cm/state.js';
 import { initialLayout } from '../pacifica/placement.js';
 import { PacificaReplica } from '../pacifica/replica.js';
-import type { Envelope, Now, Output } from '../pacifica/types.js';
-import { initialState } from '../raft/node.js';
-import type { Message } from '../raft/types.js';
+import type { Envelope, Now, Output, ReplicaDiskState } from '../pacifica/types.js';
+import { initialState, joiningState } from '../raft/node.js';
+import type { Message, Status } from '../raft/types.js';
 import { InvariantError } from '../util/invariant.js';
 import { mulberry32, type Prng } from '../util/prng.js';
 import { SimDisk } from './disk.js';
+import { DiskCorruptError } from '../runtime/log-segment.js';
 import { SimNetwork, type LinkFault } from './network.js';
-import { PacificaDisk } from './pacifica-disk.js';
+import { ReplicaFiles, type PlannedWrite } from './replica-files.js';
 import { TraceHash } from './trace.js';
 
 export interface WorldOptions {
@@ -62,7 +69,9 @@ export type CmRequest =
   | { readonly op: 'get' }
   | { readonly op: 'registerServer'; readonly id: string; readonly address: string }
   | { readonly op: 'createGroups'; readonly groups: Record<string, GroupLayout> }
-  | { readonly op: 'reconfigure'; readonly group: string; readonly expectedVersion: number; readonly config: GroupLayout };
+  | { readonly op: 'reconfigure'; readonly group: string; readonly expectedVersion: number; readonly config: GroupLayout }
+  | { readonly op: 'addMember'; readonly id: string; readonly address: string }
+  | { readonly op: 'removeMember'; readonly id: string };
 
 export type CmAnswer =
   | { readonly ok: true; readonly groups?: Readonly<Record<string, GroupConfig>>; readonly group?: GroupConfig }
@@ -101,11 +110,13 @@ interface Parked {
   readonly from: string;
   readonly rid: number;
   readonly at: number;
+  /** What to do with the proposal's result instead of answering it (addMember's registerMember). */
+  readonly then?: (r: CmResult) => void;
 }
 
 interface CmProc extends Proc {
   readonly role: 'cm';
-  readonly disk: SimDisk;
+  disk: SimDisk;
   replica: CmReplica | null;
   readonly reads: Map<string, Parked>;
   readonly proposals: Map<string, Parked>;
@@ -115,15 +126,18 @@ interface CmProc extends Proc {
 interface Hosted {
   readonly group: string;
   readonly replica: PacificaReplica;
-  readonly disk: PacificaDisk;
-  readonly queue: { out: Output; durable: boolean }[];
+  readonly disk: ReplicaFiles;
+  /** Outputs in order; `write`: the I/O of its records (null: none), issued, durable once `durable`. */
+  readonly queue: { out: Output; durable: boolean; write: PlannedWrite | null }[];
   /** When the last issued write completes (writes of one log complete in order). */
   writeDoneAt: number;
 }
 
 interface DataProc extends Proc {
   readonly role: 'data';
-  readonly disks: Map<string, PacificaDisk>;
+  disks: Map<string, ReplicaFiles>;
+  /** What each disk recovered to at this start (taken when the group's replica opens). */
+  recovered: Map<string, ReplicaDiskState>;
   /** The open replicas; null until the bootstrap got the CM's state (and while down). */
   hosted: Map<string, Hosted> | null;
   caller: CmCaller | null;
@@ -135,7 +149,20 @@ export interface WorldStats {
   dropped: number;
   kills: number;
   restarts: number;
+  /** Power failures, the writes they lost (a torn one counted) and how many of those they tore. */
+  powerFailures: number;
   lostWrites: number;
+  tornWrites: number;
+  /** Starts refused because recovery found a disk corrupt (the node stays down). */
+  corruptStops: number;
+}
+
+/** What a power failure undid on one node. */
+export interface PowerLossDone {
+  readonly files: readonly string[];
+  readonly undoneBytes: number;
+  readonly lostWrites: number;
+  readonly tornWrites: number;
 }
 
 export class World {
@@ -157,7 +184,9 @@ export class World {
   readonly fatals: { node: string; at: number; message: string }[] = [];
   /** Client operations finished so far (the driver then lets their promises settle). */
   clientOutcomes = 0;
-  readonly stats: WorldStats = { messages: 0, dropped: 0, kills: 0, restarts: 0, lostWrites: 0 };
+  readonly stats: WorldStats = { messages: 0, dropped: 0, kills: 0, restarts: 0, powerFailures: 0, lostWrites: 0, tornWrites: 0, corruptStops: 0 };
+  /** Nodes whose start recovery refused (a corrupt disk), with why: not a protocol failure, the node's own check. */
+  readonly diskStops: { node: string; at: number; message: string }[] = [];
 
   constructor(opts: WorldOptions) {
     this.o = {
@@ -208,7 +237,7 @@ export class World {
       this.procs.set(id, p);
     }
     for (const id of this.dataIds) {
-      const p: DataProc = { ...base(), id, role: 'data', disks: new Map(), hosted: null, caller: null, polling: false };
+      const p: DataProc = { ...base(), id, role: 'data', disks: new Map(), recovered: new Map(), hosted: null, caller: null, polling: false };
       this.procs.set(id, p);
     }
     for (const id of this.procs.keys()) this.start(id);
@@ -327,9 +356,56 @@ export class World {
     return p;
   }
 
+  /** kill -9: the process and its memory are lost; the writes it had issued reach the disk (the page cache keeps them). */
   kill(id: string): void {
     const p = this.proc(id);
     if (!p.up) return;
+    if (p.role === 'data') for (const h of p.hosted?.values() ?? []) for (const e of h.queue) if (!e.durable && e.write !== null) h.disk.apply(e.write);
+    this.stop(p);
+    this.stats.kills++;
+    this.note(`kill ${id}`);
+  }
+
+  /**
+   * A power failure: the process dies and every write not yet complete is
+   * lost, except that the one in progress on each disk (writes of one log
+   * complete in order) may be torn: a seeded prefix of its bytes stays. A CM
+   * node loses nothing (its Raft writes are synchronous, durable before any
+   * message of theirs leaves).
+   */
+  powerFail(id: string): PowerLossDone {
+    const p = this.proc(id);
+    const files = new Set<string>();
+    let undoneBytes = 0;
+    let lost = 0;
+    let torn = 0;
+    if (p.up && p.role === 'data')
+      for (const h of p.hosted?.values() ?? []) {
+        let first = true;
+        for (const e of h.queue) {
+          if (e.durable || e.write === null) continue;
+          lost++;
+          files.add(h.disk.logName);
+          const keep = first ? this.diskRng.int(0, e.write.bytes - 1) : 0;
+          if (keep > 0) {
+            h.disk.apply(e.write, keep);
+            torn++;
+          }
+          undoneBytes += e.write.bytes - keep;
+          first = false;
+        }
+      }
+    if (p.up) {
+      this.stop(p);
+      this.stats.powerFailures++;
+      this.stats.lostWrites += lost;
+      this.stats.tornWrites += torn;
+    }
+    this.note(`power-fail ${id} ${lost} ${torn} ${undoneBytes}`);
+    return { files: [...files].sort(), undoneBytes, lostWrites: lost, tornWrites: torn };
+  }
+
+  private stop(p: CmProc | DataProc): void {
     p.up = false;
     p.paused = false;
     p.incarnation++;
@@ -340,14 +416,11 @@ export class World {
       p.reads.clear();
       p.proposals.clear();
     } else {
-      // Outputs whose records were not yet durable are lost with the process.
-      for (const h of p.hosted?.values() ?? []) this.stats.lostWrites += h.queue.filter((e) => !e.durable).length;
       p.hosted = null;
+      p.recovered = new Map();
       p.caller = null;
       p.polling = false;
     }
-    this.stats.kills++;
-    this.note(`kill ${id}`);
   }
 
   start(id: string): void {
@@ -357,6 +430,51 @@ export class World {
     if (this.now > 0) this.stats.restarts++;
     this.note(`start ${id}`);
     this.guard(p, () => (p.role === 'cm' ? this.startCm(p) : this.startData(p)));
+  }
+
+  /**
+   * A node's files (a data server's replica logs and checkpoints; a CM node's
+   * Raft disk is not held as bytes: none), for the corrupt fault, which
+   * changes them only while the node is stopped.
+   */
+  files(id: string): { list(): { name: string; size: number }[]; read(name: string): Uint8Array; replace(name: string, bytes: Uint8Array): void } {
+    const p = this.proc(id);
+    const disks = p.role === 'data' ? [...p.disks.values()].sort((a, b) => a.group.localeCompare(b.group)) : [];
+    const owner = (name: string): ReplicaFiles => {
+      const d = disks.find((x) => x.logName === name || x.checkpointName === name);
+      if (d === undefined) throw new Error(`${id} has no file ${name}`);
+      return d;
+    };
+    return {
+      list: () => disks.flatMap((d) => d.files()),
+      read: (name) => owner(name).read(name),
+      replace: (name, bytes) => {
+        if (p.up) throw new Error(`${id} is running: its files change only while it is stopped`);
+        owner(name).replace(name, bytes);
+        this.note(`corrupt ${id} ${name} ${bytes.length}`);
+      },
+    };
+  }
+
+  /**
+   * Starts a stopped node on empty disks, as a replacement server would; a
+   * CM node with `join` waits to be added (runtime/main.ts's --join), without
+   * it bootstraps with the founding voters.
+   */
+  startFresh(id: string, join: boolean): void {
+    const p = this.proc(id);
+    if (p.up) throw new Error(`${id} is running: it cannot start fresh`);
+    if (p.role === 'cm') p.disk = new SimDisk(join ? joiningState() : initialState(this.cmIds));
+    else p.disks = new Map();
+    this.note(`fresh ${id}${join ? ' join' : ''}`);
+    this.start(id);
+  }
+
+  /** What a status request to a CM node would answer now: null when it is down or paused (no answer). */
+  cmStatus(id: string): Status | null {
+    const p = this.proc(id);
+    if (p.role !== 'cm' || !p.up || p.paused || p.replica === null) return null;
+    return p.replica.raft.status();
   }
 
   pause(id: string): void {
@@ -491,6 +609,24 @@ export class World {
       const res = r.read(ctx);
       if (!res.ok) return answer({ ok: false, error: res.reason, leader: null });
       p.reads.set(ctx, parked);
+    } else if (w.req.op === 'removeMember') {
+      const c = r.removeMember(w.req.id);
+      this.cmReady(p);
+      return answer(c.ok ? { ok: true } : { ok: false, error: c.reason });
+    } else if (w.req.op === 'addMember') {
+      // As runtime/cm-server.ts: first make the address known to every member, then start the change.
+      const id = w.req.id;
+      const res = r.submit({ id: ctx, command: { op: 'registerMember', id, address: w.req.address } });
+      if (!res.ok) return answer({ ok: false, error: res.reason, leader: res.leader });
+      p.proposals.set(ctx, {
+        ...parked,
+        then: (result) => {
+          if (!result.ok) return answer(answerOf(result));
+          const c = p.replica!.addMember(id);
+          this.cmReady(p);
+          answer(c.ok ? { ok: true } : { ok: false, error: c.reason });
+        },
+      });
     } else {
       const command: CmCommand = w.req;
       const res = r.submit({ id: ctx, command });
@@ -512,7 +648,8 @@ export class World {
         const w = p.proposals.get(id);
         if (w === undefined) continue;
         p.proposals.delete(id);
-        this.send({ kind: 'cm-ans', from: p.id, to: w.from, rid: w.rid, ans: answerOf(result) });
+        if (w.then !== undefined) w.then(result);
+        else this.send({ kind: 'cm-ans', from: p.id, to: w.from, rid: w.rid, ans: answerOf(result) });
       }
       for (const ctx of out.reads) {
         const w = p.reads.get(ctx);
@@ -526,6 +663,17 @@ export class World {
   // ------------------------------------------------------------ data servers (runtime/data-server.ts)
 
   private startData(p: DataProc): void {
+    // Open (recover) the storage first, as the data server does: a log that cannot be read stops the node before it registers.
+    try {
+      p.recovered = new Map([...p.disks].map(([g, d]) => [g, d.load()]));
+    } catch (e) {
+      if (!(e instanceof DiskCorruptError)) throw e;
+      this.stats.corruptStops++;
+      this.diskStops.push({ node: p.id, at: this.now, message: e.message });
+      this.note(`disk-corrupt ${p.id}`);
+      this.stop(p);
+      return;
+    }
     const caller = new CmCaller(this, p.id, this.cmIds, (t, f) => this.procAt(p, t, f));
     p.caller = caller;
     // The bootstrap: register, create the layout (the first server wins, the others get group-exists), get, open.
@@ -594,13 +742,15 @@ export class World {
   private open(p: DataProc, group: string, cfg: GroupConfig): void {
     let disk = p.disks.get(group);
     if (disk === undefined) {
-      disk = new PacificaDisk();
+      disk = new ReplicaFiles(group, this.o.checkpointEvery);
       p.disks.set(group, disk);
     }
+    const state = p.recovered.get(group) ?? disk.load();
+    p.recovered.delete(group);
     const replica = new PacificaReplica({
       id: p.id,
       group,
-      disk: disk.load(),
+      disk: state,
       initialConfig: cfg,
       now: this.clock(p),
       lease: this.o.leaseMs,
@@ -653,12 +803,13 @@ export class World {
   private drain(p: DataProc, h: Hosted): void {
     for (let out = h.replica.takeOutput(); out !== null; out = h.replica.takeOutput()) {
       for (const e of out.early) this.dataSend(p, h, e);
-      const entry = { out, durable: out.persist.length === 0 };
+      const planned = out.persist.length === 0 ? null : h.disk.plan(out.persist);
+      const entry = { out, durable: planned === null, write: planned };
       h.queue.push(entry);
-      if (out.persist.length > 0) {
+      if (planned !== null) {
         h.writeDoneAt = Math.max(h.writeDoneAt, this.now + this.diskRng.int(0, this.o.maxDiskMs));
         const write = (): void => {
-          h.disk.write(out.persist);
+          h.disk.apply(planned);
           entry.durable = true;
           this.complete(p, h);
         };

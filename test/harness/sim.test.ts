@@ -11,37 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { runSimTest } from '../../harness/run/run-sim.js';
 import type { TestConfig } from '../../harness/run/run-test.js';
 import { lines, undertowTest } from './cli-run.js';
+import { simTestConfig } from './sim-config.js';
 
 const store = mkdtempSync(join(tmpdir(), 'undertow-sim-'));
 
-function simTest(o: Partial<TestConfig>): TestConfig {
-  return {
-    name: 'sim',
-    system: 'reference',
-    systemOptions: {},
-    workload: 'register',
-    provider: 'sim',
-    nemesis: ['kill', 'pause', 'partition', 'clock'],
-    partitions: ['halves', 'one', 'follower', 'primary', 'primary-alone', 'ring', 'bridge'],
-    packet: [],
-    targets: ['random', 'primary', 'leader'],
-    nodes: 3,
-    concurrency: 10,
-    rate: 100,
-    timeLimit: 10,
-    nemesisInterval: 2,
-    nemesisOverlap: true,
-    quiet: 2,
-    opTimeoutMs: 3000,
-    seed: 1,
-    bugs: [],
-    keys: 4,
-    opsPerKey: 100,
-    readFraction: 1 / 3,
-    store,
-    ...o,
-  };
-}
+const simTest = (o: Partial<TestConfig>): TestConfig => simTestConfig(store, o);
 
 describe('--provider sim', () => {
   it('replays a seed exactly: the same history byte for byte; another seed differs', async () => {
@@ -104,10 +78,11 @@ describe('--provider sim', () => {
     expect(JSON.parse(readFileSync(join(dir5, 'test.json'), 'utf8')).sim.historySha256).toBe(test.sim.historySha256);
   }, 60_000);
 
-  it('refuses faults it cannot simulate, in one line', async () => {
-    const r = await undertowTest(['--provider', 'sim', '--nemesis', 'power']);
+  it('refuses what it cannot simulate, in one line', async () => {
+    // Every fault kind is simulated now; packet rate limits are not.
+    const r = await undertowTest(['--provider', 'sim', '--nemesis', 'packet', '--packet', 'rate']);
     expect(r.code).toBe(254);
-    expect(r.err).toContain('--provider sim cannot simulate --nemesis power');
+    expect(r.err).toContain('--provider sim does not simulate rate limits (--packet rate)');
   }, 30_000);
 
   it('catches read-without-lease on seed 1, and --replay of the failing run gives the same counterexample', async () => {
