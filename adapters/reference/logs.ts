@@ -34,6 +34,9 @@ import type { LogAnomaly, LogChecks, LogFindings, NodeLog, NodeLogContext } from
 const ONE_HOST = new Set(['local', 'docker']);
 
 export const REFERENCE_LOG_CHECKS: LogChecks = {
+  // Recovery that finds a damaged log (a bad record followed by acknowledged ones, a missing base) stops the node with a
+  // DiskCorruptError rather than serve from it or silently drop what it acknowledged: right, on a node the corrupt fault hit.
+  refusesCorruption: /"kind":"DiskCorruptError"/,
   never: [
     // pino's fatal level: the data server and the CM stop on a violated invariant or a failed disk write.
     { pattern: /"level":60[,}]/, what: 'a fatal stop (a violated protocol invariant or a failed disk write)' },

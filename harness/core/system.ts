@@ -182,6 +182,8 @@ export interface NodeLogContext {
   readonly faults: readonly string[];
   /** The test's time 0 (the history's clock) on the harness host's CLOCK_MONOTONIC, in ms: to say when, in test time, a log line's monotonic instant was. */
   readonly monoStartMs?: number;
+  /** The nodes whose data files a `corrupt` fault damaged during the run. */
+  readonly corrupted?: readonly string[];
 }
 
 /** An anomaly found in the nodes' logs: certain, never a guess (it makes the run invalid). */
@@ -207,6 +209,13 @@ export interface LogFindings {
 export interface LogChecks {
   /** Patterns that must never appear. */
   readonly never: readonly LogPattern[];
+  /**
+   * The line a node writes when it refuses to start on damaged data. On a node
+   * a `corrupt` fault damaged, a never-pattern line that is also this one is
+   * the system doing right (fail-stop on corruption it detected): a note, not
+   * a failure. Anywhere else it still fails the run.
+   */
+  readonly refusesCorruption?: RegExp;
   /** Reads every node's log: counts (lease expiries, elections) and certain anomalies (two primaries at once). */
   analyze?(logs: readonly NodeLog[], ctx: NodeLogContext): LogFindings;
 }

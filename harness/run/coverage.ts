@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckerResult } from '../../checkers/index.js';
+import type { Op } from '../../history/types.js';
 import { distinctSamples, type ViewSample } from '../core/coverage.js';
 import type { LogAnomaly, LogChecks, NodeLog, NodeLogContext, SystemView } from '../core/system.js';
 
@@ -118,22 +119,45 @@ export function readNodeLogs(runDir: string, nodes: readonly { readonly name: st
 const MAX_MATCHES = 50;
 const MAX_TEXT = 400;
 
+/** The nodes whose files a `corrupt` fault damaged (its completion names the node and the file changed), in the order first hit. */
+export function corruptedNodes(history: readonly Op[]): string[] {
+  const nodes = new Set<string>();
+  for (const op of history) {
+    if (op.process !== 'nemesis' || op.f !== 'corrupt' || op.type !== 'info') continue;
+    const v = op.value as { node?: unknown; file?: unknown } | null;
+    if (v !== null && typeof v === 'object' && typeof v.node === 'string' && typeof v.file === 'string') nodes.add(v.node);
+  }
+  return [...nodes];
+}
+
 /** The adapter's log checks over the nodes' logs: never-patterns found (node, line, text) and its own analysis. */
 export function checkNodeLogs(logs: readonly NodeLog[], checks: LogChecks, ctx: NodeLogContext): { result: NodeLogsResult; counts: Record<string, number> } {
   const matches: LogMatch[] = [];
   let matchCount = 0;
+  // Nodes that refused the data a corrupt fault damaged: how often, and the first such line.
+  const refused = new Map<string, { count: number; line: number; text: string }>();
+  const corrupted = new Set(ctx.corrupted ?? []);
   for (const log of logs) {
     const patterns = checks.never.filter((p) => p.roles === undefined || p.roles.includes(log.role));
     if (patterns.length === 0) continue;
     log.lines.forEach((text, i) => {
       const p = patterns.find((x) => x.pattern.test(text));
       if (p === undefined) return;
+      if (corrupted.has(log.node) && checks.refusesCorruption?.test(text) === true) {
+        const r = refused.get(log.node) ?? { count: 0, line: i + 1, text };
+        refused.set(log.node, { ...r, count: r.count + 1 });
+        return;
+      }
       matchCount++;
       if (matches.length < MAX_MATCHES)
         matches.push({ node: log.node, line: i + 1, text: text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}...` : text, what: p.what });
     });
   }
   const notes = [`${checks.never.length} never-patterns over ${logs.length} node logs (${checks.never.map((p) => p.what).join('; ')})`];
+  for (const [node, r] of refused)
+    notes.push(
+      `${node} refused to start on the data the corrupt fault damaged (${r.count} time${r.count === 1 ? '' : 's'}; first at line ${r.line}: ${r.text.length > MAX_TEXT ? `${r.text.slice(0, MAX_TEXT)}...` : r.text}): detected corruption, not a failure`,
+    );
   let anomalies: LogAnomaly[] = [];
   let counts: Record<string, number> = {};
   if (checks.analyze) {

@@ -34,7 +34,7 @@ import type { Deployment, SystemAdapter, SystemView } from '../core/system.js';
 import type { TestSpec, Workload } from '../core/workload.js';
 import { Recorder } from '../core/recorder.js';
 import { analyzeRun, writeResults, type RunResults } from './analysis.js';
-import { checkNodeLogs, COVERAGE_FILE, readNodeLogs, storedCoverage, ViewSampler, type StoredCoverage } from './coverage.js';
+import { checkNodeLogs, corruptedNodes, COVERAGE_FILE, readNodeLogs, storedCoverage, ViewSampler, type StoredCoverage } from './coverage.js';
 import { deploySystem } from './deploy.js';
 import { Progress } from './progress.js';
 import { runWorkers, type RunSummary } from './workers.js';
@@ -207,6 +207,7 @@ export async function runTest(test: TestConfig, provider: Provider, stop: AbortS
           faults: test.nemesis,
           // The recorder's time 0 on CLOCK_MONOTONIC (process.hrtime), to microseconds: for messages only.
           monoStartMs: Number(process.hrtime.bigint()) / 1e6 - recorder.now() / 1e6,
+          corrupted: corruptedNodes(recorder.history),
         });
       writeJson(resolve(runDir, COVERAGE_FILE), storedCoverage(sampler?.samples() ?? [], logs));
     } catch (e) {

@@ -316,7 +316,11 @@ export class CmServer {
     try {
       f();
     } catch (e) {
-      this.log.fatal({ event: 'fatal', err: e instanceof Error ? e.message : String(e) }, 'invariant violated: stopping');
+      // kind: the error's class (DiskCorruptError: damaged data refused), for the log checks.
+      this.log.fatal(
+        { event: 'fatal', kind: e instanceof Error ? e.name : typeof e, err: e instanceof Error ? e.message : String(e) },
+        'invariant violated: stopping',
+      );
       void this.stop().then(() => this.o.onFatal?.(e));
     }
   }

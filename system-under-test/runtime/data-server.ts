@@ -509,7 +509,8 @@ export class DataServer {
     try {
       f();
     } catch (e) {
-      this.log.fatal({ event: 'fatal', err: e instanceof Error ? e.message : String(e) }, 'stopping');
+      // kind: the error's class (DiskCorruptError: damaged data refused), for the log checks.
+      this.log.fatal({ event: 'fatal', kind: e instanceof Error ? e.name : typeof e, err: e instanceof Error ? e.message : String(e) }, 'stopping');
       void this.stop().then(() => this.o.onFatal?.(e));
     }
   }

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countChanges, coverageOf, distinctSamples, faultCounts, roleChanges, type ViewSample } from '../../harness/core/coverage.js';
 import type { LogChecks, NodeLog } from '../../harness/core/system.js';
-import { checkNodeLogs } from '../../harness/run/coverage.js';
+import { checkNodeLogs, corruptedNodes } from '../../harness/run/coverage.js';
 import { withCoverage } from '../../harness/run/analysis.js';
 import { counterexampleLines } from '../../harness/campaign/run.js';
 import type { History, Op } from '../../history/types.js';
@@ -137,6 +137,34 @@ describe('node-log checks', () => {
     ]);
     expect(counts).toEqual({ leaseExpiries: 3 });
     expect(result.notes).toContain('analyzed');
+  });
+
+  it('a node refusing the data a corrupt fault damaged is a note, not a failure; the same refusal elsewhere still fails', () => {
+    const refusal =
+      '{"level":60,"event":"fatal","kind":"DiskCorruptError","err":"replicas.log: bad record at byte 5 followed by 3 acknowledged append(s)","msg":"stopping"}';
+    const withRefusal: NodeLog[] = [
+      { node: 'd1', role: 'data', lines: ['{"level":30,"msg":"started"}', refusal, refusal] },
+      { node: 'd2', role: 'data', lines: ['{"level":30,"msg":"started"}'] },
+    ];
+    const c: LogChecks = { ...checks, refusesCorruption: /"kind":"DiskCorruptError"/ };
+    const history = [
+      { index: 0, time: 1, type: 'invoke', process: 'nemesis', f: 'corrupt', value: { target: 'primary', how: 'bitflip' } },
+      { index: 1, time: 2, type: 'info', process: 'nemesis', f: 'corrupt', value: { target: 'primary', node: 'd1', how: 'bitflip', file: 'replicas.log' } },
+      // A corrupt fault that found nothing to damage on d2 excuses nothing there.
+      { index: 2, time: 3, type: 'info', process: 'nemesis', f: 'corrupt', value: { target: 'random', node: 'd2', how: 'none', note: 'no file with data' } },
+    ] as Op[];
+    expect(corruptedNodes(history)).toEqual(['d1']);
+    const excused = checkNodeLogs(withRefusal, c, { provider: 'local', faults: ['corrupt'], corrupted: corruptedNodes(history) }).result;
+    expect(excused.verdict).toBe('valid');
+    expect(excused.matchCount).toBe(0);
+    expect(excused.notes.find((n) => n.startsWith('d1 refused to start on the data the corrupt fault damaged (2 times; first at line 2'))).toBeDefined();
+    // Not damaged by the fault (d2), or no refusal pattern declared: a fatal stop fails the run.
+    const elsewhere: NodeLog[] = [{ node: 'd2', role: 'data', lines: [refusal] }];
+    expect(checkNodeLogs(elsewhere, c, { provider: 'local', faults: ['corrupt'], corrupted: ['d1'] }).result.verdict).toBe('invalid');
+    expect(checkNodeLogs(withRefusal, checks, { provider: 'local', faults: ['corrupt'], corrupted: ['d1'] }).result.verdict).toBe('invalid');
+    // Another fatal stop on the damaged node (an invariant, not the refusal) still fails it.
+    const other: NodeLog[] = [{ node: 'd1', role: 'data', lines: [logs[0].lines[1]] }];
+    expect(checkNodeLogs(other, c, { provider: 'local', faults: ['corrupt'], corrupted: ['d1'] }).result.matchCount).toBe(1);
   });
 
   it('clean logs are valid; the node-logs verdict joins the run verdict and the coverage joins results.json', () => {
