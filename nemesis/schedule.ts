@@ -7,7 +7,7 @@
 // random, so they are in the history's invocations and a seed replays them.
 
 import { any, fromFn, ownRandom, sequence, sleep, type Context, type Generator, type OpSpec } from '../harness/core/generator/index.js';
-import { CORRUPTIONS } from './corrupt.js';
+import { CORRUPTIONS, type Corruption } from './corrupt.js';
 import { PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from './faults.js';
 import type { Value } from '../history/types.js';
 import { drawNetem, PACKET_KINDS, type PacketKind } from './packet.js';
@@ -21,6 +21,8 @@ export interface ScheduleOptions {
   partitions?: readonly PartitionShape[];
   /** What packet faults do, drawn from (default: all of delay, loss, duplicate, reorder, rate). */
   packet?: readonly PacketKind[];
+  /** What corrupt faults do, drawn from (default: both, bitflip and truncate). */
+  corruptions?: readonly Corruption[];
   /** Whom kill, pause, power, corrupt and packet faults aim at (default: all of random, primary, leader). */
   targets?: readonly Target[];
   /** What the system's membership fault can take out (its adapter's targets); required for `member`. */
@@ -48,7 +50,7 @@ export function faultOps(kind: FaultKind, ctx: Context, o: ScheduleOptions): [Op
     case 'pause':
       return [{ f: 'pause', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'resume' }];
     case 'corrupt':
-      return [{ f: 'corrupt', value: { target: pick(ctx, o.targets ?? TARGETS), how: pick(ctx, CORRUPTIONS) } }, { f: 'start' }];
+      return [{ f: 'corrupt', value: { target: pick(ctx, o.targets ?? TARGETS), how: pick(ctx, o.corruptions ?? CORRUPTIONS) } }, { f: 'start' }];
     case 'power':
       return [{ f: 'power-off', value: pick(ctx, o.targets ?? TARGETS) }, { f: 'power-on' }];
     case 'partition':

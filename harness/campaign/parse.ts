@@ -64,7 +64,7 @@ const REFUSED: Record<string, string> = {
 };
 
 /** Flags taking comma lists, which a file may also give as a YAML list. */
-const COMMA_FLAGS = new Set(['nemesis', 'partitions', 'packet', 'targets']);
+const COMMA_FLAGS = new Set(['nemesis', 'partitions', 'packet', 'corruptions', 'targets']);
 
 export function readCampaignFile(file: string): CampaignFile {
   let text: string;

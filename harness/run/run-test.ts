@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { faultsNemesis, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { faultSchedule, HEAL_ALL } from '../../nemesis/schedule.js';
 import type { PacketKind } from '../../nemesis/packet.js';
+import type { Corruption } from '../../nemesis/corrupt.js';
 import { createRun, writeJson, type RunPaths } from '../../results/store.js';
 import { workloadNamed } from '../../workloads/index.js';
 import type { Client, Nemesis } from '../core/client.js';
@@ -52,6 +53,8 @@ export interface TestConfig extends TestSpec {
   partitions: PartitionShape[];
   /** What packet faults draw from (delay, loss, duplicate, reorder, rate). */
   packet: PacketKind[];
+  /** What corrupt faults draw from (bitflip, truncate); absent in runs recorded before it existed: both. */
+  corruptions?: Corruption[];
   /** Whom kill, pause, power, corrupt and packet faults aim at. */
   targets: Target[];
   /** The system's nodes of its main role (the reference system's data servers, etcd's members). */
@@ -249,7 +252,7 @@ export function testGenerator(test: TestConfig, workload: Workload, faultNodes: 
 
 /** The seeded fault schedule of a run's fault settings (a test's, a bench point's); unbounded: bound it with timeLimit. */
 export function faultGenerator(
-  f: Pick<TestConfig, 'nemesis' | 'partitions' | 'packet' | 'targets' | 'nemesisInterval' | 'nemesisOverlap'>,
+  f: Pick<TestConfig, 'nemesis' | 'partitions' | 'packet' | 'targets' | 'nemesisInterval' | 'nemesisOverlap'> & { corruptions?: readonly Corruption[] },
   faultNodes: readonly string[],
   memberTargets: readonly string[] | undefined,
   seed: number,
@@ -260,6 +263,7 @@ export function faultGenerator(
     quietMs: f.nemesisInterval * 1000,
     partitions: f.partitions,
     packet: f.packet,
+    corruptions: f.corruptions,
     targets: f.targets,
     memberTargets,
     holdMs: f.nemesisInterval * 1000,

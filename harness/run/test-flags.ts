@@ -11,6 +11,7 @@ import { faketimeLibrary } from '../../nemesis/clock.js';
 import { ALL_TARGETS, FAULT_KINDS, PARTITIONS, TARGETS, type FaultKind, type PartitionShape, type Target } from '../../nemesis/faults.js';
 import { iptablesUsable } from '../../nemesis/iptables.js';
 import { cCompiler, powerShim } from '../../nemesis/power.js';
+import { CORRUPTIONS, type Corruption } from '../../nemesis/corrupt.js';
 import { hostTc, PACKET_KINDS, packetUsable, rootFree, type PacketKind } from '../../nemesis/packet.js';
 import { DEFAULT_STORE } from '../../results/store.js';
 import { WORKLOAD_NAMES } from '../../workloads/index.js';
@@ -53,6 +54,8 @@ export interface NemesisArgs {
   partitions: string;
   /** Packet fault kinds, a comma list (default: all). */
   packet?: string;
+  /** What corrupt faults do, a comma list (default: all). */
+  corruptions?: string;
   targets: string;
   'nemesis-interval': number;
   'nemesis-overlap': boolean;
@@ -63,6 +66,7 @@ export interface FaultSettings {
   nemesis: FaultKind[];
   partitions: PartitionShape[];
   packet: PacketKind[];
+  corruptions: Corruption[];
   targets: Target[];
   /** Seconds of quiet before each fault, and the mean time one is held. */
   nemesisInterval: number;
@@ -111,6 +115,7 @@ export const parseNemesis = (text: string): FaultKind[] =>
   text.trim() === '' || text === 'none' ? [] : parseList(text, FAULT_KINDS, 'nemesis', 'fault', ' (or none)');
 export const parsePartitions = (text: string): PartitionShape[] => parseList(text, PARTITIONS, 'partitions', 'partition');
 export const parsePacket = (text: string): PacketKind[] => parseList(text, PACKET_KINDS, 'packet', 'packet fault');
+export const parseCorruptions = (text: string): Corruption[] => parseList(text, CORRUPTIONS, 'corruptions', 'corruption');
 /** `cm-leader`, the name before systems other than the reference one, is `leader`. */
 export const parseTargets = (text: string): Target[] => [...new Set(parseList(text.replace(/\bcm-leader\b/g, 'leader'), ALL_TARGETS, 'targets', 'target'))];
 
@@ -198,6 +203,7 @@ export function faultSettings(a: NemesisArgs): FaultSettings {
     nemesis,
     partitions: parsePartitions(a.partitions),
     packet: parsePacket(a.packet ?? PACKET_KINDS.join(',')),
+    corruptions: parseCorruptions(a.corruptions ?? CORRUPTIONS.join(',')),
     targets,
     nemesisInterval: a['nemesis-interval'],
     nemesisOverlap: a['nemesis-overlap'],
@@ -295,6 +301,12 @@ export function nemesisFlags<T>(y: Argv<T>): Argv<T & NemesisArgs> {
       default: PACKET_KINDS.join(','),
       describe:
         "what --nemesis packet does to the chosen nodes' outgoing packets (tc; each fault draws one or more): delay (50-500 ms with jitter), loss (5-30%), duplicate (5-30%), reorder (10-50%, with a delay), rate (a limit of 256 kbit/s to 8 Mbit/s); all but rate need the kernel's netem",
+    })
+    .option('corruptions', {
+      type: 'string',
+      default: CORRUPTIONS.join(','),
+      describe:
+        "what --nemesis corrupt does to the stopped node's data (each fault draws one): bitflip (1-8 bits flipped in one file), truncate (the last 1-50% of one file's data cut off: lost fsynced data, which few systems survive)",
     })
     .option('targets', {
       type: 'string',

@@ -42,6 +42,8 @@ describe('undertow test flags', () => {
       systemOptions: { 'cm-nodes': '3', 'lease-ms': '800', 'grace-ms': '1200' },
     });
     expect(t.name).toBe('register-kill-pause-bug-read-without-lease');
+    expect(t.corruptions).toEqual(['bitflip', 'truncate']);
+    expect(testConfig({ ...defaults, nemesis: 'corrupt', corruptions: 'bitflip' }).corruptions).toEqual(['bitflip']);
     expect(Number.isSafeInteger(testConfig(defaults).seed)).toBe(true);
   });
 
@@ -65,6 +67,7 @@ describe('undertow test flags', () => {
     [{ quiet: -2 }, /--quiet must be >= 0/],
     [{ system: 'etcd', nemesis: 'kill,power' }, /system etcd cannot take --nemesis power: etcd is a Go program.*LD_PRELOAD/],
     [{ nemesis: 'kill,corrupt', targets: 'random,all' }, /--targets all is for kill, pause and power; corrupt cannot aim at every node at once/],
+    [{ nemesis: 'corrupt', corruptions: 'bitflip,shred' }, /unknown corruption "shred" in --corruptions.*bitflip, truncate/],
   ])('refuse %j in one line', (bad, message) => {
     let error: unknown;
     try {

@@ -39,6 +39,32 @@ describe('the fault schedule', () => {
 });
 
 describe('holds', () => {
+  it('corrupt faults draw their kind from --corruptions: both by default, only the ones given otherwise', () => {
+    const hows = (corruptions?: ('bitflip' | 'truncate')[]) => {
+      const schedule = faultSchedule({ kinds: ['corrupt'], nodes: ['n1', 'n2', 'n3'], quietMs: 100, holdMs: 100, seed: 5, corruptions });
+      const respond = () => ({ type: 'ok' as const, latencyNs: 1e6 });
+      return new Set(
+        simulate(
+          clientsAndNemesis(
+            timeLimit(
+              10e9,
+              stagger(
+                1e8,
+                fromFn(() => ({ f: 'read' })),
+              ),
+            ),
+            timeLimit(10e9, schedule),
+          ),
+          { concurrency: 2, seed: 7, respond },
+        )
+          .history.filter((op) => op.process === 'nemesis' && op.type === 'invoke' && op.f === 'corrupt')
+          .map((op) => (op.value as { how: string }).how),
+      );
+    };
+    expect(hows()).toEqual(new Set(['bitflip', 'truncate']));
+    expect(hows(['bitflip'])).toEqual(new Set(['bitflip']));
+  });
+
   it('a quarter of kills restart at once (at most 200 ms down); other kills and every other kind are held around the mean', () => {
     expect(holdFor('kill', 5000, 0)).toBe(0);
     expect(holdFor('kill', 5000, 0.2499)).toBeLessThan(RESTART_AT_ONCE_MS);
