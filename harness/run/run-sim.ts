@@ -141,6 +141,7 @@ export function replayConfig(runDir: string, store: string): { test: TestConfig;
     'nemesis',
     'partitions',
     'packet',
+    'corruptions',
     'targets',
     'nodes',
     'concurrency',
