@@ -9,6 +9,8 @@
 // availability.ts's.
 
 import type { Op } from '../../history/types.js';
+// Which op ends which fault: the report's pairing (ours, and Jepsen's start/stop conventions), one table for both.
+import { HEAL_ALL, healerOf } from '../../results/report-data.js';
 import type { Cluster, NodeInfo } from '../core/provider.js';
 import { Recorder } from '../core/recorder.js';
 import type { Deployment, SystemView } from '../core/system.js';
@@ -17,40 +19,27 @@ import type { FaultSettings } from '../run/test-flags.js';
 import { runWorkers } from '../run/workers.js';
 import { faultEffect, type Fault, type FaultRecord, type TimelineOp } from './availability.js';
 
-/** The stop op of each start op of nemesis/schedule.ts's faultOps. */
-const STOP_OF: Readonly<Record<string, string>> = {
-  kill: 'start',
-  corrupt: 'start',
-  pause: 'resume',
-  'power-off': 'power-on',
-  partition: 'heal',
-  'member-remove': 'member-add',
-  packet: 'packet-clear',
-  'clock-bump': 'clock-reset',
-  'clock-strobe': 'clock-reset',
-};
-
 /** The faults of a nemesis history (invocations and completions in order; `ms` gives an event's time). */
 export function faultSpans(events: readonly Op[], ms: (e: Op) => number): Fault[] {
   const spans: Fault[] = [];
   const open: Fault[] = [];
   for (const e of events) {
     if (e.type === 'invoke') {
-      if (e.f in STOP_OF) {
+      if (healerOf(e.f) !== undefined) {
         const span: Fault = { f: e.f, asked: e.value, did: null, stoppedBy: null, start: ms(e), end: null };
         spans.push(span);
         open.push(span);
       }
       continue;
     }
-    if (e.f in STOP_OF) {
+    if (healerOf(e.f) !== undefined) {
       const span = open.find((s) => s.f === e.f && s.did === null);
       if (span) span.did = e.error !== undefined ? { error: e.error } : e.value;
       continue;
     }
     // A stop op ends every fault it stops (start: the killed and the corrupted nodes); heal-all ends them all.
     for (let i = open.length - 1; i >= 0; i--) {
-      if (e.f === 'heal-all' || STOP_OF[open[i].f] === e.f) {
+      if (e.f === HEAL_ALL || healerOf(open[i].f) === e.f) {
         open[i].end = ms(e);
         open[i].stoppedBy = e.f;
         open.splice(i, 1);
