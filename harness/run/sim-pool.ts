@@ -5,6 +5,7 @@
 
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { InputError } from '../../history/input-error.js';
 import { runSimTest } from './run-sim.js';
 import type { TestConfig } from './run-test.js';
 
@@ -30,7 +31,13 @@ export function runSeedsInThreads(first: TestConfig, count: number, threads: num
         if (next < count) worker.postMessage(first.seed + next++);
         else void worker.terminate();
       };
-      worker.on('message', (r: SeedReport) => {
+      worker.on('message', (r: SeedReport | { inputError: string }) => {
+        // A setting the simulation refuses (found when the first seed starts): the user's one line, not a crash.
+        if ('inputError' in r) {
+          reject(new InputError(r.inputError));
+          void worker.terminate();
+          return;
+        }
         onReport(r);
         feed();
       });
@@ -50,15 +57,21 @@ if (!isMainThread && parentPort !== null) {
   const port = parentPort;
   const { first } = workerData as { first: TestConfig };
   port.on('message', (seed: number) => {
-    void runSimTest({ ...first, seed }, { quiet: true }).then((o) =>
-      port.postMessage({
-        seed,
-        dir: o.paths.dir,
-        verdict: o.results?.verdict ?? null,
-        failure: o.failure,
-        virtualSeconds: o.virtualSeconds,
-        wallSeconds: o.wallSeconds,
-      } satisfies SeedReport),
+    void runSimTest({ ...first, seed }, { quiet: true }).then(
+      (o) =>
+        port.postMessage({
+          seed,
+          dir: o.paths.dir,
+          verdict: o.results?.verdict ?? null,
+          failure: o.failure,
+          virtualSeconds: o.virtualSeconds,
+          wallSeconds: o.wallSeconds,
+        } satisfies SeedReport),
+      (e: unknown) => {
+        // An InputError's class does not cross the thread boundary: send its line. Anything else is a crash, as before.
+        if (e instanceof InputError) port.postMessage({ inputError: e.toLine() });
+        else throw e;
+      },
     );
   });
 }

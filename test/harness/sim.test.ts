@@ -83,6 +83,10 @@ describe('--provider sim', () => {
     const r = await undertowTest(['--provider', 'sim', '--nemesis', 'packet', '--packet', 'rate']);
     expect(r.code).toBe(254);
     expect(r.err).toContain('--provider sim does not simulate rate limits (--packet rate)');
+    // The same from the worker threads of --test-count: one line, not an internal error.
+    const many = await undertowTest(['--provider', 'sim', '--nemesis', 'packet', '--packet', 'rate', '--test-count', '2', '--threads', '2']);
+    expect(many.code).toBe(254);
+    expect(many.err.trim()).toBe('undertow: --provider sim does not simulate rate limits (--packet rate) (use --packet delay,loss,duplicate,reorder)');
   }, 30_000);
 
   it('catches read-without-lease on seed 1, and --replay of the failing run gives the same counterexample', async () => {
