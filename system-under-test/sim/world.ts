@@ -25,6 +25,8 @@
 //
 // Time is an integer count of milliseconds; `step` advances it by one. The
 // trace hash covers every delivery and fault, so equal seeds give equal runs.
+// After every step the acked-write property (./acked-write.ts) is checked on
+// each serving replica; a violation is recorded (`violations`), never acted on.
 
 import { CmReplica } from '../cm/replica.js';
 import type { CmCommand, CmResult, GroupConfig, GroupLayout } from '../cm/state.js';
