@@ -203,6 +203,8 @@ export function simulateReference(layout: ReferenceLayout, settings: SimSettings
     trace: () => world.trace(),
     fatals: () => world.fatals.map((f) => ({ node: f.node, atNs: f.at * NS_PER_MS, message: f.message })),
     stops: () => world.diskStops.map((f) => ({ node: f.node, atNs: f.at * NS_PER_MS, message: f.message })),
+    violations: () => world.violations.map((v) => ({ node: v.node, atNs: v.at * NS_PER_MS, property: v.property, message: v.message })),
+    properties: ['acked-write'],
     stats: () => ({ ...world.stats, virtualMs: world.now }),
   };
 }

@@ -289,6 +289,13 @@ export interface SimulatedCluster {
   readonly membership?: (ctx: MembershipContext) => MembershipFaults;
   /** Nodes that refused to start (their own check found their disk corrupt): they stay down; not a protocol failure. */
   stops?(): readonly { readonly node: string; readonly atNs: number; readonly message: string }[];
+  /**
+   * White-box properties the simulation checks as it runs (the reference's acked-write, say), and what broke
+   * them: recorded only (the node goes on, the run is unchanged), each makes the run invalid.
+   */
+  violations?(): readonly { readonly node: string; readonly atNs: number; readonly property: string; readonly message: string }[];
+  /** The names of the properties `violations` checks (for the run's notes). */
+  readonly properties?: readonly string[];
   /** Counters for the run's record. */
   stats(): Readonly<Record<string, number>>;
 }

@@ -104,10 +104,7 @@ export async function runSimTest(test: TestConfig, o: { out?: NodeJS.WritableStr
     }
   }
   // A node that stopped on a failed invariant makes the run invalid, as its fatal log line does on a real provider.
-  writeJson(
-    resolve(paths.dir, COVERAGE_FILE),
-    storedCoverage(samples, { result: fatalsResult(sim.fatals(), sim.stops?.() ?? []), counts: { ...sim.stats() } }),
-  );
+  writeJson(resolve(paths.dir, COVERAGE_FILE), storedCoverage(samples, { result: fatalsResult(sim), counts: { ...sim.stats() } }));
   let results: RunResults | null = null;
   if (recorder !== null && recorder.history.length > 0) results = await analyzeRun(paths, asRun);
   const historySha256 = recorder === null ? '' : createHash('sha256').update(readFileSync(paths.history)).digest('hex');
@@ -197,8 +194,13 @@ async function runSimSetup(ops: readonly OpSpec[], sim: SimulatedCluster): Promi
   }
 }
 
-function fatalsResult(fatals: ReturnType<SimulatedCluster['fatals']>, stops: ReturnType<NonNullable<SimulatedCluster['stops']>>): NodeLogsResult {
-  const verdict = fatals.length > 0 ? 'invalid' : 'valid';
+/** The node-logs result of a simulated run: its invariant failures (matches) and property violations (anomalies). */
+function fatalsResult(sim: SimulatedCluster): NodeLogsResult {
+  const fatals = sim.fatals();
+  const stops = sim.stops?.() ?? [];
+  const violations = sim.violations?.() ?? [];
+  const properties = sim.properties ?? [];
+  const verdict = fatals.length > 0 || violations.length > 0 ? 'invalid' : 'valid';
   return {
     checker: 'node-logs',
     verdict,
@@ -207,9 +209,14 @@ function fatalsResult(fatals: ReturnType<SimulatedCluster['fatals']>, stops: Ret
       .slice(0, 50)
       .map((f, i) => ({ node: f.node, line: i + 1, text: `${(f.atNs / 1e9).toFixed(3)} s: ${f.message}`, what: 'fatal: invariant violated' })),
     matchCount: fatals.length,
-    anomalies: [],
+    anomalies: violations.slice(0, 50).map((v) => ({ kind: v.property, what: `${(v.atNs / 1e9).toFixed(3)} s: ${v.message}` })),
     notes: [
       'simulated: each match is a protocol invariant failure that stopped its node',
+      ...(properties.length > 0
+        ? [
+            `simulated: white-box properties checked after every virtual millisecond (${properties.join(', ')}): ${violations.length === 0 ? 'none broken' : `${violations.length} violation${violations.length === 1 ? '' : 's'}, each an anomaly (the node went on)`}`,
+          ]
+        : []),
       // A corrupt disk is the node's own check refusing to start (DiskCorruptError), not a protocol failure: told, not counted.
       ...stops.slice(0, 20).map((s) => `${s.node} did not start at ${(s.atNs / 1e9).toFixed(3)} s: ${s.message}`),
     ],

@@ -23,6 +23,7 @@ import { PacificaReplica, type ReplicaStatus } from '../pacifica/replica.js';
 import type { ClientOp, Envelope, KvValue, Now, Output, PMessage } from '../pacifica/types.js';
 import { InvariantError } from '../util/invariant.js';
 import { mulberry32, type Prng } from '../util/prng.js';
+import { ackedWriteViolation } from './acked-write.js';
 import { PacificaDisk } from './pacifica-disk.js';
 import { TraceHash } from './trace.js';
 
@@ -581,19 +582,8 @@ class PacificaSimulation {
       if (serving !== null) throw new Violation('one-serving', `${serving} and ${s.id} both serve group ${GROUP}`);
       serving = s.id;
       // Every acknowledged update is committed on the serving replica, at its serial number.
-      if (r.commitSn() < this.maxAcked) {
-        throw new Violation(
-          'acked-write',
-          `${s.id} serves with commit ${r.commitSn()} but update sn ${this.maxAcked} (${this.acked.get(this.maxAcked)}) was acknowledged`,
-        );
-      }
-      for (let sn = r.checkpointSn() + 1; sn <= r.commitSn(); sn++) {
-        const id = this.acked.get(sn);
-        const e = r.entryAt(sn);
-        if (id !== undefined && e?.id !== id) {
-          throw new Violation('acked-write', `${s.id} holds ${e?.id ?? 'nothing'} at sn ${sn}, where ${id} was acknowledged`);
-        }
-      }
+      const broken = ackedWriteViolation(s.id, r, { max: this.maxAcked, ids: this.acked });
+      if (broken !== null) throw new Violation('acked-write', broken);
     }
   }
 }

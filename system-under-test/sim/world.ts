@@ -25,6 +25,8 @@
 //
 // Time is an integer count of milliseconds; `step` advances it by one. The
 // trace hash covers every delivery and fault, so equal seeds give equal runs.
+// After every step the acked-write property (./acked-write.ts) is checked on
+// each serving replica; a violation is recorded (`violations`), never acted on.
 
 import { CmReplica } from '../cm/replica.js';
 import type { CmCommand, CmResult, GroupConfig, GroupLayout } from '../cm/state.js';
@@ -35,6 +37,7 @@ import { initialState, joiningState } from '../raft/node.js';
 import type { Message, Status } from '../raft/types.js';
 import { InvariantError } from '../util/invariant.js';
 import { mulberry32, type Prng } from '../util/prng.js';
+import { ackedWriteViolation } from './acked-write.js';
 import { SimDisk } from './disk.js';
 import { DiskCorruptError } from '../runtime/log-segment.js';
 import { SimNetwork, type LinkFault } from './network.js';
@@ -187,6 +190,17 @@ export class World {
   readonly stats: WorldStats = { messages: 0, dropped: 0, kills: 0, restarts: 0, powerFailures: 0, lostWrites: 0, tornWrites: 0, corruptStops: 0 };
   /** Nodes whose start recovery refused (a corrupt disk), with why: not a protocol failure, the node's own check. */
   readonly diskStops: { node: string; at: number; message: string }[] = [];
+  /**
+   * White-box property violations (./acked-write.ts): only recorded, the node
+   * goes on (the world runs exactly as without the check). At most one per
+   * replica instance (a restarted replica is another).
+   */
+  readonly violations: { node: string; group: string; at: number; property: 'acked-write'; message: string }[] = [];
+  /** Per group, the updates its replies acknowledged to clients (a reply with an sn that reached its client). */
+  private readonly acked = new Map<string, { max: number; ids: Map<number, string> }>();
+  /** Per serving replica, the serial number up to which its entries were compared with the acknowledged ones. */
+  private readonly ackChecked = new WeakMap<PacificaReplica, number>();
+  private readonly violated = new WeakSet<PacificaReplica>();
 
   constructor(opts: WorldOptions) {
     this.o = {
@@ -286,6 +300,40 @@ export class World {
       this.timers.delete(this.now);
     }
     for (const w of this.net.due(this.now)) this.deliver(w);
+    this.checkAckedWrites();
+  }
+
+  /** acked-write on every replica that serves (up, not paused, serving by its clock): recorded, never acted on. */
+  private checkAckedWrites(): void {
+    for (const id of this.dataIds) {
+      const p = this.procs.get(id) as DataProc;
+      if (!p.up || p.paused || p.hosted === null) continue;
+      for (const h of p.hosted.values()) {
+        const r = h.replica;
+        if (this.violated.has(r) || !r.serving(this.clock(p))) continue;
+        const acked = this.acked.get(h.group);
+        if (acked === undefined) continue;
+        const broken = ackedWriteViolation(p.id, r, acked, this.ackChecked.get(r) ?? 0);
+        if (broken === null) {
+          this.ackChecked.set(r, r.commitSn());
+          continue;
+        }
+        this.violated.add(r);
+        this.violations.push({ node: p.id, group: h.group, at: this.now, property: 'acked-write', message: `${h.group}: ${broken}` });
+      }
+    }
+  }
+
+  /** A reply naming an update's sn reached its client: acknowledged. Replicas compared past it compare it again. */
+  private acknowledged(group: string, sn: number, id: string): void {
+    let a = this.acked.get(group);
+    if (a === undefined) this.acked.set(group, (a = { max: 0, ids: new Map() }));
+    a.ids.set(sn, id);
+    a.max = Math.max(a.max, sn);
+    for (const d of this.dataIds) {
+      const r = (this.procs.get(d) as DataProc).hosted?.get(group)?.replica;
+      if (r !== undefined && (this.ackChecked.get(r) ?? 0) >= sn) this.ackChecked.set(r, sn - 1);
+    }
   }
 
   clock(p: Proc): Now {
@@ -323,7 +371,10 @@ export class World {
   private deliver(w: Wire): void {
     const p = this.procs.get(w.to);
     if (p === undefined) {
-      this.endpoints.get(w.to)?.(w);
+      const handler = this.endpoints.get(w.to);
+      if (handler === undefined) return;
+      if (w.kind === 'p' && w.env.msg.kind === 'reply' && w.env.msg.sn !== undefined) this.acknowledged(w.env.msg.group, w.env.msg.sn, w.env.msg.id);
+      handler(w);
       return;
     }
     if (!p.up) {

@@ -126,11 +126,13 @@ describe('--provider sim', () => {
     expect(r.code, r.err).toBe(1);
     const shrunk = join(r.run, 'shrunk');
     for (const f of ['test.json', 'history.jsonl', 'nemesis.jsonl', 'results.json', 'report.html']) expect(existsSync(join(shrunk, f)), f).toBe(true);
+    // The run is invalid by its history and by the acked-write property (the deposed primary serves, without
+    // its leases, at an old commit point): the shrunk run keeps at least one of the two.
     const results = JSON.parse(readFileSync(join(shrunk, 'results.json'), 'utf8'));
-    expect(results.results.linearizable.verdict).toBe('invalid');
+    expect(['linearizable', 'node-logs'].filter((n) => results.results[n]?.verdict === 'invalid')).not.toEqual([]);
     const count = (dir: string) => lines(join(dir, 'history.jsonl')).filter((e) => e.type === 'invoke' && e.process !== 'nemesis').length;
     expect(count(shrunk) * 5).toBeLessThanOrEqual(count(r.run));
-    expect(r.out).toMatch(/shrunk in \d+ tries \(still invalid by linearizable\)/);
+    expect(r.out).toMatch(/shrunk in \d+ tries \(still invalid by linearizable, node-logs\)/);
     expect(r.out).toContain(`--replay ${shrunk}`);
     const again = await undertowTest(['--provider', 'sim', '--replay', shrunk]);
     expect(again.code, again.err).toBe(1);
