@@ -5,6 +5,7 @@
 //
 //   kill  {random|primary|leader}  / start    kill -9, then restart on the same data
 //   corrupt {target, how: bitflip|truncate} / start   kill -9, flip bits in or cut the tail off one of its data files, restart
+//                                      (on a minority of each role's nodes in a run: past it, a node already damaged)
 //   pause {random|primary|leader}  / resume   SIGSTOP (freezer), then SIGCONT
 //   power-off {random|primary|leader} / power-on   kill -9, every write the node had not made
 //                                      durable dropped (nemesis/power.ts), then restart
@@ -21,7 +22,7 @@
 import type { Invocation } from '../harness/core/generator/index.js';
 import { Random } from '../harness/core/generator/random.js';
 import type { Cluster, Grudge } from '../harness/core/provider.js';
-import type { MembershipFaults, MembershipContext, SystemView } from '../harness/core/system.js';
+import type { GroupRoles, MembershipFaults, MembershipContext, SystemView } from '../harness/core/system.js';
 import type { Nemesis } from '../harness/core/client.js';
 import type { Value } from '../history/types.js';
 import { corruptData, corruptFiles, CORRUPTIONS, type Corruption } from './corrupt.js';
@@ -82,6 +83,41 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
 
   const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)];
 
+  /** The groups' configurations as the system last told them (null: never). */
+  let lastGroups: readonly GroupRoles[] | null = null;
+  /** Nodes a corrupt fault damaged in this run: at most a minority of each role's nodes (see `corrupt`). */
+  const damaged = new Set<string>();
+  const roleOf = (node: string): string => cluster.nodes.find((n) => n.name === node)?.role ?? '';
+  /** Nodes lost for the run on `node`'s role: damaged ones, and those a membership change holds out. */
+  const lostOfRole = (node: string): string[] => {
+    const role = roleOf(node);
+    return [...new Set([...damaged, ...(members?.removed.keys() ?? [])])].filter((n) => roleOf(n) === role).sort();
+  };
+  const countOfRole = (node: string): number => cluster.nodes.filter((n) => n.role === roleOf(node)).length;
+  /**
+   * May `node` be damaged (or, `extra` 1, one more node of its role be removed) with the lost nodes
+   * of its role still a minority? A node already damaged may be damaged again.
+   */
+  const spares = (node: string, extra = 0): boolean => {
+    if (extra === 0 && damaged.has(node)) return true;
+    const lost = new Set(lostOfRole(node));
+    if (extra === 0) lost.add(node);
+    return (lost.size + extra) * 2 < countOfRole(node);
+  };
+  /**
+   * The groups for which `node` holds the only undamaged copy in the configuration (primary and
+   * secondaries): a configuration can shrink to one replica (PacificA's can), and damage there is
+   * the group's data gone, whatever the count of nodes says.
+   */
+  const soleCopies = (node: string, groups: readonly GroupRoles[]): string[] =>
+    groups
+      .filter((g) => {
+        const members = [g.primary, ...g.secondaries].filter((n) => n !== '');
+        return members.includes(node) && members.every((n) => n === node || damaged.has(n));
+      })
+      .map((g) => g.group)
+      .sort();
+
   // Membership faults: nodes taken out stay out of the other faults' reach (and the other way round),
   // so that no restart by another fault brings back a node the CM no longer counts.
   const members: MembershipFaults | undefined = o.membership?.({ cluster, view, pick, busy: () => new Set([...killed, ...paused, ...powered]) });
@@ -101,6 +137,7 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
     }
     if (target === 'primary') {
       const groups = await view.groups().catch(() => null);
+      if (groups !== null) lastGroups = groups;
       const primaries = groups ? groups.map((g) => g.primary).filter((p) => p !== '' && !except.has(p)) : [];
       return primaries.length > 0 ? pick([...new Set(primaries)].sort()) : null;
     }
@@ -227,13 +264,37 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'corrupt': {
         const { target = 'random', how = 'bitflip' } = (op.value ?? {}) as { target?: Target; how?: Corruption };
         if (!CORRUPTIONS.includes(how)) throw new Error(`unknown corruption ${how}`);
-        const node = target === 'all' ? null : await resolveTarget(target, new Set([...killed, ...paused, ...powered]));
-        if (node === null) return { target, how, node: null, note: `no ${target} to corrupt` };
+        const held = new Set([...killed, ...paused, ...powered]);
+        const aimed = target === 'all' ? null : await resolveTarget(target, held);
+        if (aimed === null) return { target, how, node: null, note: `no ${target} to corrupt` };
+        // Damage stays on a minority of each role's nodes for the whole run (as Jepsen's etcd test keeps
+        // its bit flips to a minority): damaged data stays damaged, so a fault that reached a majority of
+        // the copies would be data loss no correct system survives, not a test of one. Nor does it damage
+        // the last undamaged replica of a group's configuration (when the system names its groups). Past
+        // that, the fault hits a node it already damaged, or nothing.
+        // While the system cannot say (no CM leader), its groups are as it last said: a configuration changes only through it.
+        const groups = (await view.groups().catch(() => null)) ?? lastGroups;
+        if (groups !== null) lastGroups = groups;
+        const sole = groups === null ? [] : soleCopies(aimed, groups);
+        const node =
+          spares(aimed) && sole.length === 0
+            ? aimed
+            : (names.filter((n) => damaged.has(n) && !held.has(n) && !(members?.removed.has(n) ?? false)).sort()[0] ?? null);
+        if (node === null) {
+          const lost = lostOfRole(aimed);
+          const all = countOfRole(aimed);
+          const why =
+            sole.length > 0
+              ? `the only undamaged replica of ${sole.join(', ')} in its configuration`
+              : `${lost.length > 0 ? `with ${lost.join(', ')} lost (damaged or removed), ` : ''}one more of the ${all} ${roleOf(aimed)} node${all === 1 ? '' : 's'} would leave no majority`;
+          return { target, how, node: null, note: `${aimed} spared: ${why}; no damaged node free to hit again` };
+        }
         // On a stopped node only: a running one would overwrite the change, or read it half-made.
         await cluster.kill(node);
         killed.add(node);
         const done =
           cluster.dataFiles !== undefined ? corruptFiles(cluster.dataFiles(node), node, how, random) : corruptData(cluster.dataDir(node), how, random);
+        if (done.how !== 'none') damaged.add(node);
         return { target, node, ...done } as unknown as Value;
       }
       case 'power-off': {
@@ -320,10 +381,15 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       }
       case 'packet-clear':
         return { healed: await clearPacket() };
-      case 'member-remove':
+      case 'member-remove': {
         if (!members) throw new Error('this system has no membership changes');
+        // A damaged node is lost for the run: with it, a removal must still leave its role a majority.
+        const full = [...damaged].filter((n) => !spares(n, 1)).sort();
+        if (full.length > 0)
+          return { role: String(op.value ?? ''), node: null, note: `no removal: ${full.join(', ')} damaged, another node out would leave no majority` };
         membershipChanged = true;
         return members.remove(String(op.value ?? ''));
+      }
       case 'member-add':
         if (!members) throw new Error('this system has no membership changes');
         return members.add(op.value === undefined || op.value === null ? undefined : String(op.value));

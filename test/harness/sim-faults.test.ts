@@ -33,8 +33,9 @@ const nemesisOps = (dir: string): NemesisLine[] => (lines(join(dir, 'nemesis.jso
 
 describe('--provider sim: power, corrupt and member faults', () => {
   it('replays them byte for byte, does what each op says, and the correct build is valid on this seed', async () => {
-    const a = await runSimTest(simTest({ seed: 21 }), { quiet: true });
-    const b = await runSimTest(simTest({ seed: 21 }), { quiet: true });
+    // Bit flips only: a cut tail is lost fsynced data, which the reference does not claim to survive (the test below).
+    const a = await runSimTest(simTest({ seed: 21, corruptions: ['bitflip'] }), { quiet: true });
+    const b = await runSimTest(simTest({ seed: 21, corruptions: ['bitflip'] }), { quiet: true });
     expect(a.failure).toBeNull();
     expect(b.historySha256).toBe(a.historySha256);
     expect(a.results?.verdict, a.paths.dir).toBe('valid');

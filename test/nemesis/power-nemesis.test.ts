@@ -130,6 +130,83 @@ describe('the corrupt fault', () => {
     expect(calls).toEqual(['kill d1', 'start d1']);
   });
 
+  it("damages a minority of each role's nodes in a run: past it, a node it already damaged, or nothing", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'undertow-corrupt-nemesis-'));
+    for (const n of ['d1', 'd2', 'd3', 'd4', 'd5']) {
+      mkdirSync(join(root, n));
+      writeFileSync(join(root, n, 'replicas.log'), Buffer.alloc(100, 0x5a));
+    }
+    const { cluster } = fakeCluster(['d1', 'd2', 'd3', 'd4', 'd5'], root);
+    const nemesis = faultsNemesis({ cluster, view, seed: 4 });
+    const hit: (string | null)[] = [];
+    for (let i = 0; i < 30; i++) {
+      hit.push(((await nemesis.invoke(op('corrupt', { target: 'random', how: 'bitflip' }))).value as { node: string | null }).node);
+      await nemesis.invoke(op('start'));
+    }
+    // Two of five (a minority), and every later fault lands on one of those two.
+    expect(new Set(hit).size).toBe(2);
+    expect(hit).not.toContain(null);
+    // The leader (d1) is spared once two others hold the damage.
+    const damaged = [...new Set(hit)] as string[];
+    if (!damaged.includes('d1')) {
+      const v = (await nemesis.invoke(op('corrupt', { target: 'leader', how: 'bitflip' }))).value as { node: string };
+      expect(damaged).toContain(v.node);
+    }
+    // A node alone is no minority of anything: never damaged.
+    const one = fakeCluster(['d1'], root);
+    expect((await faultsNemesis({ cluster: one.cluster, view, seed: 1 }).invoke(op('corrupt', { target: 'leader', how: 'bitflip' }))).value).toEqual({
+      target: 'leader',
+      how: 'bitflip',
+      node: null,
+      note: 'd1 spared: one more of the 1 data node would leave no majority; no damaged node free to hit again',
+    });
+    expect(one.calls).toEqual([]);
+  });
+
+  it('counts damaged and removed nodes together: no removal past a minority, no damage to the last copy of a configuration', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'undertow-corrupt-nemesis-'));
+    for (const n of ['d1', 'd2', 'd3']) {
+      mkdirSync(join(root, n));
+      writeFileSync(join(root, n, 'replicas.log'), Buffer.alloc(100, 0x5a));
+    }
+    const { cluster } = fakeCluster(['d1', 'd2', 'd3'], root);
+    const removed = new Map<string, string>();
+    const membership = () => ({
+      removed,
+      remove: async (target: string) => {
+        removed.set('d3', target);
+        return { role: target, node: 'd3' };
+      },
+      add: async () => ({ node: null }),
+      restoreAll: async () => ({ restored: [] }),
+    });
+    // g1's configuration is d1 alone (it shrank): d1 holds its only copy.
+    const groups = async () => [{ group: 'g1', primary: 'd1', secondaries: [] }];
+    const nemesis = faultsNemesis({ cluster, view: { ...view, groups }, membership, seed: 2 });
+    expect((await nemesis.invoke(op('corrupt', { target: 'leader', how: 'bitflip' }))).value).toMatchObject({
+      node: null,
+      note: 'd1 spared: the only undamaged replica of g1 in its configuration; no damaged node free to hit again',
+    });
+    // d3 out by a membership change: with one of three lost, the next damage would leave no majority.
+    expect((await nemesis.invoke(op('member-remove', 'data'))).value).toEqual({ role: 'data', node: 'd3' });
+    const two = faultsNemesis({ cluster, view, membership, seed: 2 });
+    expect((await two.invoke(op('corrupt', { target: 'leader', how: 'bitflip' }))).value).toMatchObject({
+      node: null,
+      note: 'd1 spared: with d3 lost (damaged or removed), one more of the 3 data nodes would leave no majority; no damaged node free to hit again',
+    });
+    // And the other way round: with d2 damaged, no removal.
+    removed.clear();
+    const three = faultsNemesis({ cluster, view: { ...view, leader: async () => 'd2' }, membership, seed: 2 });
+    expect((await three.invoke(op('corrupt', { target: 'leader', how: 'bitflip' }))).value).toMatchObject({ node: 'd2' });
+    await three.invoke(op('start'));
+    expect((await three.invoke(op('member-remove', 'data'))).value).toEqual({
+      role: 'data',
+      node: null,
+      note: 'no removal: d2 damaged, another node out would leave no majority',
+    });
+    expect(removed.size).toBe(0);
+  });
+
   it('with nothing to aim at, says so and changes nothing', async () => {
     const { cluster, calls } = fakeCluster(['d1'], mkdtempSync(join(tmpdir(), 'undertow-corrupt-nemesis-')));
     const nemesis = faultsNemesis({ cluster, view: { ...view, leader: async () => null }, seed: 1 });
