@@ -306,7 +306,7 @@ export function nemesisFlags<T>(y: Argv<T>): Argv<T & NemesisArgs> {
       type: 'string',
       default: CORRUPTIONS.join(','),
       describe:
-        "what --nemesis corrupt does to the stopped node's data (each fault draws one): bitflip (1-8 bits flipped in one file), truncate (the last 1-50% of one file's data cut off: lost fsynced data, which few systems survive)",
+        "what --nemesis corrupt does to the stopped node's data (each fault draws one): bitflip (1-8 bits flipped in one file), truncate (the last 1-50% of one file's data cut off: lost fsynced data, which few systems survive). Damage stays on a minority of each role's nodes in a run, never the last undamaged replica of a group",
     })
     .option('targets', {
       type: 'string',
