@@ -23,20 +23,24 @@ const faultsOf = (nemesis: { type: string; f: string }[]) => nemesis.filter((op)
 const common = ['--provider', 'docker', '--time-limit', '20', '--nemesis-interval', '2', '--quiet', '4', '--rate', '100', '--seed', '7'];
 
 describe.skipIf(skip)(`undertow test --provider docker${skip ? ` (skipped: ${engine.missing})` : ''}`, () => {
+  // Two kinds of fault a run (each kind's mechanism in the containers is what is tested here; the
+  // workloads are the same code on every provider): every kind named must have acted.
   it.each([
-    ['register', 'partition', 'partition'],
-    ['set', 'kill', 'kill'],
-    ['append', 'pause', 'pause'],
-    ['register', 'clock', 'clock-'],
+    ['register', 'partition,clock', ['partition', 'clock-']],
+    ['set', 'kill,pause', ['kill', 'pause']],
   ])(
     '%s under %s faults is valid on the correct build',
-    async (workload, fault, opPrefix) => {
+    async (workload, fault, opPrefixes) => {
       const r = await undertowTest(['--workload', workload, '--nemesis', fault, ...common]);
       const { results, nemesis } = expectDockerRun(r, workload);
       expect(results.verdict, r.err.slice(-2000)).toBe('valid');
       expect(r.code).toBe(0);
       const faults = faultsOf(nemesis);
-      expect(faults.some((f: string) => f.startsWith(opPrefix))).toBe(true);
+      for (const prefix of opPrefixes)
+        expect(
+          faults.some((f: string) => f.startsWith(prefix)),
+          `${prefix} in ${faults.join(' ')}`,
+        ).toBe(true);
       expect(faults.at(-1)).toBe('heal-all');
     },
     120_000,

@@ -10,8 +10,8 @@ import { cli, expectCompleteRun, root, undertowTest } from './cli-run.js';
 const short = ['--time-limit', '15', '--nemesis-interval', '2', '--quiet', '4', '--rate', '150', '--seed', '5'];
 
 describe('undertow test on the local provider', () => {
+  // register: with partitions too, overlapping, below.
   it.each([
-    ['register', 'kill,pause,clock'],
     ['set', 'kill,pause,clock'],
     ['append', 'kill,pause,clock'],
     ['bank', 'kill,pause,clock'],
