@@ -127,36 +127,23 @@ export function replayConfig(runDir: string, store: string): { test: TestConfig;
   } catch (e) {
     throw new InputError(`--replay ${runDir}: cannot read its test.json (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (stored.provider !== 'sim' || stored.sim?.historySha256 === undefined)
+  const historySha256 = stored.sim?.historySha256;
+  if (stored.provider !== 'sim' || historySha256 === undefined)
     throw new InputError(`--replay ${runDir}: not a finished --provider sim run`, {}, 'only simulated runs replay exactly');
-  const keys: (keyof TestConfig)[] = [
-    'name',
-    'system',
-    'systemOptions',
-    'workload',
-    'provider',
-    'nemesis',
-    'partitions',
-    'packet',
-    'corruptions',
-    'targets',
-    'nodes',
-    'concurrency',
-    'rate',
-    'timeLimit',
-    'nemesisInterval',
-    'nemesisOverlap',
-    'quiet',
-    'opTimeoutMs',
-    'seed',
-    'bugs',
-    'keys',
-    'opsPerKey',
-    'readFraction',
-  ];
-  const test = Object.fromEntries(keys.map((k) => [k, stored[k]])) as unknown as TestConfig;
-  if (stored.faultScript !== undefined) test.faultScript = stored.faultScript;
-  return { test: { ...test, name: `${stored.name}-replay`, store }, historySha256: stored.sim.historySha256 };
+  // test.json is the TestConfig plus what the run recorded about itself (the keys named here): replay keeps
+  // the rest whole, so a setting added to TestConfig later replays without a change here.
+  const {
+    sim: _sim,
+    systemSettings: _settings,
+    workloadOptions: _options,
+    startedAt: _started,
+    versions: _versions,
+    endedAt: _ended,
+    failure: _failure,
+    interrupted: _interrupted,
+    ...test
+  } = stored as typeof stored & Record<'systemSettings' | 'workloadOptions' | 'startedAt' | 'versions' | 'endedAt' | 'failure' | 'interrupted', unknown>;
+  return { test: { ...test, name: `${stored.name}-replay`, store }, historySha256 };
 }
 
 /**
