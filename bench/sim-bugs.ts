@@ -77,7 +77,11 @@ const { values } = parseArgs({
 const starts = Number(values.starts);
 const maxSeeds = Number(values['max-seeds']);
 const bugs = values.bugs.split(',');
-for (const b of bugs) if (RECIPES[b] === undefined) throw new Error(`no recipe for ${b}: one of ${Object.keys(RECIPES).join(', ')}`);
+for (const b of bugs) {
+  if (RECIPES[b] !== undefined) continue;
+  console.error(`bench:sim-bugs: --bugs ${b}: no recipe for it; use one of ${Object.keys(RECIPES).join(', ')}`);
+  process.exit(254);
+}
 const cli = join(projectRoot(), 'dist', 'harness', 'cli.js');
 const store = mkdtempSync(join(tmpdir(), 'undertow-bench-sim-bugs-'));
 

@@ -85,6 +85,12 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
 
   /** The groups' configurations as the system last told them (null: never). */
   let lastGroups: readonly GroupRoles[] | null = null;
+  /** The groups now, or null when the system cannot say; what it says is kept as `lastGroups`. */
+  const groupsNow = async (): Promise<readonly GroupRoles[] | null> => {
+    const groups = await view.groups().catch(() => null);
+    if (groups !== null) lastGroups = groups;
+    return groups;
+  };
   /** Nodes a corrupt fault damaged in this run: at most a minority of each role's nodes (see `corrupt`). */
   const damaged = new Set<string>();
   const roleOf = (node: string): string => cluster.nodes.find((n) => n.name === node)?.role ?? '';
@@ -94,16 +100,8 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
     return [...new Set([...damaged, ...(members?.removed.keys() ?? [])])].filter((n) => roleOf(n) === role).sort();
   };
   const countOfRole = (node: string): number => cluster.nodes.filter((n) => n.role === roleOf(node)).length;
-  /**
-   * May `node` be damaged (or, `extra` 1, one more node of its role be removed) with the lost nodes
-   * of its role still a minority? A node already damaged may be damaged again.
-   */
-  const spares = (node: string, extra = 0): boolean => {
-    if (extra === 0 && damaged.has(node)) return true;
-    const lost = new Set(lostOfRole(node));
-    if (extra === 0) lost.add(node);
-    return (lost.size + extra) * 2 < countOfRole(node);
-  };
+  /** With `more` nodes of `node`'s role lost besides those lost now, are the lost still a minority of the role? */
+  const minorityWith = (node: string, more: number): boolean => (lostOfRole(node).length + more) * 2 < countOfRole(node);
   /**
    * The groups for which `node` holds the only undamaged copy in the configuration (primary and
    * secondaries): a configuration can shrink to one replica (PacificA's can), and damage there is
@@ -136,8 +134,7 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       return leader !== null && !except.has(leader) ? leader : null;
     }
     if (target === 'primary') {
-      const groups = await view.groups().catch(() => null);
-      if (groups !== null) lastGroups = groups;
+      const groups = await groupsNow();
       const primaries = groups ? groups.map((g) => g.primary).filter((p) => p !== '' && !except.has(p)) : [];
       return primaries.length > 0 ? pick([...new Set(primaries)].sort()) : null;
     }
@@ -273,11 +270,11 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
         // the last undamaged replica of a group's configuration (when the system names its groups). Past
         // that, the fault hits a node it already damaged, or nothing.
         // While the system cannot say (no CM leader), its groups are as it last said: a configuration changes only through it.
-        const groups = (await view.groups().catch(() => null)) ?? lastGroups;
-        if (groups !== null) lastGroups = groups;
+        const groups = (await groupsNow()) ?? lastGroups;
         const sole = groups === null ? [] : soleCopies(aimed, groups);
+        // (A target is never a removed node: resolveTarget leaves those out, so damaging it loses one more.)
         const node =
-          spares(aimed) && sole.length === 0
+          (damaged.has(aimed) || minorityWith(aimed, 1)) && sole.length === 0
             ? aimed
             : (names.filter((n) => damaged.has(n) && !held.has(n) && !(members?.removed.has(n) ?? false)).sort()[0] ?? null);
         if (node === null) {
@@ -384,7 +381,7 @@ export function faultsNemesis(o: FaultsOptions): Nemesis {
       case 'member-remove': {
         if (!members) throw new Error('this system has no membership changes');
         // A damaged node is lost for the run: with it, a removal must still leave its role a majority.
-        const full = [...damaged].filter((n) => !spares(n, 1)).sort();
+        const full = [...damaged].filter((n) => !minorityWith(n, 1)).sort();
         if (full.length > 0)
           return { role: String(op.value ?? ''), node: null, note: `no removal: ${full.join(', ')} damaged, another node out would leave no majority` };
         membershipChanged = true;
